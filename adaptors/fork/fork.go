@@ -1,0 +1,209 @@
+// Package fork starts pilot agents on this machine (fork://localhost).
+//
+// The agent runs in a session of its own (setsid), detached from the caller,
+// with its working directory set to the pilot's working_directory and its
+// output in stdout-bj-<uuid>-agent.txt and stderr-bj-<uuid>-agent.txt there.
+// Every process a unit starts stays in that session unless it calls setsid
+// itself, so Cancel can remove them all, even when the agent was killed.
+package fork
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/bigjob-go/bigjob/adaptors"
+	"github.com/bigjob-go/bigjob/internal/proc"
+)
+
+// Scheme is the URL scheme of this adaptor.
+const Scheme = "fork"
+
+// StopGrace is how long Cancel lets the agent stop by itself after SIGTERM
+// before it kills the whole session.
+var StopGrace = 5 * time.Second
+
+func init() {
+	adaptors.Register(Scheme, func(u *url.URL) (adaptors.Adaptor, error) {
+		if !isLocal(u.Hostname()) {
+			return nil, fmt.Errorf("fork:// runs pilots on this machine only; for host %q use ssh://%s", u.Hostname(), u.Host)
+		}
+		return adaptor{}, nil
+	})
+}
+
+type adaptor struct{}
+
+var (
+	_ adaptors.Adaptor  = adaptor{}
+	_ adaptors.Notifier = adaptor{}
+	_ adaptors.PollHint = adaptor{}
+)
+
+// StatePollInterval: State reads /proc, which is cheap.
+func (adaptor) StatePollInterval() time.Duration { return 0 }
+
+// children are the agents this process started, reaped by a goroutine each;
+// the channel is closed when the agent has exited.
+var children = struct {
+	sync.Mutex
+	m map[int]chan struct{}
+}{m: map[int]chan struct{}{}}
+
+type handleData struct {
+	PID   int    `json:"pid"`
+	Start uint64 `json:"start"` // /proc start time: guards against pid reuse
+	Host  string `json:"host"`
+	Dir   string `json:"dir"`
+}
+
+func (adaptor) Submit(ctx context.Context, r adaptors.Request) (adaptors.Handle, error) {
+	dir, err := WorkingDirectory(r.WorkingDirectory)
+	if err != nil {
+		return adaptors.Handle{}, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return adaptors.Handle{}, fmt.Errorf("create working directory: %w", err)
+	}
+	stdout, err := os.Create(filepath.Join(dir, "stdout-"+r.PilotID+"-agent.txt"))
+	if err != nil {
+		return adaptors.Handle{}, fmt.Errorf("create agent log: %w", err)
+	}
+	defer stdout.Close()
+	stderr, err := os.Create(filepath.Join(dir, "stderr-"+r.PilotID+"-agent.txt"))
+	if err != nil {
+		return adaptors.Handle{}, fmt.Errorf("create agent log: %w", err)
+	}
+	defer stderr.Close()
+
+	cmd := exec.Command(r.Agent.Path, r.Agent.Args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), r.Agent.Env...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return adaptors.Handle{}, fmt.Errorf("start agent %s: %w", r.Agent.Path, err)
+	}
+	pid := cmd.Process.Pid
+	ended := make(chan struct{})
+	children.Lock()
+	children.m[pid] = ended
+	children.Unlock()
+	go func() {
+		cmd.Wait()
+		close(ended)
+		// Keep the entry a while for late lookups, then let /proc answer.
+		time.AfterFunc(time.Minute, func() {
+			children.Lock()
+			delete(children.m, pid)
+			children.Unlock()
+		})
+	}()
+
+	st, _ := proc.ReadStat(pid)
+	host, _ := os.Hostname()
+	data, _ := json.Marshal(handleData{PID: pid, Start: st.StartTime, Host: host, Dir: dir})
+	return adaptors.Handle{Scheme: Scheme, ID: strconv.Itoa(pid), URL: r.Resource.String(), Data: data}, nil
+}
+
+func decode(h adaptors.Handle) (handleData, error) {
+	var d handleData
+	if err := json.Unmarshal(h.Data, &d); err != nil || d.PID <= 0 {
+		return d, fmt.Errorf("fork handle %q: no agent pid in it", h.ID)
+	}
+	return d, nil
+}
+
+func (adaptor) State(ctx context.Context, h adaptors.Handle) (adaptors.JobState, error) {
+	d, err := decode(h)
+	if err != nil {
+		return adaptors.JobUnknown, err
+	}
+	if host, _ := os.Hostname(); d.Host != host {
+		return adaptors.JobUnknown, nil
+	}
+	if ended := endedChan(d.PID); ended != nil {
+		select {
+		case <-ended:
+			return adaptors.JobEnded, nil
+		default:
+			return adaptors.JobRunning, nil
+		}
+	}
+	if proc.Alive(d.PID, d.Start) {
+		return adaptors.JobRunning, nil
+	}
+	return adaptors.JobEnded, nil
+}
+
+// Cancel asks the agent to stop (SIGTERM), waits up to StopGrace, then kills
+// every process left in its session. It returns when none is left.
+func (adaptor) Cancel(ctx context.Context, h adaptors.Handle) error {
+	d, err := decode(h)
+	if err != nil {
+		return err
+	}
+	if host, _ := os.Hostname(); d.Host != host {
+		return fmt.Errorf("cancel fork pilot: its agent runs on host %s, not on this one", d.Host)
+	}
+	if proc.Alive(d.PID, d.Start) {
+		syscall.Kill(d.PID, syscall.SIGTERM)
+		deadline := time.Now().Add(StopGrace)
+		for proc.Alive(d.PID, d.Start) && time.Now().Before(deadline) && ctx.Err() == nil {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	proc.KillSession(ctx, d.PID, 500*time.Millisecond)
+	return nil
+}
+
+func (adaptor) Ended(h adaptors.Handle) <-chan struct{} {
+	d, err := decode(h)
+	if err != nil {
+		return nil
+	}
+	return endedChan(d.PID)
+}
+
+func endedChan(pid int) chan struct{} {
+	children.Lock()
+	defer children.Unlock()
+	return children.m[pid]
+}
+
+// WorkingDirectory resolves a pilot working_directory on this machine: ""
+// and "~" are the home directory, a leading ~ or $HOME is expanded, and a
+// relative path is taken from the current directory.
+func WorkingDirectory(wd string) (string, error) {
+	home, err := os.UserHomeDir()
+	if err != nil && (wd == "" || strings.HasPrefix(wd, "~") || strings.Contains(wd, "$HOME")) {
+		return "", fmt.Errorf("working_directory %q: %w", wd, err)
+	}
+	switch {
+	case wd == "" || wd == "~":
+		wd = home
+	case strings.HasPrefix(wd, "~/"):
+		wd = filepath.Join(home, wd[2:])
+	}
+	wd = strings.ReplaceAll(wd, "${HOME}", home)
+	wd = strings.ReplaceAll(wd, "$HOME", home)
+	return filepath.Abs(wd)
+}
+
+func isLocal(host string) bool {
+	switch host {
+	case "", "localhost", "127.0.0.1", "::1":
+		return true
+	}
+	h, _ := os.Hostname()
+	return host == h
+}

@@ -1,0 +1,542 @@
+// Package agent is what runs inside a pilot. It takes units from the pilot's
+// own queue and from its service's queue, runs each on the pilot's slots and
+// records their states in the coordination store.
+//
+// Structure: one goroutine (the loop) owns all task and slot state; helpers
+// feed it through channels: the puller (blocking queue reads and claims), the
+// control reader (cancel and stop commands), the heartbeat, and one reaper per
+// running process. State changes go through a group-commit writer. Nothing
+// sleeps to poll: every wait is a blocking Redis read or a child's exit.
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bigjob-go/bigjob/coord"
+	"github.com/bigjob-go/bigjob/core"
+)
+
+// ErrStoreLost is returned by Run when the agent gave up after losing the
+// coordination store for longer than its grace period.
+var ErrStoreLost = errors.New("lost the coordination store")
+
+// Config tells the agent which pilot it runs.
+type Config struct {
+	Store   *coord.Store
+	Keys    coord.Keys
+	PilotID string
+
+	Dir       string        // the pilot's working directory; default the current directory
+	Hosts     []string      // one entry per slot; default from the batch environment or the description
+	Shell     string        // default /bin/bash
+	MPIRun    string        // default mpirun
+	KillGrace time.Duration // SIGTERM to SIGKILL for killed units; default 2 s
+	Logger    *slog.Logger  // default: discarded
+}
+
+// stopPlan says how the agent ends and what becomes of the pilot and its
+// units. pilotState "" means the pilot record is not written (it ended
+// elsewhere, or the store is gone).
+type stopPlan struct {
+	pilotState    core.State
+	reason        string
+	running       core.State // for units that are running
+	runningReason string
+	queued        core.State // for units not started yet (service units go back instead)
+	queuedReason  string
+	err           error
+}
+
+type agent struct {
+	c        Config
+	store    *coord.Store
+	keys     coord.Keys
+	id       string
+	log      *slog.Logger
+	desc     core.PilotDescription
+	host     string
+	sandbox  string
+	noExec   bool
+	prefetch int
+	walltime time.Duration
+	hb       time.Duration
+	grace    time.Duration
+	env      []string // base environment of units
+	launch   launcher
+
+	pool     *slotPool
+	backlog  []*task          // claimed, not started; FIFO
+	running  map[string]*task // started, not reaped
+	tasks    map[string]*task // backlog ∪ running
+	w        *writer
+	pulling  bool
+	stopping bool
+
+	want   chan int
+	pulled chan []coord.Claimed
+	exits  chan exit
+	ctl    chan string
+	hbStop chan *stopPlan
+}
+
+// Run runs the agent of c.PilotID until the pilot is canceled, reaches its
+// walltime, ends elsewhere, or ctx is canceled (a signal), and returns after
+// its units' processes are gone. It returns nil if the pilot had ended before
+// the agent started.
+func Run(ctx context.Context, c Config) error {
+	a, err := start(ctx, c)
+	if err != nil || a == nil {
+		return err
+	}
+	return a.loop(ctx)
+}
+
+func start(ctx context.Context, c Config) (*agent, error) {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Shell == "" {
+		c.Shell = "/bin/bash"
+	}
+	if c.MPIRun == "" {
+		c.MPIRun = "mpirun"
+	}
+	if c.KillGrace <= 0 {
+		c.KillGrace = 2 * time.Second
+	}
+	a := &agent{c: c, store: c.Store, keys: c.Keys, id: c.PilotID, log: c.Logger,
+		launch:  launcher{Shell: c.Shell, MPIRun: c.MPIRun},
+		running: map[string]*task{}, tasks: map[string]*task{},
+		want: make(chan int, 1), pulled: make(chan []coord.Claimed, 1),
+		exits: make(chan exit), ctl: make(chan string), hbStop: make(chan *stopPlan, 1)}
+
+	rec, err := a.store.Record(ctx, a.keys.Pilot(a.id))
+	if errors.Is(err, coord.ErrNotFound) {
+		return nil, fmt.Errorf("pilot %s has no record in the coordination store (service %s)", a.id, a.keys.Service())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read pilot record: %w", err)
+	}
+	if st := core.State(rec[coord.FieldState]); st.Final() {
+		a.log.Info("pilot ended before its agent started", "state", st)
+		return nil, nil
+	}
+	if err := json.Unmarshal([]byte(rec[coord.FieldDescription]), &a.desc); err != nil {
+		return nil, fmt.Errorf("read pilot description: %w", err)
+	}
+	a.hb = millis(rec["hb_interval_ms"], time.Second)
+	a.grace = millis(rec["store_grace_ms"], time.Minute)
+	a.walltime = time.Duration(a.desc.WalltimeMinutes()) * time.Minute
+	a.noExec = a.desc.NoExec
+
+	dir := c.Dir
+	if dir == "" {
+		if dir, err = os.Getwd(); err != nil {
+			return nil, fmt.Errorf("working directory: %w", err)
+		}
+	}
+	a.sandbox = dir
+	if !strings.Contains(dir, a.id) {
+		a.sandbox = filepath.Join(dir, a.id)
+	}
+	if err := os.MkdirAll(a.sandbox, 0o755); err != nil {
+		return nil, fmt.Errorf("create pilot sandbox: %w", err)
+	}
+	hosts := c.Hosts
+	if len(hosts) == 0 {
+		hosts = slotHosts(a.desc)
+	}
+	a.pool = newSlotPool(hosts)
+	a.prefetch = a.pool.total
+	if a.noExec {
+		a.prefetch = 1000
+	}
+	a.host, _ = os.Hostname()
+	a.env = unitEnv(a.id, a.sandbox)
+
+	err = a.store.PilotRunning(ctx, a.keys, a.id, map[string]string{
+		"run_host":  a.host,
+		"agent_pid": strconv.Itoa(os.Getpid()),
+		"sandbox":   a.sandbox,
+		"slots":     strconv.Itoa(a.pool.total),
+	})
+	var ended *coord.PilotEndedError
+	if errors.As(err, &ended) || errors.Is(err, coord.ErrNotFound) {
+		a.log.Info("pilot ended before its agent started", "err", err)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("record that the pilot runs: %w", err)
+	}
+	a.log.Info("agent running", "pilot", a.id, "slots", a.pool.total, "sandbox", a.sandbox, "no_exec", a.noExec, "walltime", a.walltime)
+	return a, nil
+}
+
+// slotHosts is one "localhost" per process of the pilot (fork and ssh).
+func slotHosts(d core.PilotDescription) []string {
+	n := max(d.NumberOfProcesses, 1)
+	hosts := make([]string, n)
+	for i := range hosts {
+		hosts[i] = "localhost"
+	}
+	return hosts
+}
+
+// unitEnv is the environment units start from: the agent's own, without the
+// coordination URL (it may hold a password), plus the pilot's identity.
+func unitEnv(pilotID, sandbox string) []string {
+	var env []string
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "BIGJOB_COORDINATION=") {
+			env = append(env, e)
+		}
+	}
+	return append(env, "BIGJOB_PILOT_ID="+pilotID, "BIGJOB_PILOT_SANDBOX="+sandbox)
+}
+
+func millis(s string, def time.Duration) time.Duration {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n > 0 {
+		return time.Duration(n) * time.Millisecond
+	}
+	return def
+}
+
+func (a *agent) loop(ctx context.Context) error {
+	a.w = newWriter(a.store, a.keys, a.log)
+	go a.w.run()
+	bg, stopBg := context.WithCancel(context.Background())
+	go a.puller(bg)
+	go a.control(bg)
+	go a.heartbeat(bg)
+	wall := time.NewTimer(a.walltime)
+	defer wall.Stop()
+
+	var plan *stopPlan
+	for plan == nil {
+		a.schedule()
+		a.requestPull()
+		select {
+		case cl := <-a.pulled:
+			a.pulling = false
+			a.accept(cl)
+		case x := <-a.exits:
+			a.finish(x)
+		case cmd := <-a.ctl:
+			plan = a.command(cmd)
+		case plan = <-a.hbStop:
+		case <-wall.C:
+			why := fmt.Sprintf("walltime of %d minutes reached", a.desc.WalltimeMinutes())
+			plan = &stopPlan{pilotState: core.Done, reason: why,
+				running: core.Failed, runningReason: "killed: the pilot's " + why,
+				queued: core.Canceled, queuedReason: "the pilot's " + why + " before the unit ran"}
+		case <-ctx.Done():
+			why := "the agent was terminated by a signal"
+			plan = &stopPlan{pilotState: core.Done, reason: why,
+				running: core.Failed, runningReason: "killed: " + why,
+				queued: core.Canceled, queuedReason: why + " before the unit ran"}
+		}
+	}
+	a.log.Info("agent stopping", "reason", plan.reason, "running", len(a.running), "queued", len(a.backlog))
+	return a.shutdown(plan, stopBg)
+}
+
+// command handles a control command: "cancel cu-<uuid>" or "stop <reason>".
+func (a *agent) command(cmd string) *stopPlan {
+	verb, arg, _ := strings.Cut(cmd, " ")
+	switch verb {
+	case "cancel":
+		a.cancelUnit(arg)
+	case "stop":
+		if arg == "" {
+			arg = "stopped"
+		}
+		return &stopPlan{pilotState: core.Done, reason: arg,
+			running: core.Canceled, runningReason: "the pilot was canceled",
+			queued: core.Canceled, queuedReason: "the pilot was canceled"}
+	default:
+		a.log.Warn("ignoring an unknown control command", "command", cmd)
+	}
+	return nil
+}
+
+func (a *agent) requestPull() {
+	if a.pulling || a.stopping {
+		return
+	}
+	want := a.pool.nfree + a.prefetch - len(a.backlog)
+	if want <= 0 {
+		return
+	}
+	a.pulling = true
+	a.want <- want
+}
+
+// accept adds claimed units to the backlog.
+func (a *agent) accept(cl []coord.Claimed) {
+	for _, c := range cl {
+		if a.tasks[c.UnitID] != nil {
+			continue // a retried claim returned it again
+		}
+		t := &task{id: c.UnitID, service: c.Service}
+		var ud core.UnitDescription
+		if err := json.Unmarshal(c.Description, &ud); err != nil {
+			a.w.add(t.final(core.Failed, "", "the unit's description cannot be read: "+err.Error()))
+			continue
+		}
+		t.ud = ud.WithDefaults()
+		if t.ud.Slots() > a.pool.total {
+			a.w.add(t.final(core.Failed, "", fmt.Sprintf("the unit needs %d slots but pilot %s has %d", t.ud.Slots(), a.id, a.pool.total)))
+			continue
+		}
+		a.tasks[t.id] = t
+		a.backlog = append(a.backlog, t)
+	}
+}
+
+// schedule starts backlog units in order while the one at the head fits:
+// a unit waiting for more slots is never passed by smaller ones behind it.
+func (a *agent) schedule() {
+	for len(a.backlog) > 0 && !a.stopping {
+		t := a.backlog[0]
+		if t.ud.Slots() > a.pool.nfree {
+			return
+		}
+		a.backlog = a.backlog[1:]
+		t.hosts = a.pool.take(t.ud.Slots())
+		a.start(t)
+	}
+}
+
+func (a *agent) cancelUnit(id string) {
+	t := a.tasks[id]
+	if t == nil {
+		return // not ours, or finished already
+	}
+	if t.proc == nil {
+		for i, b := range a.backlog {
+			if b == t {
+				a.backlog = append(a.backlog[:i], a.backlog[i+1:]...)
+				break
+			}
+		}
+		delete(a.tasks, id)
+		a.w.add(t.final(core.Canceled, "", "canceled by the user"))
+		return
+	}
+	t.kill(core.Canceled, "canceled by the user", a.c.KillGrace)
+}
+
+// finish records a reaped unit and frees its slots.
+func (a *agent) finish(x exit) {
+	t := x.t
+	delete(a.running, t.id)
+	delete(a.tasks, t.id)
+	a.pool.release(t.hosts)
+	if t.machinefile != "" {
+		os.Remove(t.machinefile)
+	}
+	a.w.add(t.outcome(x))
+}
+
+// shutdown ends the agent as plan says. It does not wait for the puller,
+// which may sit in a blocking read: units it claims after this point are
+// handled by the store (the claim script sees the pilot ended, and
+// FinishPilot gives back or ends the units the agent owns).
+func (a *agent) shutdown(plan *stopPlan, stopBg context.CancelFunc) error {
+	a.stopping = true
+	stopBg()
+	select {
+	case cl := <-a.pulled:
+		a.accept(cl)
+	default:
+	}
+	for _, t := range a.running {
+		t.kill(plan.running, plan.runningReason, a.c.KillGrace)
+	}
+	var requeue []string
+	for _, t := range a.backlog {
+		if t.service && plan.pilotState != "" {
+			requeue = append(requeue, t.id)
+		} else {
+			a.w.add(t.final(plan.queued, "", plan.queuedReason))
+		}
+	}
+	a.backlog = nil
+	deadline := time.NewTimer(a.c.KillGrace + 5*time.Second)
+	defer deadline.Stop()
+	for len(a.running) > 0 {
+		select {
+		case x := <-a.exits:
+			a.finish(x)
+		case <-deadline.C:
+			a.log.Error("units did not exit after SIGKILL", "left", len(a.running))
+			a.running = nil
+		}
+	}
+	budget := 15 * time.Second
+	if plan.err != nil {
+		budget = time.Second // the store is gone: do not linger
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	defer cancel()
+	if len(requeue) > 0 {
+		if err := a.store.Requeue(ctx, a.keys, a.id, requeue); err != nil {
+			a.log.Error("give units back to the service queue", "units", len(requeue), "err", err)
+		}
+	}
+	if err := a.w.close(ctx); err != nil {
+		a.log.Error("record the last unit states", "err", err)
+	}
+	if plan.pilotState != "" {
+		err := a.store.FinishPilot(ctx, a.keys, a.id, string(plan.pilotState), plan.reason, string(plan.queued), plan.queuedReason)
+		var ended *coord.PilotEndedError
+		if err != nil && !errors.As(err, &ended) {
+			a.log.Error("record the end of the pilot", "err", err)
+		}
+	}
+	a.log.Info("agent stopped", "reason", plan.reason)
+	return plan.err
+}
+
+// puller reads queues when the loop asks (want), claims what it read and
+// hands the units to the loop. Claimed units are always delivered, even when
+// the agent is stopping, so that none is lost.
+func (a *agent) puller(ctx context.Context) {
+	backoff := 50 * time.Millisecond
+	for {
+		var want int
+		select {
+		case want = <-a.want:
+		case <-ctx.Done():
+			return
+		}
+		var out []coord.Claimed
+		for ctx.Err() == nil {
+			entries, err := a.store.ReadQueues(ctx, a.keys, a.id, int64(want), 2*time.Second)
+			if err == nil && len(entries) > 0 {
+				out, err = a.claim(entries)
+			}
+			if err == nil {
+				backoff = 50 * time.Millisecond
+				break
+			}
+			if ctx.Err() != nil {
+				break
+			}
+			a.log.Warn("reading the queues failed; retrying", "err", err, "in", backoff)
+			sleep(ctx, backoff)
+			backoff = min(2*backoff, 2*time.Second)
+		}
+		a.pulled <- out
+	}
+}
+
+// claim takes read entries for this pilot, retrying (claims are idempotent)
+// for up to the store grace period whatever happens to the agent meanwhile.
+func (a *agent) claim(entries []coord.QueueEntry) ([]coord.Claimed, error) {
+	deadline := time.Now().Add(a.grace)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		out, err := a.store.Claim(ctx, a.keys, a.id, entries)
+		cancel()
+		if err == nil || time.Now().After(deadline) {
+			return out, err
+		}
+		a.log.Warn("claiming units failed; retrying", "units", len(entries), "err", err)
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// control forwards commands from the pilot's control list.
+func (a *agent) control(ctx context.Context) {
+	for ctx.Err() == nil {
+		cmd, ok, err := a.store.PopControl(ctx, a.keys, a.id, 2*time.Second)
+		if err != nil {
+			if ctx.Err() == nil {
+				sleep(ctx, 500*time.Millisecond)
+			}
+			continue
+		}
+		if ok {
+			select {
+			case a.ctl <- cmd:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// heartbeat refreshes the pilot record. It stops the agent when the pilot
+// was ended by someone else, or when the store stayed unreachable for the
+// grace period.
+func (a *agent) heartbeat(ctx context.Context) {
+	t := time.NewTicker(a.hb)
+	defer t.Stop()
+	var failingSince time.Time
+	beats := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		hctx, cancel := context.WithTimeout(ctx, max(a.hb, time.Second))
+		err := a.store.Heartbeat(hctx, a.keys, a.id)
+		if err == nil && beats%60 == 0 {
+			if name, _ := a.store.Fields(hctx, a.keys.Pilot(a.id), coord.FieldName); len(name) > 0 && name[0] != "" {
+				a.store.TouchAlias(hctx, name[0])
+			}
+		}
+		cancel()
+		beats++
+		var ended *coord.PilotEndedError
+		var plan *stopPlan
+		switch {
+		case err == nil:
+			failingSince = time.Time{}
+			continue
+		case errors.As(err, &ended):
+			why := "the pilot was ended elsewhere (" + ended.State + ")"
+			plan = &stopPlan{reason: why, running: core.Canceled, runningReason: why}
+		case errors.Is(err, coord.ErrNotFound):
+			why := "the pilot's record disappeared from the coordination store"
+			plan = &stopPlan{reason: why, running: core.Canceled, runningReason: why}
+		case ctx.Err() != nil:
+			return
+		default:
+			if failingSince.IsZero() {
+				failingSince = time.Now()
+				a.log.Warn("heartbeat failed; the coordination store may be down", "err", err, "grace", a.grace)
+			}
+			if time.Since(failingSince) < a.grace {
+				continue
+			}
+			why := fmt.Sprintf("the coordination store was unreachable for %s", a.grace)
+			plan = &stopPlan{reason: why, running: core.Failed, runningReason: why, err: ErrStoreLost}
+		}
+		select {
+		case a.hbStop <- plan:
+		default:
+		}
+		return
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

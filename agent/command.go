@@ -1,0 +1,146 @@
+package agent
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/bigjob-go/bigjob/core"
+)
+
+// command is how a unit's process is started.
+type command struct {
+	Path string
+	Args []string // argv, Args[0] included
+	Env  []string
+}
+
+// launcher builds commands with BigJob's semantics (bigjob-api.md 4.3): the
+// line `export K="V"; ...; <executable> <arguments>` run by /bin/bash, so
+// that $VAR in arguments expands, shell syntax works and arguments with
+// spaces split into words. When bash could not change the outcome (no
+// variable, quote, glob, redirection or other shell syntax anywhere, and the
+// executable is not a bash builtin or keyword), the program is executed
+// directly with the same argv and environment, which saves a bash start per
+// unit.
+type launcher struct {
+	Shell  string // default /bin/bash
+	MPIRun string // default mpirun
+}
+
+// build returns the command for ud, to run in dir with base environment env.
+// machinefile is set for MPI units.
+func (l launcher) build(ud core.UnitDescription, dir string, env []string, machinefile string) command {
+	if !ud.MPI() {
+		if c, ok := direct(ud, dir, env); ok {
+			return c
+		}
+	}
+	var b strings.Builder
+	for _, e := range ud.Environment {
+		b.WriteString("export " + e.Name + "=" + doubleQuote(e.Value) + "; ")
+	}
+	if ud.MPI() {
+		b.WriteString(l.MPIRun + " -np " + strconv.Itoa(ud.Slots()) + " -machinefile " + machinefile + " ")
+	}
+	b.WriteString(ud.Executable)
+	for _, a := range ud.Arguments {
+		b.WriteString(" " + a)
+	}
+	return command{Path: l.Shell, Args: []string{"bash", "-c", b.String()}, Env: env}
+}
+
+// direct returns the bash-free command for ud if bash would run exactly it.
+func direct(ud core.UnitDescription, dir string, env []string) (command, bool) {
+	exe := ud.Executable
+	if !plain(exe) || strings.Contains(exe, "=") || bashWords[exe] {
+		return command{}, false
+	}
+	argv := []string{exe}
+	for _, a := range ud.Arguments {
+		for _, w := range strings.Fields(a) {
+			if !plain(w) {
+				return command{}, false
+			}
+			argv = append(argv, w)
+		}
+	}
+	env = append(env[:len(env):len(env)], "PWD="+dir)
+	for _, e := range ud.Environment {
+		if strings.ContainsAny(e.Value, "$`\\\"") {
+			return command{}, false
+		}
+		env = append(env, e.Name+"="+e.Value)
+	}
+	path := exe
+	if !strings.Contains(exe, "/") {
+		p, ok := lookPath(exe, env)
+		if !ok {
+			return command{}, false // let bash report "command not found"
+		}
+		path = p
+	} else if !filepath.IsAbs(exe) {
+		path = filepath.Join(dir, exe)
+	}
+	return command{Path: path, Args: argv, Env: env}, true
+}
+
+// plain reports whether bash leaves the word as it is: no whitespace, no
+// quoting, expansion, globbing, redirection, or control characters.
+func plain(w string) bool {
+	if w == "" {
+		return false
+	}
+	for _, r := range w {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case strings.ContainsRune("_-./+,:@%=^", r):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// lookPath searches the PATH of env as bash would.
+func lookPath(name string, env []string) (string, bool) {
+	path := ""
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			path = v // the last one wins, as in exec.Cmd
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			continue // bash would look in the current directory: leave it to bash
+		}
+		p := filepath.Join(dir, name)
+		if _, err := exec.LookPath(p); err == nil {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// doubleQuote quotes v for bash so that spaces stay but $VAR and `cmd` still
+// expand, as in BigJob's unquoted exports.
+func doubleQuote(v string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+	return `"` + r.Replace(v) + `"`
+}
+
+// bashWords are bash builtins and keywords: as executables they mean
+// something other than a program on PATH.
+var bashWords = map[string]bool{}
+
+func init() {
+	for _, w := range strings.Fields(`. : [ alias bg bind break builtin caller cd command compgen
+		complete compopt continue declare dirs disown echo enable eval exec exit export false fc fg
+		getopts hash help history jobs kill let local logout mapfile popd printf pushd pwd read
+		readarray readonly return set shift shopt source suspend test times trap true type typeset
+		ulimit umask unalias unset wait if then else elif fi case esac for select while until do
+		done in function time { } ! [[ ]] coproc`) {
+		bashWords[w] = true
+	}
+}

@@ -1,0 +1,85 @@
+package agent
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"testing"
+
+	"github.com/bigjob-go/bigjob/core"
+	"github.com/stretchr/testify/require"
+)
+
+func TestDirectOnlyWhenBashWouldNotMatter(t *testing.T) {
+	l := launcher{Shell: "/bin/bash", MPIRun: "mpirun"}
+	env := []string{"PATH=/usr/bin:/bin", "HOME=/root"}
+	cases := []struct {
+		name   string
+		ud     core.UnitDescription
+		direct bool
+	}{
+		{"plain", core.UnitDescription{Executable: "/bin/echo", Arguments: []string{"a", "b c"}}, true},
+		{"on PATH", core.UnitDescription{Executable: "date"}, true},
+		{"plain env", core.UnitDescription{Executable: "/bin/true", Environment: []core.EnvVar{{Name: "A", Value: "x y"}}}, true},
+		{"variable in argument", core.UnitDescription{Executable: "/bin/echo", Arguments: []string{"$HOME"}}, false},
+		{"variable in env", core.UnitDescription{Executable: "/bin/true", Environment: []core.EnvVar{{Name: "P", Value: "$PATH:/x"}}}, false},
+		{"redirection", core.UnitDescription{Executable: "/bin/echo", Arguments: []string{"a", ">", "f"}}, false},
+		{"glob", core.UnitDescription{Executable: "/bin/ls", Arguments: []string{"*.txt"}}, false},
+		{"quote", core.UnitDescription{Executable: "/bin/echo", Arguments: []string{"'a b'"}}, false},
+		{"builtin", core.UnitDescription{Executable: "echo", Arguments: []string{"a"}}, false},
+		{"tilde", core.UnitDescription{Executable: "~/bin/x"}, false},
+		{"assignment", core.UnitDescription{Executable: "A=1"}, false},
+		{"not found", core.UnitDescription{Executable: "no-such-program-xyz"}, false},
+		{"mpi", core.UnitDescription{Executable: "/bin/true", SPMDVariation: "mpi", NumberOfProcesses: 2}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := l.build(c.ud, "/tmp", env, "/tmp/mf")
+			require.Equal(t, c.direct, cmd.Path != "/bin/bash", "command: %+v", cmd)
+		})
+	}
+}
+
+// Both paths must produce the same output for the commands the fast path
+// takes: run each through bash and directly and compare.
+func TestDirectMatchesBash(t *testing.T) {
+	l := launcher{Shell: "/bin/bash"}
+	env := append(os.Environ(), "BASE=1")
+	uds := []core.UnitDescription{
+		{Executable: "/bin/echo", Arguments: []string{"Hello", "I am CU number 3", "", "a=b", "x,y:z"}},
+		{Executable: "printenv", Arguments: []string{"TASK_NO"}, Environment: []core.EnvVar{{Name: "TASK_NO", Value: "7"}}},
+		{Executable: "printenv", Arguments: []string{"SPACE"}, Environment: []core.EnvVar{{Name: "SPACE", Value: "a  b"}}},
+		{Executable: "/bin/sh", Arguments: []string{"-c", "pwd"}},
+	}
+	dir := t.TempDir()
+	for _, ud := range uds {
+		fast := l.build(ud, dir, env, "")
+		require.NotEqual(t, "/bin/bash", fast.Path, "expected the direct path for %+v", ud)
+		slow := command{Path: "/bin/bash", Args: []string{"bash", "-c", bashLine(ud)}, Env: env}
+		require.Equal(t, run(t, slow, dir), run(t, fast, dir), "unit %+v", ud)
+	}
+}
+
+func bashLine(ud core.UnitDescription) string {
+	line := ""
+	for _, e := range ud.Environment {
+		line += "export " + e.Name + "=" + doubleQuote(e.Value) + "; "
+	}
+	line += ud.Executable
+	for _, a := range ud.Arguments {
+		line += " " + a
+	}
+	return line
+}
+
+func run(t *testing.T, c command, dir string) string {
+	cmd := exec.Command(c.Path, c.Args[1:]...)
+	cmd.Args = c.Args
+	cmd.Env = c.Env
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	require.NoError(t, cmd.Run(), "output: %s", out.String())
+	return out.String()
+}

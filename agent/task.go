@@ -1,0 +1,267 @@
+package agent
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/bigjob-go/bigjob/coord"
+	"github.com/bigjob-go/bigjob/core"
+	"golang.org/x/sys/unix"
+)
+
+// task is a unit the agent owns.
+type task struct {
+	id          string
+	ud          core.UnitDescription
+	service     bool     // from the service queue (goes back there if not started)
+	hosts       []string // its slots
+	wd          string
+	stderr      string // path of its stderr file
+	machinefile string
+
+	mu         sync.Mutex // guards the fields below against the kill timer
+	proc       *os.Process
+	reaped     bool // the process group is gone (or about to be): never signal it again
+	killState  core.State
+	killReason string
+	killTimer  *time.Timer
+}
+
+// exit is a reaped unit process.
+type exit struct {
+	t     *task
+	state *os.ProcessState
+}
+
+// start runs a unit whose slots are taken. Failures to start are recorded
+// as Failed; the slots are then freed at once.
+func (a *agent) start(t *task) {
+	now := coord.Timestamp(time.Now())
+	running := coord.Update{UnitID: t.id, State: string(core.Running),
+		Fields: []string{"agent_start_time", now, "end_queue_time", now, "run_host", a.host}}
+	if a.noExec {
+		a.pool.release(t.hosts)
+		delete(a.tasks, t.id)
+		a.w.add(running, coord.Update{UnitID: t.id, State: string(core.Done),
+			Fields: []string{"end_time", now, "exit_code", "0"}})
+		return
+	}
+	if err := a.spawn(t); err != nil {
+		a.pool.release(t.hosts)
+		delete(a.tasks, t.id)
+		a.w.add(t.final(core.Failed, "", err.Error()))
+		return
+	}
+	a.running[t.id] = t
+	running.Fields = append(running.Fields, "sandbox", t.wd, "pid", strconv.Itoa(t.proc.Pid))
+	a.w.add(running)
+	go a.reap(t)
+}
+
+// spawn prepares the unit's directory, stages its files, opens its
+// input/output and starts its process in a process group of its own.
+func (a *agent) spawn(t *task) error {
+	ud := t.ud
+	t.wd = filepath.Join(a.sandbox, "sj-"+strings.TrimPrefix(t.id, "cu-"))
+	if ud.WorkingDirectory != "" {
+		t.wd = expandHome(ud.WorkingDirectory)
+		if !filepath.IsAbs(t.wd) {
+			t.wd = filepath.Join(a.sandbox, t.wd)
+		}
+	}
+	if err := os.MkdirAll(t.wd, 0o755); err != nil {
+		return fmt.Errorf("create working directory: %w", err)
+	}
+	if len(ud.FileTransfer) > 0 {
+		a.w.add(coord.Update{UnitID: t.id, State: string(core.Staging),
+			Fields: []string{"start_staging_time", coord.Timestamp(time.Now())}})
+		if err := stage(ud.FileTransfer, t.wd); err != nil {
+			return err
+		}
+	}
+	if ud.MPI() {
+		t.machinefile = filepath.Join(a.sandbox, "machinefile-sj-"+strings.TrimPrefix(t.id, "cu-"))
+		if err := os.WriteFile(t.machinefile, []byte(strings.Join(t.hosts, "\n")+"\n"), 0o644); err != nil {
+			return fmt.Errorf("write machinefile: %w", err)
+		}
+	}
+	at := func(p string) string {
+		if filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(t.wd, p)
+	}
+	t.stderr = at(ud.Error)
+	stdin, err := os.Open(os.DevNull)
+	if ud.Input != "" {
+		stdin, err = os.Open(at(ud.Input))
+	}
+	if err != nil {
+		return fmt.Errorf("open input: %w", err)
+	}
+	defer stdin.Close()
+	stdout, err := os.Create(at(ud.Output))
+	if err != nil {
+		return fmt.Errorf("open output: %w", err)
+	}
+	defer stdout.Close()
+	stderr := stdout
+	if at(ud.Error) != at(ud.Output) {
+		if stderr, err = os.Create(t.stderr); err != nil {
+			return fmt.Errorf("open error file: %w", err)
+		}
+		defer stderr.Close()
+	}
+	env := append(a.env[:len(a.env):len(a.env)], "BIGJOB_UNIT_ID="+t.id)
+	if t.machinefile != "" {
+		env = append(env, "BIGJOB_MACHINEFILE="+t.machinefile)
+	}
+	c := a.launch.build(ud, t.wd, env, t.machinefile)
+	cmd := &exec.Cmd{Path: c.Path, Args: c.Args, Env: c.Env, Dir: t.wd,
+		Stdin: stdin, Stdout: stdout, Stderr: stderr,
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", ud.Executable, err)
+	}
+	t.proc = cmd.Process
+	return nil
+}
+
+// reap waits for the unit's process. Once it has exited (still unreaped, so
+// its process group id cannot be reused), whatever it left running in its
+// group is killed; then it is reaped and handed to the loop.
+func (a *agent) reap(t *task) {
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, t.proc.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	t.mu.Lock()
+	syscall.Kill(-t.proc.Pid, syscall.SIGKILL)
+	t.reaped = true
+	if t.killTimer != nil {
+		t.killTimer.Stop()
+	}
+	t.mu.Unlock()
+	st, _ := t.proc.Wait()
+	a.exits <- exit{t: t, state: st}
+}
+
+// kill terminates the unit's process group: SIGTERM now, SIGKILL after
+// grace. The unit then ends in state st with reason why.
+func (t *task) kill(st core.State, why string, grace time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.killState == "" {
+		t.killState, t.killReason = st, why
+	}
+	if t.reaped || t.killTimer != nil {
+		return
+	}
+	pgid := t.proc.Pid
+	syscall.Kill(-pgid, syscall.SIGTERM)
+	t.killTimer = time.AfterFunc(grace, func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if !t.reaped {
+			syscall.Kill(-pgid, syscall.SIGKILL)
+		}
+	})
+}
+
+// outcome is the final record of a reaped unit.
+func (t *task) outcome(x exit) coord.Update {
+	code, why := exitCode(x.state)
+	t.mu.Lock()
+	killState, killReason := t.killState, t.killReason
+	t.mu.Unlock()
+	switch {
+	case killState != "":
+		return t.final(killState, strconv.Itoa(code), killReason)
+	case code == 0:
+		return t.final(core.Done, "0", "")
+	case code == 127:
+		why = fmt.Sprintf("exit code 127: command not found (executable %q)", t.ud.Executable)
+	case code == 126:
+		why = fmt.Sprintf("exit code 126: %q is not executable", t.ud.Executable)
+	}
+	if tail := lastLine(t.stderr); tail != "" {
+		why += "; stderr ends with: " + tail
+	}
+	return t.final(core.Failed, strconv.Itoa(code), why)
+}
+
+// final is the record update that ends a unit.
+func (t *task) final(st core.State, code, reason string) coord.Update {
+	f := []string{"end_time", coord.Timestamp(time.Now())}
+	if code != "" {
+		f = append(f, "exit_code", code)
+	}
+	if reason != "" {
+		f = append(f, "reason", reason)
+	}
+	return coord.Update{UnitID: t.id, State: string(st), Fields: f}
+}
+
+// exitCode follows the shell: the exit status, or 128+n for death by signal n.
+func exitCode(st *os.ProcessState) (int, string) {
+	if st == nil {
+		return -1, "the process could not be waited for"
+	}
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal()), "killed by signal " + unix.SignalName(ws.Signal())
+	}
+	return st.ExitCode(), fmt.Sprintf("exit code %d", st.ExitCode())
+}
+
+// lastLine returns the last non-empty line of a file's last 1 KiB.
+func lastLine(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > 1024 {
+		f.Seek(-1024, io.SeekEnd)
+	}
+	b, _ := io.ReadAll(f)
+	b = bytes.TrimRight(b, "\r\n\t ")
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		b = b[i+1:]
+	}
+	s := strings.TrimSpace(string(b))
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}
+
+// expandHome expands a leading ~ or $HOME.
+func expandHome(p string) string {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return p
+	}
+	switch {
+	case p == "~":
+		return home
+	case strings.HasPrefix(p, "~/"):
+		return filepath.Join(home, p[2:])
+	case strings.HasPrefix(p, "$HOME"):
+		return home + p[len("$HOME"):]
+	case strings.HasPrefix(p, "${HOME}"):
+		return home + p[len("${HOME}"):]
+	}
+	return p
+}

@@ -1,0 +1,79 @@
+// Command pilot-agent is the agent that runs inside a pilot: resource
+// adaptors start it on the resource. It reads the coordination URL from the
+// environment variable BIGJOB_COORDINATION (never from the command line, where
+// ps would show its password) and removes it from its environment.
+//
+//	pilot-agent -pilot bj-<uuid> -service pcs-<uuid>
+//
+// Exit status: 0 when the pilot ended normally, 1 on a startup error, 3 when
+// it gave up after losing the coordination store.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/bigjob-go/bigjob/agent"
+	"github.com/bigjob-go/bigjob/coord"
+)
+
+func main() {
+	pilot := flag.String("pilot", "", "pilot id, bj-<uuid>")
+	service := flag.String("service", "", "service id, pcs-<uuid>")
+	mpirun := flag.String("mpirun", "mpirun", "MPI launcher for spmd_variation mpi")
+	flag.Parse()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if err := run(log, *pilot, *service, *mpirun); err != nil {
+		log.Error("agent failed", "err", err)
+		if errors.Is(err, agent.ErrStoreLost) {
+			os.Exit(3)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(log *slog.Logger, pilot, service, mpirun string) error {
+	url := os.Getenv("BIGJOB_COORDINATION")
+	os.Unsetenv("BIGJOB_COORDINATION")
+	if pilot == "" || service == "" || url == "" {
+		return fmt.Errorf("usage: BIGJOB_COORDINATION=redis://host:port pilot-agent -pilot bj-<uuid> -service pcs-<uuid>")
+	}
+	addr, err := coord.ParseURL(url)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	store, err := dialRetry(dctx, addr)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	return agent.Run(ctx, agent.Config{
+		Store:   store,
+		Keys:    coord.ServiceKeys(service),
+		PilotID: pilot,
+		MPIRun:  mpirun,
+		Logger:  log,
+	})
+}
+
+// dialRetry connects, retrying while ctx allows: the store may be starting.
+func dialRetry(ctx context.Context, addr coord.Address) (*coord.Store, error) {
+	for {
+		s, err := coord.Dial(ctx, addr, coord.Config{})
+		if err == nil || ctx.Err() != nil {
+			return s, err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -1,0 +1,61 @@
+-- claim: an agent takes the units it read from its queues.
+-- ARGV[5] pilot id; ARGV[6] number of entries n, then n triples:
+-- queue ('p' own queue, 's' service queue), stream entry id, unit id.
+-- Every entry is acknowledged and deleted from its stream. Returns a flat list
+-- of triples unit id, queue ('pilot'|'service'), description JSON: the units now owned by the pilot
+-- (state New). Canceled units are dropped; a unit larger than this pilot is
+-- handed to a live pilot that is large enough, or failed if there is none.
+-- If the pilot is already final, service units go back to the service queue.
+local me, n = ARGV[5], tonumber(ARGV[6])
+local mine = redis.call('HMGET', P .. me, 'state', 'slots')
+local alive = mine[1] and not FINAL[mine[1]]
+local myslots = tonumber(mine[2]) or 0
+local acks = {p = {}, s = {}}
+local out = {}
+for i = 0, n - 1 do
+  local q, eid, uid = ARGV[7 + 3 * i], ARGV[8 + 3 * i], ARGV[9 + 3 * i]
+  table.insert(acks[q], eid)
+  local key = P .. uid
+  local r = redis.call('HMGET', key, 'state', 'description', 'slots', 'via', 'pilot')
+  if r[1] == 'Unknown' then
+    local need = tonumber(r[3]) or 1
+    if not alive then
+      if r[4] == 'service' then
+        redis.call('XADD', P .. 'q', '*', 'u', uid)
+      else
+        finish_unit(uid, 'Canceled', 'pilot ' .. me .. ' ended before the unit ran')
+      end
+    elseif need <= myslots then
+      redis.call('HSET', key, 'state', 'New', 'pilot', me, 'claim_time', NOW)
+      redis.call('SADD', P .. me .. ':active', uid)
+      emit('u ' .. uid .. ' New ' .. me)
+      out[#out + 1] = uid
+      out[#out + 1] = r[4]
+      out[#out + 1] = r[2]
+    else
+      local target
+      for _, p in ipairs(live_pilots()) do
+        if p[1] ~= me and p[2] >= need then target = p[1] break end
+      end
+      if target and r[4] == 'service' then
+        redis.call('XADD', P .. target .. ':q', '*', 'u', uid)
+      else
+        finish_unit(uid, 'Failed', 'the unit needs ' .. need .. ' slots but no running pilot has that many (pilot ' .. me .. ' has ' .. myslots .. ')')
+      end
+    end
+  elseif r[1] == 'New' and r[5] == me then
+    out[#out + 1] = uid
+    out[#out + 1] = r[4]
+    out[#out + 1] = r[2]
+  end
+end
+if #acks.p > 0 then
+  redis.call('XACK', P .. me .. ':q', 'agents', unpack(acks.p))
+  redis.call('XDEL', P .. me .. ':q', unpack(acks.p))
+end
+if #acks.s > 0 then
+  redis.call('XACK', P .. 'q', 'agents', unpack(acks.s))
+  redis.call('XDEL', P .. 'q', unpack(acks.s))
+end
+publish()
+return out

@@ -1,0 +1,74 @@
+-- Shared by every script (prepended by coord/scripts.go).
+-- KEYS[1]  the service's event stream (routes the call on Redis Cluster)
+-- ARGV[1]  P, the key prefix of the service: "bigjob:{pcs-<uuid>}:"
+-- ARGV[2]  now, epoch seconds as a decimal string
+-- ARGV[3]  TTL in seconds given to every key written (0: keys never expire)
+-- ARGV[4]  approximate maximum length of the event stream
+-- Script arguments start at ARGV[5].
+local P, NOW, TTL, MAXEV = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local FINAL = {Done = true, Failed = true, Canceled = true}
+local events = {}
+
+local function str(v)
+  if v then return v end
+  return ''
+end
+
+local function emit(line)
+  events[#events + 1] = line
+end
+
+local function expire(key)
+  if TTL > 0 then redis.call('EXPIRE', key, TTL) end
+end
+
+-- publish appends the collected events as one stream entry numbered by ev:n,
+-- so that a reader can tell when trimming made it miss entries.
+local function publish()
+  if #events == 0 then return end
+  local n = redis.call('INCR', P .. 'ev:n')
+  redis.call('XADD', P .. 'ev', 'MAXLEN', '~', MAXEV, '*', 'n', n, 'e', table.concat(events, '\n'))
+  expire(P .. 'ev')
+  expire(P .. 'ev:n')
+end
+
+local function touch_service()
+  expire(P .. 'info')
+  expire(P .. 'pilots')
+  expire(P .. 'q')
+end
+
+local function touch_pilot(pid)
+  for _, s in ipairs({'', ':q', ':ctl', ':units', ':pending', ':active'}) do expire(P .. pid .. s) end
+end
+
+-- finish_unit moves a unit that is not final yet to a final state and drops
+-- it from the sets of unfinished units. It returns true if it changed it.
+local function finish_unit(uid, state, reason)
+  local key = P .. uid
+  local r = redis.call('HMGET', key, 'state', 'via', 'pilot')
+  if not r[1] or FINAL[r[1]] then return false end
+  local pilot = str(r[3])
+  if reason ~= '' then
+    redis.call('HSET', key, 'state', state, 'end_time', NOW, 'reason', reason)
+  else
+    redis.call('HSET', key, 'state', state, 'end_time', NOW)
+  end
+  if pilot ~= '' then
+    if r[2] == 'pilot' then redis.call('SREM', P .. pilot .. ':pending', uid) end
+    redis.call('SREM', P .. pilot .. ':active', uid)
+  end
+  expire(key)
+  emit('u ' .. uid .. ' ' .. state .. ' ' .. pilot)
+  return true
+end
+
+-- live_pilots returns the pilots that are not final, with their slot counts.
+local function live_pilots()
+  local out = {}
+  for _, pid in ipairs(redis.call('SMEMBERS', P .. 'pilots')) do
+    local r = redis.call('HMGET', P .. pid, 'state', 'slots')
+    if r[1] and not FINAL[r[1]] then out[#out + 1] = {pid, tonumber(r[2]) or 0} end
+  end
+  return out
+end

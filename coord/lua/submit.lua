@@ -1,0 +1,48 @@
+-- submit: queue new units, atomically with their records.
+-- ARGV[5] target pilot id, or '' for the service-wide queue
+-- ARGV[6] number of units n, then n triples: unit id, slots needed, description JSON
+-- Returns {'ok'} or an error tuple: {'service-canceled'}, {'no-pilot'},
+-- {'pilot-final', state}, {'too-large', needed, largest}.
+-- Units whose record exists already are skipped, so a retried call is harmless.
+local target, n = ARGV[5], tonumber(ARGV[6])
+if redis.call('HGET', P .. 'info', 'state') == 'Canceled' then return {'service-canceled'} end
+local need = 0
+for i = 0, n - 1 do
+  local s = tonumber(ARGV[8 + 3 * i])
+  if s > need then need = s end
+end
+local queue, via
+if target == '' then
+  local live, best = live_pilots(), 0
+  for _, p in ipairs(live) do
+    if p[2] > best then best = p[2] end
+  end
+  if #live > 0 and need > best then return {'too-large', tostring(need), tostring(best)} end
+  queue, via = P .. 'q', 'service'
+else
+  local r = redis.call('HMGET', P .. target, 'state', 'slots')
+  if not r[1] then return {'no-pilot'} end
+  if FINAL[r[1]] then return {'pilot-final', r[1]} end
+  if need > (tonumber(r[2]) or 0) then return {'too-large', tostring(need), str(r[2])} end
+  queue, via = P .. target .. ':q', 'pilot'
+end
+redis.pcall('XGROUP', 'CREATE', queue, 'agents', '0', 'MKSTREAM')
+for i = 0, n - 1 do
+  local id, slots, desc = ARGV[7 + 3 * i], ARGV[8 + 3 * i], ARGV[9 + 3 * i]
+  local key = P .. id
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('HSET', key, 'id', id, 'job-id', 'sj-' .. string.sub(id, 4), 'state', 'Unknown',
+      'start_time', NOW, 'slots', slots, 'via', via, 'pilot', target, 'description', desc)
+    expire(key)
+    if via == 'pilot' then
+      redis.call('ZADD', P .. target .. ':units', NOW, id)
+      redis.call('SADD', P .. target .. ':pending', id)
+    end
+    redis.call('XADD', queue, '*', 'u', id)
+    emit('u ' .. id .. ' Unknown ' .. target)
+  end
+end
+touch_service()
+if via == 'pilot' then touch_pilot(target) end
+publish()
+return {'ok'}

@@ -1,0 +1,499 @@
+package coord
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Errors returned by the operations below. core turns them into messages
+// that name the object and the fix.
+var (
+	ErrNotFound        = errors.New("not found in the coordination store")
+	ErrServiceCanceled = errors.New("the pilot compute service was canceled")
+)
+
+// TooLargeError: a unit needs more slots than its pilot (or than the largest
+// live pilot of the service) has.
+type TooLargeError struct{ Need, Have int }
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("the unit needs %d slots but the pilot has only %d", e.Need, e.Have)
+}
+
+// PilotEndedError: the pilot is in a final state and takes no more units.
+type PilotEndedError struct{ State string }
+
+func (e *PilotEndedError) Error() string { return "the pilot is " + e.State }
+
+// batchSize bounds the units per script call, so that no call blocks Redis
+// for long and no argument list grows without bound.
+const batchSize = 1000
+
+// Record field names that both sides read.
+const (
+	FieldState       = "state"
+	FieldDescription = "description"
+	FieldSlots       = "slots"
+	FieldPilot       = "pilot"
+	FieldHeartbeat   = "heartbeat"
+	FieldHandle      = "handle"
+	FieldName        = "name"
+	FieldReason      = "reason"
+)
+
+// NewUnit is a unit to submit: its id (cu-<uuid>), the slots it needs and its
+// description (canonical JSON, read back by the agent).
+type NewUnit struct {
+	ID          string
+	Slots       int
+	Description []byte
+}
+
+// Submit queues units on pilot target ("" for the service-wide queue),
+// creating their records atomically with the queue entries. Units are sent
+// in batches; on error the units of earlier batches stay submitted and the
+// returned count says how many.
+func (s *Store) Submit(ctx context.Context, k Keys, target string, units []NewUnit) (int, error) {
+	done := 0
+	for len(units) > 0 {
+		n := min(len(units), batchSize)
+		args := make([]any, 0, 2+3*n)
+		args = append(args, target, n)
+		for _, u := range units[:n] {
+			args = append(args, u.ID, u.Slots, u.Description)
+		}
+		v, err := s.run(ctx, scriptSubmit, k, args...)
+		if err != nil {
+			return done, err
+		}
+		if err := submitError(replyStrings(v)); err != nil {
+			return done, err
+		}
+		done += n
+		units = units[n:]
+	}
+	return done, nil
+}
+
+func submitError(r []string) error {
+	if len(r) == 0 {
+		return fmt.Errorf("submit: empty reply")
+	}
+	switch r[0] {
+	case "ok":
+		return nil
+	case "service-canceled":
+		return ErrServiceCanceled
+	case "no-pilot":
+		return ErrNotFound
+	case "pilot-final":
+		return &PilotEndedError{State: at(r, 1)}
+	case "too-large":
+		need, _ := strconv.Atoi(at(r, 1))
+		have, _ := strconv.Atoi(at(r, 2))
+		return &TooLargeError{Need: need, Have: have}
+	}
+	return fmt.Errorf("submit: unexpected reply %q", r)
+}
+
+func at(r []string, i int) string {
+	if i < len(r) {
+		return r[i]
+	}
+	return ""
+}
+
+// CreatePilot writes a new pilot record (state Unknown) with its queue,
+// and the alias that resolves its public name to the service.
+func (s *Store) CreatePilot(ctx context.Context, k Keys, pilotID, name string, slots int, fields map[string]string) error {
+	args := []any{pilotID, slots, FieldName, name}
+	for f, v := range fields {
+		args = append(args, f, v)
+	}
+	v, err := s.run(ctx, scriptPilotCreate, k, args...)
+	if err != nil {
+		return err
+	}
+	if r := replyStrings(v); at(r, 0) == "service-canceled" {
+		return ErrServiceCanceled
+	}
+	return s.rdb.Set(ctx, name, k.Service(), s.ttl).Err()
+}
+
+// TouchAlias renews the TTL of a pilot's alias.
+func (s *Store) TouchAlias(ctx context.Context, name string) error {
+	if s.ttl <= 0 {
+		return nil
+	}
+	return s.rdb.Expire(ctx, name, s.ttl).Err()
+}
+
+// ResolvePilot returns the service id of the pilot with public name
+// bigjob:bj-<uuid>:<host>, or ErrNotFound.
+func (s *Store) ResolvePilot(ctx context.Context, name string) (string, error) {
+	v, err := s.rdb.Get(ctx, name).Result()
+	if err == redis.Nil {
+		return "", ErrNotFound
+	}
+	return v, err
+}
+
+// PilotRunning records that the agent of pilotID started. It returns
+// *PilotEndedError if the pilot ended meanwhile, ErrNotFound if it is gone.
+func (s *Store) PilotRunning(ctx context.Context, k Keys, pilotID string, fields map[string]string) error {
+	args := []any{pilotID}
+	for f, v := range fields {
+		args = append(args, f, v)
+	}
+	v, err := s.run(ctx, scriptPilotRunning, k, args...)
+	if err != nil {
+		return err
+	}
+	return pilotStatus(replyStrings(v))
+}
+
+// Heartbeat refreshes the pilot's last_contact and the TTL of the service's
+// keys. Errors as PilotRunning.
+func (s *Store) Heartbeat(ctx context.Context, k Keys, pilotID string) error {
+	v, err := s.run(ctx, scriptHeartbeat, k, pilotID)
+	if err != nil {
+		return err
+	}
+	return pilotStatus(replyStrings(v))
+}
+
+func pilotStatus(r []string) error {
+	switch at(r, 0) {
+	case "ok":
+		return nil
+	case "final":
+		return &PilotEndedError{State: at(r, 1)}
+	case "missing":
+		return ErrNotFound
+	}
+	return fmt.Errorf("unexpected reply %q", r)
+}
+
+// FinishPilot moves a pilot to its final state (Done or Failed) with reason,
+// and its unfinished units to unitState with unitReason (service units go
+// back to the service queue). It returns *PilotEndedError if the pilot was
+// final already (nothing changed), ErrNotFound if it does not exist.
+func (s *Store) FinishPilot(ctx context.Context, k Keys, pilotID, state, reason, unitState, unitReason string) error {
+	v, err := s.run(ctx, scriptPilotFinish, k, pilotID, state, reason, unitState, unitReason)
+	if err != nil {
+		return err
+	}
+	return pilotStatus(replyStrings(v))
+}
+
+// CancelService marks the service canceled and cancels the units in its
+// service-wide queue. Cancel its pilots first.
+func (s *Store) CancelService(ctx context.Context, k Keys, reason string) error {
+	_, err := s.run(ctx, scriptServiceCancel, k, reason)
+	return err
+}
+
+// CancelOutcome says what CancelUnit did.
+type CancelOutcome struct {
+	Canceled bool   // the unit was queued and is Canceled now
+	Owner    string // the pilot whose agent was asked to cancel it
+	Final    string // the unit was final already, in this state
+}
+
+// CancelUnit cancels a queued unit at once or asks the agent that owns it to
+// kill it. It returns ErrNotFound for an unknown unit.
+func (s *Store) CancelUnit(ctx context.Context, k Keys, unitID, reason string) (CancelOutcome, error) {
+	v, err := s.run(ctx, scriptCancelUnit, k, unitID, reason)
+	if err != nil {
+		return CancelOutcome{}, err
+	}
+	r := replyStrings(v)
+	switch at(r, 0) {
+	case "canceled":
+		return CancelOutcome{Canceled: true}, nil
+	case "owned":
+		return CancelOutcome{Owner: at(r, 1)}, nil
+	case "final":
+		return CancelOutcome{Final: at(r, 1)}, nil
+	case "missing":
+		return CancelOutcome{}, ErrNotFound
+	}
+	return CancelOutcome{}, fmt.Errorf("cancel unit: unexpected reply %q", r)
+}
+
+// QueueEntry is a unit id read from a queue stream.
+type QueueEntry struct {
+	Own     bool // from the pilot's own queue, else from the service queue
+	EntryID string
+	UnitID  string
+}
+
+// ReadQueues blocks up to block for entries of the pilot's own queue and the
+// service queue, at most count from each. It returns nil on timeout.
+func (s *Store) ReadQueues(ctx context.Context, k Keys, pilotID string, count int64, block time.Duration) ([]QueueEntry, error) {
+	args := &redis.XReadGroupArgs{
+		Group:    Group,
+		Consumer: pilotID,
+		Streams:  []string{k.PilotQueue(pilotID), k.Queue(), ">", ">"},
+		Count:    count,
+		Block:    block,
+	}
+	res, err := s.rdb.XReadGroup(ctx, args).Result()
+	if err != nil && strings.HasPrefix(err.Error(), "NOGROUP") {
+		// A queue expired or was never created: (re)create both groups.
+		for _, q := range []string{k.PilotQueue(pilotID), k.Queue()} {
+			if e := s.rdb.XGroupCreateMkStream(ctx, q, Group, "0").Err(); e != nil && !strings.HasPrefix(e.Error(), "BUSYGROUP") {
+				return nil, fmt.Errorf("create consumer group on %s: %w", q, e)
+			}
+		}
+		res, err = s.rdb.XReadGroup(ctx, args).Result()
+	}
+	if err == redis.Nil {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read queues: %w", err)
+	}
+	var out []QueueEntry
+	for _, st := range res {
+		own := st.Stream == k.PilotQueue(pilotID)
+		for _, m := range st.Messages {
+			uid, _ := m.Values["u"].(string)
+			out = append(out, QueueEntry{Own: own, EntryID: m.ID, UnitID: uid})
+		}
+	}
+	return out, nil
+}
+
+// Claimed is a unit an agent now owns, with its description.
+type Claimed struct {
+	UnitID      string
+	Service     bool // it came through the service-wide queue
+	Description []byte
+}
+
+// Claim takes the units of entries for the pilot (state New) and removes the
+// entries from their streams. Units canceled while queued are dropped.
+func (s *Store) Claim(ctx context.Context, k Keys, pilotID string, entries []QueueEntry) ([]Claimed, error) {
+	var out []Claimed
+	for len(entries) > 0 {
+		n := min(len(entries), batchSize)
+		args := make([]any, 0, 2+3*n)
+		args = append(args, pilotID, n)
+		for _, e := range entries[:n] {
+			q := "s"
+			if e.Own {
+				q = "p"
+			}
+			args = append(args, q, e.EntryID, e.UnitID)
+		}
+		v, err := s.run(ctx, scriptClaim, k, args...)
+		if err != nil {
+			return out, err
+		}
+		r := replyStrings(v)
+		for i := 0; i+2 < len(r); i += 3 {
+			out = append(out, Claimed{UnitID: r[i], Service: r[i+1] == "service", Description: []byte(r[i+2])})
+		}
+		entries = entries[n:]
+	}
+	return out, nil
+}
+
+// Update is a state change of a unit with the record fields that go with it
+// (pairs: name, value, name, value, ...).
+type Update struct {
+	UnitID string
+	State  string
+	Fields []string
+}
+
+// Update applies state changes in order. Changes to units that are final
+// already are skipped: a final state is never overwritten.
+func (s *Store) Update(ctx context.Context, k Keys, updates []Update) error {
+	for len(updates) > 0 {
+		n := min(len(updates), batchSize)
+		args := make([]any, 0, 1+5*n)
+		args = append(args, n)
+		for _, u := range updates[:n] {
+			args = append(args, u.UnitID, u.State, len(u.Fields)/2)
+			for _, f := range u.Fields[:len(u.Fields)/2*2] {
+				args = append(args, f)
+			}
+		}
+		if _, err := s.run(ctx, scriptUpdate, k, args...); err != nil {
+			return err
+		}
+		updates = updates[n:]
+	}
+	return nil
+}
+
+// Requeue gives service-queue units that the pilot claimed but did not start
+// back to the service queue.
+func (s *Store) Requeue(ctx context.Context, k Keys, pilotID string, unitIDs []string) error {
+	for len(unitIDs) > 0 {
+		n := min(len(unitIDs), batchSize)
+		args := make([]any, 0, 1+n)
+		args = append(args, pilotID)
+		for _, id := range unitIDs[:n] {
+			args = append(args, id)
+		}
+		if _, err := s.run(ctx, scriptRequeue, k, args...); err != nil {
+			return err
+		}
+		unitIDs = unitIDs[n:]
+	}
+	return nil
+}
+
+// PushControl sends a command to the agent of a pilot.
+func (s *Store) PushControl(ctx context.Context, k Keys, pilotID, cmd string) error {
+	return s.rdb.LPush(ctx, k.PilotControl(pilotID), cmd).Err()
+}
+
+// PopControl blocks up to block for the next control command of a pilot.
+// ok is false on timeout.
+func (s *Store) PopControl(ctx context.Context, k Keys, pilotID string, block time.Duration) (cmd string, ok bool, err error) {
+	r, err := s.rdb.BRPop(ctx, block, k.PilotControl(pilotID)).Result()
+	if err == redis.Nil {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("read control list: %w", err)
+	}
+	return r[1], true, nil
+}
+
+// Record returns all fields of a record (pilot or unit), or ErrNotFound.
+func (s *Store) Record(ctx context.Context, key string) (map[string]string, error) {
+	m, err := s.rdb.HGetAll(ctx, key).Result()
+	if err != nil {
+		return nil, err
+	}
+	if len(m) == 0 {
+		return nil, ErrNotFound
+	}
+	return m, nil
+}
+
+// Fields returns some fields of a record, "" for missing ones, or ErrNotFound
+// if the record does not exist.
+func (s *Store) Fields(ctx context.Context, key string, fields ...string) ([]string, error) {
+	pipe := s.rdb.Pipeline()
+	ex := pipe.Exists(ctx, key)
+	hm := pipe.HMGet(ctx, key, fields...)
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return nil, err
+	}
+	if ex.Val() == 0 {
+		return nil, ErrNotFound
+	}
+	out := make([]string, len(fields))
+	for i, v := range hm.Val() {
+		if s, ok := v.(string); ok {
+			out[i] = s
+		}
+	}
+	return out, nil
+}
+
+// States returns one field (usually "state") of many records, "" for
+// missing records, in pipelined batches.
+func (s *Store) States(ctx context.Context, k Keys, ids []string) ([]string, error) {
+	out := make([]string, 0, len(ids))
+	for len(ids) > 0 {
+		n := min(len(ids), batchSize)
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.StringCmd, n)
+		for i, id := range ids[:n] {
+			cmds[i] = pipe.HGet(ctx, k.Unit(id), FieldState)
+		}
+		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+			return nil, fmt.Errorf("read states: %w", err)
+		}
+		for _, c := range cmds {
+			out = append(out, c.Val())
+		}
+		ids = ids[n:]
+	}
+	return out, nil
+}
+
+// PilotIDs lists the pilots of a service.
+func (s *Store) PilotIDs(ctx context.Context, k Keys) ([]string, error) {
+	return s.rdb.SMembers(ctx, k.Pilots()).Result()
+}
+
+// PilotUnitIDs lists the units submitted to a pilot, oldest first.
+func (s *Store) PilotUnitIDs(ctx context.Context, k Keys, pilotID string) ([]string, error) {
+	return s.rdb.ZRange(ctx, k.PilotUnits(pilotID), 0, -1).Result()
+}
+
+// PendingCount is the number of units submitted to a pilot that are not final.
+func (s *Store) PendingCount(ctx context.Context, k Keys, pilotID string) (int64, error) {
+	return s.rdb.SCard(ctx, k.PilotPending(pilotID)).Result()
+}
+
+// SetPilotField sets one field of a pilot record (e.g. the adaptor handle).
+func (s *Store) SetPilotField(ctx context.Context, k Keys, pilotID, field, value string) error {
+	return s.rdb.HSet(ctx, k.Pilot(pilotID), field, value).Err()
+}
+
+// PilotStatus is what a liveness check reads of a pilot.
+type PilotStatus struct {
+	ID        string
+	Exists    bool
+	State     string
+	Heartbeat string // counter the agent increments
+	Handle    string // adaptor handle, JSON
+	Name      string
+}
+
+// PilotStatuses reads the status of several pilots in one round trip.
+func (s *Store) PilotStatuses(ctx context.Context, k Keys, ids []string) ([]PilotStatus, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.SliceCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HMGet(ctx, k.Pilot(id), FieldState, FieldHeartbeat, FieldHandle, FieldName)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return nil, fmt.Errorf("read pilot status: %w", err)
+	}
+	out := make([]PilotStatus, len(ids))
+	for i, c := range cmds {
+		v := c.Val()
+		get := func(j int) string { s, _ := v[j].(string); return s }
+		out[i] = PilotStatus{ID: ids[i], State: get(0), Heartbeat: get(1), Handle: get(2), Name: get(3)}
+		out[i].Exists = out[i].State != ""
+	}
+	return out, nil
+}
+
+// ActiveSlots is the sum of the slots of the units a pilot's agent owns.
+func (s *Store) ActiveSlots(ctx context.Context, k Keys, pilotID string) (int, error) {
+	ids, err := s.rdb.SMembers(ctx, k.PilotActive(pilotID)).Result()
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.StringCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HGet(ctx, k.Unit(id), FieldSlots)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return 0, err
+	}
+	total := 0
+	for _, c := range cmds {
+		n, _ := strconv.Atoi(c.Val())
+		total += n
+	}
+	return total, nil
+}

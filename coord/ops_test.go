@@ -1,0 +1,145 @@
+package coord_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/bigjob-go/bigjob/coord"
+	"github.com/bigjob-go/bigjob/internal/testenv"
+	"github.com/stretchr/testify/require"
+)
+
+func dial(t *testing.T, url string) *coord.Store {
+	t.Helper()
+	a, err := coord.ParseURL(url)
+	require.NoError(t, err)
+	s, err := coord.Dial(context.Background(), a, coord.Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestProtocolRoundTrip drives a unit through the whole protocol as manager
+// and agent would, on both backends.
+func TestProtocolRoundTrip(t *testing.T) {
+	for _, b := range testenv.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			ctx := context.Background()
+			s := dial(t, b.URL)
+			k := coord.ServiceKeys("pcs-test")
+			lastID, seq, err := s.LastEvent(ctx, k)
+			require.NoError(t, err)
+			require.Equal(t, "0-0", lastID)
+			require.Zero(t, seq)
+
+			name := coord.PilotName("bj-1", "localhost")
+			require.NoError(t, s.CreatePilot(ctx, k, "bj-1", name, 2, map[string]string{"description": "{}"}))
+			svc, err := s.ResolvePilot(ctx, name)
+			require.NoError(t, err)
+			require.Equal(t, "pcs-test", svc)
+
+			// too large for the pilot
+			_, err = s.Submit(ctx, k, "bj-1", []coord.NewUnit{{ID: "cu-big", Slots: 3, Description: []byte("{}")}})
+			var tl *coord.TooLargeError
+			require.ErrorAs(t, err, &tl)
+			require.Equal(t, 3, tl.Need)
+			require.Equal(t, 2, tl.Have)
+
+			n, err := s.Submit(ctx, k, "bj-1", []coord.NewUnit{
+				{ID: "cu-a", Slots: 1, Description: []byte(`{"executable":"/bin/true"}`)},
+				{ID: "cu-b", Slots: 1, Description: []byte(`{"executable":"/bin/false"}`)},
+			})
+			require.NoError(t, err)
+			require.Equal(t, 2, n)
+			_, err = s.Submit(ctx, k, "", []coord.NewUnit{{ID: "cu-s", Slots: 2, Description: []byte(`{}`)}})
+			require.NoError(t, err)
+			pend, err := s.PendingCount(ctx, k, "bj-1")
+			require.NoError(t, err)
+			require.EqualValues(t, 2, pend)
+
+			require.NoError(t, s.PilotRunning(ctx, k, "bj-1", map[string]string{"run_host": "h"}))
+			entries, err := s.ReadQueues(ctx, k, "bj-1", 10, 100*time.Millisecond)
+			require.NoError(t, err)
+			require.Len(t, entries, 3)
+
+			// cancel one while queued: the claim drops it
+			out, err := s.CancelUnit(ctx, k, "cu-b", "test")
+			require.NoError(t, err)
+			require.True(t, out.Canceled)
+
+			claimed, err := s.Claim(ctx, k, "bj-1", entries)
+			require.NoError(t, err)
+			require.Len(t, claimed, 2)
+			ids := []string{claimed[0].UnitID, claimed[1].UnitID}
+			require.ElementsMatch(t, []string{"cu-a", "cu-s"}, ids)
+
+			// queues are empty and acknowledged
+			again, err := s.ReadQueues(ctx, k, "bj-1", 10, 50*time.Millisecond)
+			require.NoError(t, err)
+			require.Empty(t, again)
+
+			// an owned unit is canceled through the agent's control list
+			out, err = s.CancelUnit(ctx, k, "cu-s", "test")
+			require.NoError(t, err)
+			require.Equal(t, "bj-1", out.Owner)
+			cmd, ok, err := s.PopControl(ctx, k, "bj-1", time.Second)
+			require.NoError(t, err)
+			require.True(t, ok)
+			require.Equal(t, "cancel cu-s", cmd)
+
+			require.NoError(t, s.Update(ctx, k, []coord.Update{
+				{UnitID: "cu-a", State: "Running", Fields: []string{"run_host", "h"}},
+				{UnitID: "cu-a", State: "Done", Fields: []string{"exit_code", "0"}},
+				{UnitID: "cu-a", State: "Failed"}, // final states are never overwritten
+			}))
+			rec, err := s.Record(ctx, k.Unit("cu-a"))
+			require.NoError(t, err)
+			require.Equal(t, "Done", rec["state"])
+			require.Equal(t, "0", rec["exit_code"])
+			require.Equal(t, "sj-a", rec["job-id"])
+			pend, err = s.PendingCount(ctx, k, "bj-1")
+			require.NoError(t, err)
+			require.Zero(t, pend)
+
+			require.NoError(t, s.FinishPilot(ctx, k, "bj-1", "Done", "canceled", "Canceled", "pilot canceled"))
+			var ended *coord.PilotEndedError
+			require.ErrorAs(t, s.FinishPilot(ctx, k, "bj-1", "Failed", "", "Failed", ""), &ended)
+			require.Equal(t, "Done", ended.State)
+			st, err := s.States(ctx, k, []string{"cu-a", "cu-b", "cu-s", "cu-none"})
+			require.NoError(t, err)
+			// cu-s came from the service queue and never started: it goes back there
+			require.Equal(t, []string{"Done", "Canceled", "Unknown", ""}, st)
+
+			// events arrive in order and are numbered without gaps
+			batches, err := s.ReadEvents(ctx, k, "0-0", 100, 0)
+			require.NoError(t, err)
+			var seen []string
+			for i, b := range batches {
+				require.EqualValues(t, i+1, b.Seq)
+				for _, e := range b.Events {
+					seen = append(seen, string(e.Kind)+" "+e.ID+" "+e.State)
+				}
+			}
+			require.Equal(t, []string{
+				"p bj-1 Unknown",
+				"u cu-a Unknown", "u cu-b Unknown", "u cu-s Unknown",
+				"p bj-1 Running",
+				"u cu-b Canceled",
+				"u cu-a New", "u cu-s New",
+				"u cu-a Running", "u cu-a Done",
+				"p bj-1 Done", "u cu-s Unknown",
+			}, seen)
+
+			_, err = s.Submit(ctx, k, "bj-1", []coord.NewUnit{{ID: "cu-late", Slots: 1, Description: []byte("{}")}})
+			require.ErrorAs(t, err, &ended)
+			require.NoError(t, s.CancelService(ctx, k, "service canceled"))
+			st, err = s.States(ctx, k, []string{"cu-s"})
+			require.NoError(t, err)
+			require.Equal(t, []string{"Canceled"}, st, "service cancel ends the units of its queue")
+			_, err = s.Submit(ctx, k, "", []coord.NewUnit{{ID: "cu-late", Slots: 1, Description: []byte("{}")}})
+			require.True(t, errors.Is(err, coord.ErrServiceCanceled), "got %v", err)
+		})
+	}
+}

@@ -1,0 +1,122 @@
+// Package coord is the coordination protocol between the pilot manager
+// (package core) and the agents (package agent): the Redis key layout
+// (keys.go), the Lua scripts that make every state change atomic (lua/), the
+// queues the agents pull from and the event stream that replaces polling.
+//
+// A Store is safe for concurrent use. Every method that talks to Redis takes a
+// context; deadlines and cancellation reach the socket.
+package coord
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Defaults of Config.
+const (
+	DefaultTTL       = 7 * 24 * time.Hour
+	DefaultMaxEvents = 10000
+)
+
+// Config tunes a Store. The zero value gives the defaults.
+type Config struct {
+	// TTL is how long a record lives after its last change (refreshed by
+	// heartbeats while a pilot runs). 0 means DefaultTTL; negative: forever.
+	TTL time.Duration
+	// MaxEvents bounds the event stream of a service (approximately).
+	// 0 means DefaultMaxEvents.
+	MaxEvents int64
+	// DialTimeout bounds connecting; 0 means 2 s.
+	DialTimeout time.Duration
+	// PoolSize is the number of connections; 0 means go-redis's default.
+	PoolSize int
+}
+
+// Store is a connection to the coordination Redis.
+type Store struct {
+	rdb       *redis.Client
+	addr      Address
+	ttl       time.Duration
+	maxEvents int64
+}
+
+// Dial connects to the Redis at a and checks it answers. A server that is not
+// listening gives an error for which IsRefused is true.
+func Dial(ctx context.Context, a Address, cfg Config) (*Store, error) {
+	opt := &redis.Options{
+		Addr:                  a.HostPort(),
+		Username:              a.Username,
+		Password:              a.Password,
+		DB:                    a.DB,
+		Protocol:              2,
+		DisableIdentity:       true,
+		ContextTimeoutEnabled: true,
+		DialTimeout:           cfg.DialTimeout,
+		DialerRetries:         1, // callers retry at their own pace
+
+		ReadTimeout:           10 * time.Second,
+		WriteTimeout:          10 * time.Second,
+		PoolSize:              cfg.PoolSize,
+	}
+	if opt.DialTimeout == 0 {
+		opt.DialTimeout = 2 * time.Second
+	}
+	if a.TLS {
+		tc, err := tlsConfig(a)
+		if err != nil {
+			return nil, err
+		}
+		opt.TLSConfig = tc
+	}
+	s := &Store{rdb: redis.NewClient(opt), addr: a, ttl: cfg.TTL, maxEvents: cfg.MaxEvents}
+	switch {
+	case s.ttl == 0:
+		s.ttl = DefaultTTL
+	case s.ttl < 0:
+		s.ttl = 0
+	}
+	if s.maxEvents <= 0 {
+		s.maxEvents = DefaultMaxEvents
+	}
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		s.rdb.Close()
+		return nil, fmt.Errorf("connect to Redis at %s: %w", a.Redacted(), err)
+	}
+	return s, nil
+}
+
+func tlsConfig(a Address) (*tls.Config, error) {
+	tc := &tls.Config{ServerName: a.Host, MinVersion: tls.VersionTLS12}
+	if a.CAFile != "" {
+		pem, err := os.ReadFile(a.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("coordination URL %s: read CA file: %w", a.Redacted(), err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("coordination URL %s: CA file %s holds no PEM certificate", a.Redacted(), a.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	return tc, nil
+}
+
+// IsRefused reports whether err means that nothing listens at the address.
+func IsRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
+
+// Close closes the connections.
+func (s *Store) Close() error { return s.rdb.Close() }
+
+// Address is where the store is.
+func (s *Store) Address() Address { return s.addr }
+
+// Client is the underlying go-redis client, for inspection in tests and tools.
+func (s *Store) Client() *redis.Client { return s.rdb }

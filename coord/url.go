@@ -1,0 +1,184 @@
+package coord
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// DefaultPort is the Redis port used when a coordination URL names none.
+const DefaultPort = 6379
+
+// Address is a parsed coordination URL: where the Redis server is and how to
+// log in. The zero value is not valid; use ParseURL.
+type Address struct {
+	TLS      bool   // rediss://
+	Host     string // host name or IP as written in the URL
+	Port     int
+	Username string // Redis ACL user; empty for the default user
+	Password string
+	DB       int    // database index from the URL path (/N); 0 by default
+	CAFile   string // rediss only: PEM file with the CA that signed the server certificate
+}
+
+// ParseURL parses a coordination URL in any form BigJob scripts use:
+//
+//	redis://host                 port 6379
+//	redis://host:port[/]
+//	redis://password@host:port   BigJob's form: the user part is the password
+//	redis://@host:port           empty password (no AUTH)
+//	redis://:password@host:port  the standard form
+//	redis://user:password@host   a Redis ACL user
+//	rediss://...                 the same over TLS; ?ca=/path/ca.pem adds a CA
+//
+// A path of /N selects database N. Any other scheme, path or query parameter
+// is an error that names the URL (with the password masked) and the fix.
+func ParseURL(raw string) (Address, error) {
+	var a Address
+	bad := func(format string, args ...any) (Address, error) {
+		return Address{}, fmt.Errorf("coordination URL %q: %s", redactRaw(raw), fmt.Sprintf(format, args...))
+	}
+	if strings.TrimSpace(raw) == "" {
+		return bad("empty; give redis://host[:port]")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return bad("not a URL (%v); give redis://host[:port]", unwrapURLError(err))
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "redis":
+	case "rediss":
+		a.TLS = true
+	case "advert", "sqlasyncadvert", "tcp":
+		return bad("the %s:// coordination backend of the original BigJob is not supported; run a Redis server and give redis://host[:port]", u.Scheme)
+	case "":
+		return bad("no scheme; give redis://host[:port]")
+	default:
+		return bad("scheme %q is not supported; give redis://host[:port] or rediss://host[:port] for TLS", u.Scheme)
+	}
+	if u.Opaque != "" {
+		return bad("expected redis://host[:port] with two slashes after the scheme")
+	}
+	a.Host = u.Hostname()
+	if a.Host == "" {
+		return bad("no host; give redis://host[:port]")
+	}
+	a.Port = DefaultPort
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return bad("port %q is not a number between 1 and 65535", p)
+		}
+		a.Port = n
+	}
+	if u.User != nil {
+		name := u.User.Username()
+		if pw, ok := u.User.Password(); ok {
+			a.Username, a.Password = name, pw
+		} else {
+			// BigJob: redis://password@host — the user part is the password.
+			a.Password = name
+		}
+	}
+	switch path := strings.Trim(u.Path, "/"); {
+	case path == "":
+	default:
+		n, err := strconv.Atoi(path)
+		if err != nil || n < 0 {
+			return bad("path %q is not a database number; give redis://host:port or redis://host:port/N", u.Path)
+		}
+		a.DB = n
+	}
+	for key, vals := range u.Query() {
+		switch {
+		case key == "ca" && a.TLS:
+			a.CAFile = vals[len(vals)-1]
+		default:
+			return bad("unknown parameter %q; the only parameter is ca=<file> on rediss:// URLs", key)
+		}
+	}
+	if u.Fragment != "" {
+		return bad("unexpected fragment #%s", u.Fragment)
+	}
+	return a, nil
+}
+
+// HostPort is the address to dial, "host:port".
+func (a Address) HostPort() string { return net.JoinHostPort(a.Host, strconv.Itoa(a.Port)) }
+
+// String is the URL in BigJob's form, password included (redis://pw@host:port);
+// it round-trips through ParseURL. Use Redacted for anything that is logged.
+func (a Address) String() string { return a.format(false) }
+
+// Redacted is String with the password replaced by "***".
+func (a Address) Redacted() string { return a.format(true) }
+
+func (a Address) format(redact bool) string {
+	var b strings.Builder
+	if a.TLS {
+		b.WriteString("rediss://")
+	} else {
+		b.WriteString("redis://")
+	}
+	pw := url.PathEscape(a.Password)
+	if redact && a.Password != "" {
+		pw = "***"
+	}
+	switch {
+	case a.Username != "":
+		b.WriteString(url.PathEscape(a.Username) + ":" + pw + "@")
+	case a.Password != "":
+		b.WriteString(pw + "@")
+	}
+	b.WriteString(a.HostPort())
+	if a.DB != 0 {
+		b.WriteString("/" + strconv.Itoa(a.DB))
+	}
+	if a.CAFile != "" {
+		b.WriteString("?ca=" + url.QueryEscape(a.CAFile))
+	}
+	return b.String()
+}
+
+// Base is the URL without database and parameters, the prefix of the pilot
+// and unit URLs that scripts see: redis://[pw@]host:port.
+func (a Address) Base() string {
+	b := a
+	b.DB, b.CAFile = 0, ""
+	return b.String()
+}
+
+// IsLoopback reports whether the host is this machine's loopback interface.
+func (a Address) IsLoopback() bool {
+	if strings.EqualFold(a.Host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(a.Host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// redactRaw masks the password of a URL that may not parse.
+func redactRaw(raw string) string {
+	at := strings.LastIndex(raw, "@")
+	scheme := strings.Index(raw, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return raw
+	}
+	user := raw[scheme+3 : at]
+	if user == "" {
+		return raw
+	}
+	if i := strings.Index(user, ":"); i >= 0 {
+		return raw[:scheme+3] + user[:i+1] + "***" + raw[at:]
+	}
+	return raw[:scheme+3] + "***" + raw[at:]
+}
+
+func unwrapURLError(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err
+	}
+	return err
+}

@@ -1,0 +1,233 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/bigjob-go/bigjob/adaptors"
+	"github.com/bigjob-go/bigjob/coord"
+)
+
+// monitor declares pilots Failed when their agent is gone, so that no pilot
+// is left Running and no wait hangs. It watches the pilots this process has
+// an interest in (ones it created, ones someone waits on) and runs only while
+// at least one of them is not final. A pilot is dead when
+//   - its adaptor says the job ended (the fork adaptor knows at once for the
+//     agents it started; otherwise State is asked at the adaptor's pace), or
+//   - it is Running and its heartbeat counter has not moved for
+//     HeartbeatTimeout, as measured on this process's clock while it could
+//     read the store (clock skew and store outages do not count).
+//
+// The verdict is applied with the same conditional script the agent uses to
+// end a pilot, so a pilot that ended by itself is never overwritten.
+type monitor struct {
+	d *domain
+
+	mu      sync.Mutex
+	pilots  map[string]*watched
+	running bool
+	cancel  context.CancelFunc
+	kick    chan struct{}
+	closed  bool
+}
+
+type watched struct {
+	refs      int
+	final     bool
+	state     string    // last state seen
+	beat      string    // last heartbeat value seen
+	changed   time.Time // when state or beat last changed (or watching began)
+	handle    *adaptors.Handle
+	adaptor   adaptors.Adaptor
+	nextState time.Time // next time to ask the adaptor
+	notified  bool      // a goroutine waits on the adaptor's Ended channel
+}
+
+func newMonitor(d *domain) *monitor {
+	return &monitor{d: d, pilots: map[string]*watched{}, kick: make(chan struct{}, 1)}
+}
+
+// watch adds interest in a pilot until the returned function is called.
+func (m *monitor) watch(pilotID string) func() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return func() {}
+	}
+	w := m.pilots[pilotID]
+	if w == nil {
+		w = &watched{changed: time.Now()}
+		m.pilots[pilotID] = w
+	}
+	w.refs++
+	if !m.running && !w.final {
+		ctx, cancel := context.WithCancel(context.Background())
+		m.running, m.cancel = true, cancel
+		go m.loop(ctx)
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			if w.refs--; w.refs == 0 {
+				delete(m.pilots, pilotID)
+			}
+		})
+	}
+}
+
+func (m *monitor) close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	if m.running {
+		m.cancel()
+	}
+}
+
+func (m *monitor) loop(ctx context.Context) {
+	t := time.NewTicker(m.d.opts.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		if !m.check(ctx) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-m.kick:
+		}
+	}
+}
+
+// check examines every watched pilot once. It returns false (and marks the
+// monitor stopped) when nothing is left to watch.
+func (m *monitor) check(ctx context.Context) bool {
+	m.mu.Lock()
+	var ids []string
+	for id, w := range m.pilots {
+		if !w.final {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 || ctx.Err() != nil {
+		m.running = false
+		m.mu.Unlock()
+		return false
+	}
+	m.mu.Unlock()
+
+	st, err := m.d.store.PilotStatuses(ctx, m.d.keys, ids)
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err != nil {
+		// Whatever happened during the outage is not the agent's silence.
+		for _, id := range ids {
+			if w := m.pilots[id]; w != nil {
+				w.changed = now
+			}
+		}
+		m.d.log.Warn("liveness check: cannot read pilots", "err", err)
+		return true
+	}
+	for _, s := range st {
+		w := m.pilots[s.ID]
+		if w == nil {
+			continue
+		}
+		if !s.Exists || State(s.State).Final() {
+			w.final = true
+			continue
+		}
+		m.loadHandle(ctx, s, w)
+		if s.Heartbeat != w.beat || s.State != w.state {
+			w.beat, w.state, w.changed = s.Heartbeat, s.State, now
+		}
+		switch {
+		case m.jobEnded(ctx, w, now):
+			m.fail(s, w, "its agent exited without ending the pilot; see stderr-"+s.ID+"-agent.txt in the pilot's working directory")
+		case State(s.State) == Running && now.Sub(w.changed) > m.d.opts.HeartbeatTimeout:
+			m.fail(s, w, fmt.Sprintf("no heartbeat from its agent for %s", now.Sub(w.changed).Round(time.Second)))
+		}
+	}
+	return true
+}
+
+// loadHandle finds the adaptor of a pilot once its handle is known, and
+// arranges to be kicked when the adaptor reports the job's end.
+func (m *monitor) loadHandle(ctx context.Context, s coord.PilotStatus, w *watched) {
+	if w.adaptor != nil || s.Handle == "" {
+		return
+	}
+	var h adaptors.Handle
+	if err := json.Unmarshal([]byte(s.Handle), &h); err != nil {
+		m.d.log.Warn("pilot has an unreadable adaptor handle", "pilot", s.ID, "err", err)
+		return
+	}
+	a, err := adaptors.ForHandle(h)
+	if err != nil {
+		m.d.log.Warn("pilot has no usable adaptor", "pilot", s.ID, "err", err)
+		return
+	}
+	w.handle, w.adaptor = &h, a
+	if n, ok := a.(adaptors.Notifier); ok && !w.notified {
+		if ch := n.Ended(h); ch != nil {
+			w.notified = true
+			go func() {
+				select {
+				case <-ch:
+					select {
+					case m.kick <- struct{}{}:
+					default:
+					}
+				case <-ctx.Done():
+				}
+			}()
+		}
+	}
+}
+
+// jobEnded asks the adaptor, at its pace, whether the pilot's job is gone.
+func (m *monitor) jobEnded(ctx context.Context, w *watched, now time.Time) bool {
+	if w.adaptor == nil || now.Before(w.nextState) {
+		return false
+	}
+	w.nextState = now.Add(adaptors.StatePollInterval(w.adaptor))
+	js, err := w.adaptor.State(ctx, *w.handle)
+	if err != nil {
+		m.d.log.Warn("ask the resource manager about a pilot job", "job", w.handle.ID, "err", err)
+		return false
+	}
+	return js == adaptors.JobEnded
+}
+
+// fail declares a pilot Failed and has the adaptor remove what is left of
+// it. Called with m.mu held; the store and adaptor calls run outside it.
+func (m *monitor) fail(s coord.PilotStatus, w *watched, why string) {
+	w.final = true
+	name := s.Name
+	if name == "" {
+		name = s.ID
+	}
+	reason := "pilot " + name + " failed: " + why
+	h, a := w.handle, w.adaptor
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), m.d.opts.StopTimeout+10*time.Second)
+		defer cancel()
+		err := m.d.store.FinishPilot(ctx, m.d.keys, s.ID, string(Failed), why, string(Failed), reason)
+		if err == nil {
+			m.d.log.Warn("pilot failed", "pilot", name, "why", why)
+		}
+		if a != nil {
+			if err := a.Cancel(ctx, *h); err != nil {
+				m.d.log.Warn("clean up a failed pilot's job", "pilot", name, "err", err)
+			}
+		}
+	}()
+}

@@ -1,0 +1,93 @@
+package core
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"time"
+)
+
+// DefaultCoordinationURL is used when Options.CoordinationURL is empty. The
+// original BigJob defaults to redis://localhost, which is the same server.
+const DefaultCoordinationURL = "redis://localhost:6379"
+
+// EnvNoEmbedded, set to 1, turns the embedded-server fallback off.
+const EnvNoEmbedded = "BIGJOB_NO_EMBEDDED_REDIS"
+
+// EnvAgent names the pilot-agent binary, if Options.AgentPath is empty.
+const EnvAgent = "BIGJOB_AGENT"
+
+// Options configure a Service or a reconnection. The zero value is usable:
+// every field documents its default.
+type Options struct {
+	// CoordinationURL is the Redis that coordinates pilots and units, in any
+	// form coord.ParseURL accepts. Default DefaultCoordinationURL. When it
+	// names a loopback address where nothing listens, an embedded in-process
+	// server is started there (see NoEmbedded).
+	CoordinationURL string
+
+	// NoEmbedded turns the embedded fallback off: an unreachable Redis is an
+	// error. The environment variable BIGJOB_NO_EMBEDDED_REDIS=1 does the same.
+	NoEmbedded bool
+
+	// Warnings receives the one-line warning printed when the embedded server
+	// starts. Default os.Stderr; io.Discard silences it.
+	Warnings io.Writer
+
+	// AgentPath is the pilot-agent binary. Default: $BIGJOB_AGENT, then
+	// pilot-agent next to the running executable, then on PATH.
+	AgentPath string
+
+	// Logger receives the library's logs. Default: discarded.
+	Logger *slog.Logger
+
+	// HeartbeatInterval is how often agents refresh their pilot record.
+	// Default 1 s.
+	HeartbeatInterval time.Duration
+
+	// HeartbeatTimeout is how long a running pilot may go without a heartbeat
+	// (as seen by a process watching it) before it is declared Failed.
+	// Default 10 s.
+	HeartbeatTimeout time.Duration
+
+	// StoreGrace is how long an agent keeps its units running while it cannot
+	// reach the coordination store; after that it kills them and exits.
+	// Default 60 s.
+	StoreGrace time.Duration
+
+	// StopTimeout bounds how long Cancel waits for an agent to stop by itself
+	// before the adaptor kills it. Default 10 s.
+	StopTimeout time.Duration
+
+	// RecordTTL is how long records live after their last change; heartbeats
+	// keep a running pilot's records alive. Default 7 days; negative: forever.
+	RecordTTL time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.CoordinationURL == "" {
+		o.CoordinationURL = DefaultCoordinationURL
+	}
+	if os.Getenv(EnvNoEmbedded) == "1" {
+		o.NoEmbedded = true
+	}
+	if o.Warnings == nil {
+		o.Warnings = os.Stderr
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.HeartbeatInterval <= 0 {
+		o.HeartbeatInterval = time.Second
+	}
+	if o.HeartbeatTimeout <= 0 {
+		o.HeartbeatTimeout = 10 * time.Second
+	}
+	if o.StoreGrace <= 0 {
+		o.StoreGrace = 60 * time.Second
+	}
+	if o.StopTimeout <= 0 {
+		o.StopTimeout = 10 * time.Second
+	}
+	return o
+}

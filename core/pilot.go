@@ -1,0 +1,309 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/bigjob-go/bigjob/adaptors"
+	"github.com/bigjob-go/bigjob/coord"
+)
+
+// Pilot is a pilot compute job: an agent on a resource that runs units on
+// its slots.
+type Pilot struct {
+	d    *domain
+	id   string // bj-<uuid>
+	name string // bigjob:bj-<uuid>:<host>
+	desc *PilotDescription
+
+	closeOnce sync.Once
+	release   func() // set when reconnected by URL
+}
+
+// OpenPilot reconnects to a pilot by its URL,
+// redis://[pw@]host:port/bigjob:bj-<uuid>:<host>. Close it when done.
+func OpenPilot(ctx context.Context, pilotURL string, o Options) (*Pilot, error) {
+	addr, name, err := splitObjectURL("pilot", pilotURL)
+	if err != nil {
+		return nil, err
+	}
+	pid, _, err := coord.ParsePilotName(name)
+	if err != nil {
+		return nil, fmt.Errorf("pilot URL %q: %w", addr.Redacted()+"/"+name, err)
+	}
+	d, release, err := resolvePilotDomain(ctx, addr, name, o)
+	if err != nil {
+		return nil, err
+	}
+	return &Pilot{d: d, id: pid, name: name, release: release}, nil
+}
+
+// ID is "bj-<uuid>".
+func (p *Pilot) ID() string { return p.id }
+
+// Name is the relative URL BigJob shows: "bigjob:bj-<uuid>:<host>".
+func (p *Pilot) Name() string {
+	if p.name == "" {
+		p.loadName()
+	}
+	if p.name == "" {
+		return p.id
+	}
+	return p.name
+}
+
+func (p *Pilot) loadName() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if f, err := p.d.store.Fields(ctx, p.d.keys.Pilot(p.id), coord.FieldName); err == nil {
+		p.name = f[0]
+	}
+}
+
+// URL is the reconnectable URL redis://[pw@]host:port/bigjob:bj-<uuid>:<host>.
+func (p *Pilot) URL() string { return p.d.base() + "/" + p.Name() }
+
+// ServiceID is the id of the service the pilot belongs to.
+func (p *Pilot) ServiceID() string { return p.d.keys.Service() }
+
+// Close releases a pilot reconnected with OpenPilot; for other pilots it
+// does nothing. It does not cancel the pilot.
+func (p *Pilot) Close() error {
+	p.closeOnce.Do(func() {
+		if p.release != nil {
+			p.release()
+		}
+	})
+	return nil
+}
+
+// State reads the pilot's state.
+func (p *Pilot) State(ctx context.Context) (State, error) {
+	f, err := p.d.store.Fields(ctx, p.d.keys.Pilot(p.id), coord.FieldState)
+	if err != nil {
+		return "", p.wrap("read state", err)
+	}
+	return State(f[0]), nil
+}
+
+// Details returns every field of the pilot record (state, start_time,
+// end_queue_time, end_time, last_contact, description, ...) plus
+// "bigjob_id", the pilot's name, as BigJob's get_details() does.
+func (p *Pilot) Details(ctx context.Context) (map[string]string, error) {
+	m, err := p.d.store.Record(ctx, p.d.keys.Pilot(p.id))
+	if err != nil {
+		return nil, p.wrap("read details", err)
+	}
+	m["bigjob_id"] = p.Name()
+	return m, nil
+}
+
+// Description returns the pilot's description as stored.
+func (p *Pilot) Description(ctx context.Context) (PilotDescription, error) {
+	if p.desc != nil {
+		return *p.desc, nil
+	}
+	f, err := p.d.store.Fields(ctx, p.d.keys.Pilot(p.id), coord.FieldDescription)
+	if err != nil {
+		return PilotDescription{}, p.wrap("read description", err)
+	}
+	var pd PilotDescription
+	if err := json.Unmarshal([]byte(f[0]), &pd); err != nil {
+		return PilotDescription{}, p.wrap("read description", err)
+	}
+	return pd, nil
+}
+
+// Slots is the number of slots of the pilot.
+func (p *Pilot) Slots(ctx context.Context) (int, error) {
+	f, err := p.d.store.Fields(ctx, p.d.keys.Pilot(p.id), coord.FieldSlots)
+	if err != nil {
+		return 0, p.wrap("read slots", err)
+	}
+	return strconv.Atoi(f[0])
+}
+
+// FreeSlots is the number of slots not taken by the pilot's units that an
+// agent owns (BigJob's get_free_nodes, counting each unit's real size).
+func (p *Pilot) FreeSlots(ctx context.Context) (int, error) {
+	total, err := p.Slots(ctx)
+	if err != nil {
+		return 0, err
+	}
+	used, err := p.d.store.ActiveSlots(ctx, p.d.keys, p.id)
+	if err != nil {
+		return 0, p.wrap("read free slots", err)
+	}
+	return total - used, nil
+}
+
+// Submit queues a unit on this pilot. It is refused if the pilot is final or
+// has fewer slots than the unit needs.
+func (p *Pilot) Submit(ctx context.Context, ud UnitDescription) (*Unit, error) {
+	us, err := p.SubmitBulk(ctx, []UnitDescription{ud})
+	if err != nil {
+		return nil, err
+	}
+	return us[0], nil
+}
+
+// SubmitBulk queues many units on this pilot in few round trips.
+func (p *Pilot) SubmitBulk(ctx context.Context, uds []UnitDescription) ([]*Unit, error) {
+	p.Name()
+	return submitUnits(ctx, p.d, p, uds)
+}
+
+// Units lists the units submitted to this pilot, oldest first.
+func (p *Pilot) Units(ctx context.Context) ([]*Unit, error) {
+	ids, err := p.d.store.PilotUnitIDs(ctx, p.d.keys, p.id)
+	if err != nil {
+		return nil, p.wrap("list units", err)
+	}
+	out := make([]*Unit, len(ids))
+	for i, id := range ids {
+		out[i] = &Unit{d: p.d, id: id, pilotName: p.Name()}
+	}
+	return out, nil
+}
+
+// Wait is BigJob's barrier: it returns when every unit submitted to this
+// pilot is final, or when the pilot itself is final. With no units it returns
+// at once.
+func (p *Pilot) Wait(ctx context.Context) error {
+	unwatch := p.d.monitor.watch(p.id)
+	defer unwatch()
+	sub, err := p.d.watcher.subscribe(ctx, func(e coord.Event) bool {
+		return (e.Kind == coord.KindPilot && e.ID == p.id) ||
+			(e.Kind == coord.KindUnit && e.Pilot == p.id && State(e.State).Final())
+	})
+	if err != nil {
+		return p.wrap("wait", err)
+	}
+	defer sub.close()
+	for {
+		st, err := p.State(ctx)
+		if err != nil {
+			return err
+		}
+		if st.Final() {
+			return nil
+		}
+		n, err := p.d.store.PendingCount(ctx, p.d.keys, p.id)
+		if err != nil {
+			return p.wrap("wait", err)
+		}
+		if n == 0 {
+			return nil
+		}
+		if _, _, err := sub.wait(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// WaitState waits until the pilot is in one of states, or final, and returns
+// the state it reached.
+func (p *Pilot) WaitState(ctx context.Context, states ...State) (State, error) {
+	unwatch := p.d.monitor.watch(p.id)
+	defer unwatch()
+	sub, err := p.d.watcher.subscribe(ctx, func(e coord.Event) bool {
+		return e.Kind == coord.KindPilot && e.ID == p.id
+	})
+	if err != nil {
+		return "", p.wrap("wait", err)
+	}
+	defer sub.close()
+	for {
+		st, err := p.State(ctx)
+		if err != nil {
+			return "", err
+		}
+		if st.Final() {
+			return st, nil
+		}
+		for _, want := range states {
+			if st == want {
+				return st, nil
+			}
+		}
+		if _, _, err := sub.wait(ctx); err != nil {
+			return st, err
+		}
+	}
+}
+
+// Cancel stops the pilot: its agent kills every unit it runs (they become
+// Canceled), gives unstarted service-queue units back to the service queue,
+// and sets the pilot Done. If the agent does not answer within
+// Options.StopTimeout, the adaptor kills it. Cancel returns when no process
+// of the pilot is left. Canceling a final pilot does nothing.
+func (p *Pilot) Cancel(ctx context.Context) error {
+	st, err := p.State(ctx)
+	if err != nil || st.Final() {
+		return err
+	}
+	if st == Running {
+		sub, err := p.d.watcher.subscribe(ctx, func(e coord.Event) bool {
+			return e.Kind == coord.KindPilot && e.ID == p.id
+		})
+		if err != nil {
+			return p.wrap("cancel", err)
+		}
+		if err := p.d.store.PushControl(ctx, p.d.keys, p.id, "stop canceled by the user"); err != nil {
+			sub.close()
+			return p.wrap("cancel", err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, p.d.opts.StopTimeout)
+		for err == nil && !st.Final() {
+			if _, _, err = sub.wait(wctx); err == nil {
+				st, err = p.State(wctx)
+			}
+		}
+		cancel()
+		sub.close()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	if err := p.cleanup(ctx); err != nil {
+		return err
+	}
+	err = p.d.store.FinishPilot(ctx, p.d.keys, p.id, string(Done), "canceled", string(Canceled), "pilot "+p.Name()+" was canceled")
+	var ended *coord.PilotEndedError
+	if err != nil && !errors.As(err, &ended) {
+		return p.wrap("cancel", err)
+	}
+	return nil
+}
+
+// cleanup has the adaptor remove the pilot's job and every process of it.
+func (p *Pilot) cleanup(ctx context.Context) error {
+	f, err := p.d.store.Fields(ctx, p.d.keys.Pilot(p.id), coord.FieldHandle)
+	if err != nil || f[0] == "" {
+		return nil // never submitted: nothing to remove
+	}
+	var h adaptors.Handle
+	if err := json.Unmarshal([]byte(f[0]), &h); err != nil {
+		return p.wrap("cancel: read job handle", err)
+	}
+	a, err := adaptors.ForHandle(h)
+	if err != nil {
+		return p.wrap("cancel", err)
+	}
+	if err := a.Cancel(ctx, h); err != nil {
+		return p.wrap("cancel job "+h.ID, err)
+	}
+	return nil
+}
+
+func (p *Pilot) wrap(op string, err error) error {
+	if errors.Is(err, coord.ErrNotFound) {
+		err = ErrNotFound
+	}
+	return fmt.Errorf("pilot %s: %s: %w", p.Name(), op, err)
+}

@@ -1,0 +1,283 @@
+// Package core is the Pilot-Job API: a Service (BigJob's
+// PilotComputeService) creates pilots on resources through adaptors; units
+// (compute units) are submitted to one pilot or to the service-wide queue
+// that every pilot of the service pulls from (late binding, which a
+// DataService — BigJob's ComputeDataService — uses); waits follow the
+// service's event stream instead of polling.
+//
+// All types are safe for concurrent use. Every method that blocks takes a
+// context; cancel it to stop waiting (the waited-on object is unaffected).
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bigjob-go/bigjob/adaptors"
+	_ "github.com/bigjob-go/bigjob/adaptors/fork" // the built-in adaptor
+	"github.com/bigjob-go/bigjob/coord"
+)
+
+// Service is a pilot compute service: a set of pilots sharing one
+// coordination namespace and one service-wide queue.
+type Service struct {
+	d       *domain
+	release func()
+	id      string
+	url     string
+
+	mu      sync.Mutex
+	pilots  []*Pilot
+	unwatch []func()
+	closed  bool
+}
+
+// NewService creates a service on the coordination store of o (connecting,
+// or starting the embedded server; see Options).
+func NewService(ctx context.Context, o Options) (*Service, error) {
+	o = o.withDefaults()
+	addr, err := coord.ParseURL(o.CoordinationURL)
+	if err != nil {
+		return nil, err
+	}
+	id := newID("pcs-")
+	d, release, err := acquireDomain(ctx, addr, id, o)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{
+		d:       d,
+		release: release,
+		id:      id,
+		url:     strings.TrimRight(o.CoordinationURL, "/") + "/pcs/" + id,
+	}, nil
+}
+
+// ID is "pcs-<uuid>".
+func (s *Service) ID() string { return s.id }
+
+// URL is the coordination URL followed by /pcs/<id>, as in BigJob.
+func (s *Service) URL() string { return s.url }
+
+// CoordinationURL is the store the service uses (password masked).
+func (s *Service) CoordinationURL() string { return s.d.addr.Redacted() }
+
+// Pilots returns the pilots this Service created, in order.
+func (s *Service) Pilots() []*Pilot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*Pilot(nil), s.pilots...)
+}
+
+// CreatePilot submits a pilot to the resource named by pd.ServiceURL and
+// returns at once; the pilot is Unknown until its agent runs. An agent that
+// dies is noticed while this Service is open (or while someone waits on the
+// pilot), and the pilot is then Failed.
+func (s *Service) CreatePilot(ctx context.Context, pd PilotDescription) (*Pilot, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	if err := pd.Validate(); err != nil {
+		return nil, err
+	}
+	adaptor, resource, err := adaptors.Open(pd.ServiceURL)
+	if err != nil {
+		return nil, &DescriptionError{pcdName, "service_url", err.Error()}
+	}
+	agent, err := findAgent(s.d.opts)
+	if err != nil {
+		return nil, fmt.Errorf("create pilot: %w", err)
+	}
+	id := newID("bj-")
+	name := coord.PilotName(id, adaptors.Host(resource))
+	desc, err := json.Marshal(pd)
+	if err != nil {
+		return nil, fmt.Errorf("create pilot: %w", err)
+	}
+	o := s.d.opts
+	fields := map[string]string{
+		coord.FieldDescription: string(desc),
+		"service_url":          pd.ServiceURL,
+		"hb_interval_ms":       strconv.FormatInt(o.HeartbeatInterval.Milliseconds(), 10),
+		"store_grace_ms":       strconv.FormatInt(o.StoreGrace.Milliseconds(), 10),
+	}
+	if err := s.d.store.CreatePilot(ctx, s.d.keys, id, name, pd.NumberOfProcesses, fields); err != nil {
+		if errors.Is(err, coord.ErrServiceCanceled) {
+			return nil, fmt.Errorf("create pilot: service %s was canceled", s.id)
+		}
+		return nil, fmt.Errorf("create pilot: %w", err)
+	}
+	req := adaptors.Request{
+		PilotID:          id,
+		Resource:         resource,
+		Slots:            pd.NumberOfProcesses,
+		ProcessesPerNode: pd.ProcessesPerNode,
+		WorkingDirectory: pd.WorkingDirectory,
+		Walltime:         time.Duration(pd.WalltimeMinutes()) * time.Minute,
+		Queue:            pd.Queue,
+		Project:          pd.Project,
+		SPMDVariation:    pd.SPMDVariation,
+		Extra:            pd.Extra,
+		Agent: adaptors.Agent{
+			Path: agent,
+			Args: []string{"-pilot", id, "-service", s.id},
+			Env:  []string{"BIGJOB_COORDINATION=" + s.d.addr.String()},
+		},
+	}
+	h, err := adaptor.Submit(ctx, req)
+	if err != nil {
+		why := fmt.Sprintf("submit to %s: %v", pd.ServiceURL, err)
+		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		s.d.store.FinishPilot(fctx, s.d.keys, id, string(Failed), why, string(Failed), "pilot "+name+" failed: "+why)
+		cancel()
+		return nil, fmt.Errorf("create pilot: %s", why)
+	}
+	hj, _ := json.Marshal(h)
+	if err := s.d.store.SetPilotField(ctx, s.d.keys, id, coord.FieldHandle, string(hj)); err != nil {
+		return nil, fmt.Errorf("create pilot: record its job handle: %w", err)
+	}
+	p := &Pilot{d: s.d, id: id, name: name, desc: &pd}
+	unwatch := s.d.monitor.watch(id)
+	s.mu.Lock()
+	s.pilots = append(s.pilots, p)
+	s.unwatch = append(s.unwatch, unwatch)
+	s.mu.Unlock()
+	return p, nil
+}
+
+// Submit queues a unit on the service-wide queue, from which any pilot of
+// the service may take it. It is accepted before any pilot exists; it is
+// refused if it needs more slots than the largest live pilot has.
+func (s *Service) Submit(ctx context.Context, ud UnitDescription) (*Unit, error) {
+	us, err := s.SubmitBulk(ctx, []UnitDescription{ud})
+	if err != nil {
+		return nil, err
+	}
+	return us[0], nil
+}
+
+// SubmitBulk queues many units on the service-wide queue in few round trips.
+// On error the units before the failing batch are submitted and returned.
+func (s *Service) SubmitBulk(ctx context.Context, uds []UnitDescription) ([]*Unit, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	return submitUnits(ctx, s.d, nil, uds)
+}
+
+// Cancel cancels every pilot of the service (concurrently) and the units
+// still waiting in the service queue; afterwards the service takes no new
+// pilots or units. It returns when the agents have stopped and their
+// processes are gone.
+func (s *Service) Cancel(ctx context.Context) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	ids, err := s.d.store.PilotIDs(ctx, s.d.keys)
+	if err != nil {
+		return fmt.Errorf("cancel service %s: %w", s.id, err)
+	}
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = (&Pilot{d: s.d, id: id}).Cancel(ctx)
+		}()
+	}
+	wg.Wait()
+	if err := s.d.store.CancelService(ctx, s.d.keys, "canceled with its pilot compute service"); err != nil {
+		errs = append(errs, fmt.Errorf("cancel service %s: %w", s.id, err))
+	}
+	return errors.Join(errs...)
+}
+
+// Close releases the Service's resources in this process. It does not
+// cancel pilots: they run on (until their walltime) and can be reached again
+// by URL, as in BigJob.
+func (s *Service) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	unwatch := s.unwatch
+	s.unwatch = nil
+	s.mu.Unlock()
+	for _, u := range unwatch {
+		u()
+	}
+	s.release()
+	return nil
+}
+
+func (s *Service) check() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("service %s: %w", s.id, ErrClosed)
+	}
+	return nil
+}
+
+// submitUnits validates and queues units on pilot p (nil: the service queue).
+func submitUnits(ctx context.Context, d *domain, p *Pilot, uds []UnitDescription) ([]*Unit, error) {
+	target, name := "", ""
+	if p != nil {
+		target, name = p.id, p.name
+	}
+	nu := make([]coord.NewUnit, len(uds))
+	units := make([]*Unit, len(uds))
+	for i, ud := range uds {
+		if err := ud.Validate(); err != nil {
+			if len(uds) > 1 {
+				return nil, fmt.Errorf("unit %d: %w", i, err)
+			}
+			return nil, err
+		}
+		b, err := json.Marshal(ud.WithDefaults())
+		if err != nil {
+			return nil, fmt.Errorf("unit %d: %w", i, err)
+		}
+		id := newID("cu-")
+		nu[i] = coord.NewUnit{ID: id, Slots: ud.Slots(), Description: b}
+		units[i] = &Unit{d: d, id: id, pilotName: name}
+	}
+	n, err := d.store.Submit(ctx, d.keys, target, nu)
+	if err != nil {
+		return units[:n], submitError(err, p)
+	}
+	return units, nil
+}
+
+func submitError(err error, p *Pilot) error {
+	where := "the service queue"
+	if p != nil {
+		where = "pilot " + p.name
+	}
+	var tl *coord.TooLargeError
+	var ended *coord.PilotEndedError
+	switch {
+	case errors.As(err, &tl) && p != nil:
+		return &DescriptionError{cudName, "number_of_processes", fmt.Sprintf(
+			"the unit needs %d slots but pilot %s has only %d; lower number_of_processes or submit to a larger pilot", tl.Need, p.name, tl.Have)}
+	case errors.As(err, &tl):
+		return &DescriptionError{cudName, "number_of_processes", fmt.Sprintf(
+			"the unit needs %d slots but the largest live pilot of the service has only %d; lower number_of_processes or create a larger pilot", tl.Need, tl.Have)}
+	case errors.As(err, &ended):
+		return fmt.Errorf("submit to %s: the pilot is %s and takes no more units; submit to a running pilot", where, ended.State)
+	case errors.Is(err, coord.ErrServiceCanceled):
+		return fmt.Errorf("submit to %s: the pilot compute service was canceled", where)
+	case errors.Is(err, coord.ErrNotFound):
+		return fmt.Errorf("submit to %s: %w", where, ErrNotFound)
+	}
+	return fmt.Errorf("submit to %s: %w", where, err)
+}

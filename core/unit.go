@@ -1,0 +1,283 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/bigjob-go/bigjob/coord"
+)
+
+// Unit is a compute unit: one task run by a pilot's agent.
+type Unit struct {
+	d         *domain
+	id        string // cu-<uuid>
+	pilotName string // the pilot it was submitted to; "" for the service queue
+
+	closeOnce sync.Once
+	release   func() // set when reconnected by URL
+}
+
+// OpenUnit reconnects to a unit by its URL:
+// redis://[pw@]host:port/bigjob:bj-<uuid>:<host>:jobs:sj-<uuid> for units
+// submitted to a pilot, or
+// redis://[pw@]host:port/PilotComputeServiceQueue-pcs-<uuid>:jobs:sj-<uuid>
+// for units of the service queue. Close it when done.
+func OpenUnit(ctx context.Context, unitURL string, o Options) (*Unit, error) {
+	addr, name, err := splitObjectURL("unit", unitURL)
+	if err != nil {
+		return nil, err
+	}
+	owner, sj, ok := strings.Cut(name, ":jobs:")
+	if !ok || !strings.HasPrefix(sj, "sj-") || len(sj) < 4 {
+		return nil, fmt.Errorf("unit URL %q: expected <pilot or queue>:jobs:sj-<uuid> after the host", addr.Redacted()+"/"+name)
+	}
+	id := "cu-" + sj[3:]
+	var (
+		d         *domain
+		release   func()
+		pilotName string
+	)
+	if svc, isQueue := strings.CutPrefix(owner, coord.ServiceQueueName("")); isQueue {
+		d, release, err = acquireDomain(ctx, addr, svc, o)
+	} else {
+		if _, _, err = coord.ParsePilotName(owner); err != nil {
+			return nil, fmt.Errorf("unit URL %q: %w", addr.Redacted()+"/"+name, err)
+		}
+		pilotName = owner
+		d, release, err = resolvePilotDomain(ctx, addr, owner, o)
+	}
+	if err != nil {
+		return nil, err
+	}
+	u := &Unit{d: d, id: id, pilotName: pilotName, release: release}
+	if _, err := u.State(ctx); err != nil {
+		release()
+		return nil, err
+	}
+	return u, nil
+}
+
+// ID is "cu-<uuid>". The unit's sandbox directory is sj-<uuid>.
+func (u *Unit) ID() string { return u.id }
+
+// URL is the reconnectable URL of the unit (see OpenUnit).
+func (u *Unit) URL() string {
+	owner := u.pilotName
+	if owner == "" {
+		owner = coord.ServiceQueueName(u.d.keys.Service())
+	}
+	return u.d.base() + "/" + owner + ":jobs:sj-" + strings.TrimPrefix(u.id, "cu-")
+}
+
+// Close releases a unit reconnected with OpenUnit; otherwise it does nothing.
+func (u *Unit) Close() error {
+	u.closeOnce.Do(func() {
+		if u.release != nil {
+			u.release()
+		}
+	})
+	return nil
+}
+
+// State reads the unit's state.
+func (u *Unit) State(ctx context.Context) (State, error) {
+	f, err := u.d.store.Fields(ctx, u.d.keys.Unit(u.id), coord.FieldState)
+	if err != nil {
+		return "", u.wrap("read state", err)
+	}
+	return State(f[0]), nil
+}
+
+// Details returns the unit record (state, start_time, end_queue_time,
+// end_time, run_host, exit_code, reason, sandbox, ...) together with the
+// SAGA-style fields BigJob scripts print (Executable, Arguments,
+// NumberOfProcesses, ...).
+func (u *Unit) Details(ctx context.Context) (map[string]string, error) {
+	m, err := u.d.store.Record(ctx, u.d.keys.Unit(u.id))
+	if err != nil {
+		return nil, u.wrap("read details", err)
+	}
+	var ud UnitDescription
+	if json.Unmarshal([]byte(m[coord.FieldDescription]), &ud) == nil {
+		for k, v := range sagaFields(ud) {
+			m[k] = v
+		}
+	}
+	return m, nil
+}
+
+// Description returns the unit's description with defaults applied.
+func (u *Unit) Description(ctx context.Context) (UnitDescription, error) {
+	f, err := u.d.store.Fields(ctx, u.d.keys.Unit(u.id), coord.FieldDescription)
+	if err != nil {
+		return UnitDescription{}, u.wrap("read description", err)
+	}
+	var ud UnitDescription
+	if err := json.Unmarshal([]byte(f[0]), &ud); err != nil {
+		return UnitDescription{}, u.wrap("read description", err)
+	}
+	return ud, nil
+}
+
+// Sandbox is the absolute working directory of the unit on its pilot's host,
+// or "" before an agent started it.
+func (u *Unit) Sandbox(ctx context.Context) (string, error) {
+	f, err := u.d.store.Fields(ctx, u.d.keys.Unit(u.id), "sandbox")
+	if err != nil {
+		return "", u.wrap("read sandbox", err)
+	}
+	return f[0], nil
+}
+
+// Wait returns when the unit is final (Done, Failed or Canceled). While it
+// waits it watches the pilot that runs the unit, so a dead agent makes the
+// unit Failed rather than the wait hang.
+func (u *Unit) Wait(ctx context.Context) (State, error) {
+	sub, err := u.d.watcher.subscribe(ctx, func(e coord.Event) bool {
+		return e.Kind == coord.KindUnit && e.ID == u.id
+	})
+	if err != nil {
+		return "", u.wrap("wait", err)
+	}
+	defer sub.close()
+	watching, unwatch := "", func() {}
+	defer func() { unwatch() }()
+	for {
+		f, err := u.d.store.Fields(ctx, u.d.keys.Unit(u.id), coord.FieldState, coord.FieldPilot)
+		if err != nil {
+			return "", u.wrap("wait", err)
+		}
+		if st := State(f[0]); st.Final() {
+			return st, nil
+		}
+		if f[1] != "" && f[1] != watching {
+			unwatch()
+			watching, unwatch = f[1], u.d.monitor.watch(f[1])
+		}
+		if _, _, err := sub.wait(ctx); err != nil {
+			return State(f[0]), err
+		}
+	}
+}
+
+// Cancel cancels the unit. A queued unit is Canceled at once; a unit an
+// agent owns is killed with its whole process group, and Cancel returns once
+// the agent has recorded it (within Options.StopTimeout). Canceling a final
+// unit does nothing.
+func (u *Unit) Cancel(ctx context.Context) error {
+	sub, err := u.d.watcher.subscribe(ctx, func(e coord.Event) bool {
+		return e.Kind == coord.KindUnit && e.ID == u.id
+	})
+	if err != nil {
+		return u.wrap("cancel", err)
+	}
+	defer sub.close()
+	out, err := u.d.store.CancelUnit(ctx, u.d.keys, u.id, "canceled by the user")
+	if err != nil {
+		return u.wrap("cancel", err)
+	}
+	if out.Owner == "" {
+		return nil
+	}
+	unwatch := u.d.monitor.watch(out.Owner)
+	defer unwatch()
+	wctx, cancel := context.WithTimeout(ctx, u.d.opts.StopTimeout)
+	defer cancel()
+	for {
+		st, err := u.State(wctx)
+		if err == nil && st.Final() {
+			return nil
+		}
+		if err == nil {
+			_, _, err = sub.wait(wctx)
+		}
+		if err != nil {
+			if ctx.Err() == nil && wctx.Err() != nil {
+				return u.wrap("cancel", fmt.Errorf("the agent of pilot %s did not confirm within %s", out.Owner, u.d.opts.StopTimeout))
+			}
+			return u.wrap("cancel", err)
+		}
+	}
+}
+
+func (u *Unit) wrap(op string, err error) error {
+	if errors.Is(err, coord.ErrNotFound) {
+		err = ErrNotFound
+	}
+	return fmt.Errorf("unit %s: %s: %w", u.id, op, err)
+}
+
+// sagaFields renders a description as the CamelCase attributes BigJob's
+// unit records held (values as Python would print them).
+func sagaFields(ud UnitDescription) map[string]string {
+	m := map[string]string{
+		"Executable":        ud.Executable,
+		"NumberOfProcesses": strconv.Itoa(ud.Slots()),
+	}
+	set := func(k, v string) {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	set("SPMDVariation", ud.SPMDVariation)
+	set("WorkingDirectory", ud.WorkingDirectory)
+	set("Output", ud.Output)
+	set("Error", ud.Error)
+	set("Input", ud.Input)
+	if ud.Arguments != nil {
+		m["Arguments"] = pyList(ud.Arguments)
+	}
+	if ud.Environment != nil {
+		env := make([]string, len(ud.Environment))
+		for i, e := range ud.Environment {
+			env[i] = e.Name + "=" + e.Value
+		}
+		m["Environment"] = pyList(env)
+	}
+	if ud.FileTransfer != nil {
+		m["FileTransfer"] = pyList(ud.FileTransfer)
+	}
+	if ud.InputData != nil {
+		m["InputData"] = pyList(ud.InputData)
+	}
+	return m
+}
+
+// pyList prints a list of strings as Python's repr does: ['a', 'b'].
+func pyList(l []string) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, s := range l {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		q := byte('\'')
+		if strings.Contains(s, "'") && !strings.Contains(s, `"`) {
+			q = '"'
+		}
+		b.WriteByte(q)
+		for _, r := range s {
+			switch {
+			case r == '\\':
+				b.WriteString(`\\`)
+			case r == rune(q):
+				b.WriteByte('\\')
+				b.WriteRune(r)
+			case r == '\n':
+				b.WriteString(`\n`)
+			case r == '\t':
+				b.WriteString(`\t`)
+			default:
+				b.WriteRune(r)
+			}
+		}
+		b.WriteByte(q)
+	}
+	b.WriteByte(']')
+	return b.String()
+}

@@ -1,0 +1,90 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/bigjob-go/bigjob/coord"
+	"github.com/google/uuid"
+)
+
+// newID returns prefix + a version-1 (time-based) UUID, the shape BigJob's
+// ids have: pcs-…, bj-…, cu-….
+func newID(prefix string) string {
+	u, err := uuid.NewUUID()
+	if err != nil {
+		u = uuid.New()
+	}
+	return prefix + u.String()
+}
+
+// splitObjectURL splits a pilot or unit URL, redis://[pw@]host:port/<name>,
+// into the coordination address and the name.
+func splitObjectURL(kind, raw string) (coord.Address, string, error) {
+	i := strings.Index(raw, "://")
+	j := -1
+	if i >= 0 {
+		j = strings.Index(raw[i+3:], "/")
+	}
+	if j < 0 {
+		return coord.Address{}, "", fmt.Errorf("%s URL %q: expected redis://host:port/<name>", kind, raw)
+	}
+	base, name := raw[:i+3+j], raw[i+3+j+1:]
+	addr, err := coord.ParseURL(base)
+	if err != nil {
+		return coord.Address{}, "", fmt.Errorf("%s URL: %w", kind, err)
+	}
+	if name == "" {
+		return coord.Address{}, "", fmt.Errorf("%s URL %q: no %s name after the host", kind, addr.Redacted(), kind)
+	}
+	return addr, name, nil
+}
+
+// resolvePilotDomain finds the service of pilot name ("bigjob:bj-…:host")
+// and returns its domain.
+func resolvePilotDomain(ctx context.Context, addr coord.Address, name string, o Options) (*domain, func(), error) {
+	o = o.withDefaults()
+	store, drop, err := acquireStore(ctx, addr, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := store.ResolvePilot(ctx, name)
+	drop()
+	if err == coord.ErrNotFound {
+		return nil, nil, fmt.Errorf("pilot %s at %s: %w (it never existed, or its records expired)", name, addr.Redacted(), ErrNotFound)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("look up pilot %s: %w", name, err)
+	}
+	return acquireDomain(ctx, addr, svc, o)
+}
+
+// findAgent locates the pilot-agent binary (see Options.AgentPath).
+func findAgent(o Options) (string, error) {
+	check := func(p, from string) (string, error) {
+		st, err := os.Stat(p)
+		if err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+			return "", fmt.Errorf("pilot-agent binary %s (from %s) is missing or not executable", p, from)
+		}
+		return filepath.Abs(p)
+	}
+	if o.AgentPath != "" {
+		return check(o.AgentPath, "Options.AgentPath")
+	}
+	if p := os.Getenv(EnvAgent); p != "" {
+		return check(p, EnvAgent)
+	}
+	if exe, err := os.Executable(); err == nil {
+		if p, err := check(filepath.Join(filepath.Dir(exe), "pilot-agent"), "the executable's directory"); err == nil {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath("pilot-agent"); err == nil {
+		return filepath.Abs(p)
+	}
+	return "", fmt.Errorf("cannot find the pilot-agent binary: set %s or Options.AgentPath, put it next to the program, or on PATH (make builds it into bin/)", EnvAgent)
+}

@@ -1,0 +1,149 @@
+// Package proc reads the Linux process table (/proc): process start times
+// (to tell a live process from a reused pid), the members of a session, and
+// processes carrying an environment marker. It kills whole sessions.
+package proc
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Stat is the part of /proc/<pid>/stat this package uses.
+type Stat struct {
+	PID       int
+	State     byte // R, S, D, Z, T, ...
+	PPID      int
+	PGID      int
+	Session   int
+	StartTime uint64 // clock ticks after boot: with the pid, identifies a process
+}
+
+// ReadStat reads /proc/<pid>/stat.
+func ReadStat(pid int) (Stat, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return Stat{}, err
+	}
+	return parseStat(pid, b)
+}
+
+func parseStat(pid int, b []byte) (Stat, error) {
+	// "pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt
+	// majflt cmajflt utime stime cutime cstime priority nice threads
+	// itrealvalue starttime ..."; comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return Stat{}, fmt.Errorf("parse /proc/%d/stat: no command field", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return Stat{}, fmt.Errorf("parse /proc/%d/stat: %d fields", pid, len(f))
+	}
+	st := Stat{PID: pid, State: f[0][0]}
+	st.PPID, _ = strconv.Atoi(f[1])
+	st.PGID, _ = strconv.Atoi(f[2])
+	st.Session, _ = strconv.Atoi(f[3])
+	st.StartTime, _ = strconv.ParseUint(f[19], 10, 64)
+	return st, nil
+}
+
+// Alive reports whether pid is running (not a zombie) and, if start is not
+// zero, is the same process that had that start time.
+func Alive(pid int, start uint64) bool {
+	st, err := ReadStat(pid)
+	if err != nil || st.State == 'Z' || st.State == 'X' {
+		return false
+	}
+	return start == 0 || st.StartTime == start
+}
+
+// all lists the pids in /proc.
+func all() []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range ents {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// SessionMembers lists the live processes of session sid.
+func SessionMembers(sid int) []int {
+	var out []int
+	for _, pid := range all() {
+		st, err := ReadStat(pid)
+		if err == nil && st.Session == sid && st.State != 'Z' && st.State != 'X' {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// KillSession sends SIGTERM to every process of session sid, waits up to
+// grace for them to go, then sends SIGKILL to the rest and waits (bounded by
+// ctx) until none is left. It returns the number of processes it signalled.
+func KillSession(ctx context.Context, sid int, grace time.Duration) int {
+	members := SessionMembers(sid)
+	for _, pid := range members {
+		syscall.Kill(pid, syscall.SIGTERM)
+	}
+	deadline := time.Now().Add(grace)
+	for len(SessionMembers(sid)) > 0 && time.Now().Before(deadline) {
+		if !sleep(ctx, 20*time.Millisecond) {
+			return len(members)
+		}
+	}
+	for left := SessionMembers(sid); len(left) > 0; left = SessionMembers(sid) {
+		for _, pid := range left {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		if !sleep(ctx, 10*time.Millisecond) {
+			break
+		}
+	}
+	return len(members)
+}
+
+// WithEnv lists the live processes whose environment holds the exact entry
+// "name=value" (tests use it to find every process a unit started).
+func WithEnv(name, value string) []int {
+	want := []byte(name + "=" + value)
+	var out []int
+	for _, pid := range all() {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+		if err != nil {
+			continue
+		}
+		for _, e := range bytes.Split(b, []byte{0}) {
+			if bytes.Equal(e, want) {
+				if Alive(pid, 0) {
+					out = append(out, pid)
+				}
+				break
+			}
+		}
+	}
+	return out
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
