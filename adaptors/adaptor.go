@@ -50,8 +50,8 @@ type Agent struct {
 // the core.
 type Handle struct {
 	Scheme string          `json:"scheme"`
-	ID     string          `json:"id"`   // native id: pid, batch job id
-	URL    string          `json:"url"`  // the resource URL it was submitted to
+	ID     string          `json:"id"`  // native id: pid, batch job id
+	URL    string          `json:"url"` // the resource URL it was submitted to
 	Data   json.RawMessage `json:"data,omitempty"`
 }
 
