@@ -40,6 +40,7 @@ type Config struct {
 	Shell     string        // default /bin/bash
 	MPIRun    string        // default mpirun
 	KillGrace time.Duration // SIGTERM to SIGKILL for killed units; default 2 s
+	Walltime  time.Duration // default the description's walltime
 	Logger    *slog.Logger  // default: discarded
 }
 
@@ -57,31 +58,37 @@ type stopPlan struct {
 }
 
 type agent struct {
-	c        Config
-	store    *coord.Store
-	keys     coord.Keys
-	id       string
-	log      *slog.Logger
-	desc     core.PilotDescription
-	host     string
-	sandbox  string
-	noExec   bool
-	prefetch int
-	walltime time.Duration
-	hb       time.Duration
-	grace    time.Duration
-	env      []string // base environment of units
-	launch   launcher
+	c       Config
+	store   *coord.Store
+	keys    coord.Keys
+	id      string
+	log     *slog.Logger
+	desc    core.PilotDescription
+	host    string
+	sandbox string
+	noExec  bool
+	// prefetch: units held beyond the free slots, from the pilot's own queue
+	// (they are this pilot's anyway) and from the shared service queue (kept
+	// small, so that other pilots get their share: late binding).
+	ownPrefetch, svcPrefetch int
+	devnull                  *os.File
+	walltime                 time.Duration
+	hb                       time.Duration
+	grace                    time.Duration
+	env                      []string // base environment of units
+	launch                   launcher
 
 	pool     *slotPool
 	backlog  []*task          // claimed, not started; FIFO
 	running  map[string]*task // started, not reaped
 	tasks    map[string]*task // backlog ∪ running
 	w        *writer
-	pulling  bool
+	pulling  bool // a pull is outstanding, for this much:
+	asked    pull
+	nudged   bool // the outstanding pull was nudged
 	stopping bool
 
-	want   chan int
+	want   chan pull
 	pulled chan []coord.Claimed
 	exits  chan exit
 	ctl    chan string
@@ -116,7 +123,7 @@ func start(ctx context.Context, c Config) (*agent, error) {
 	a := &agent{c: c, store: c.Store, keys: c.Keys, id: c.PilotID, log: c.Logger,
 		launch:  launcher{Shell: c.Shell, MPIRun: c.MPIRun},
 		running: map[string]*task{}, tasks: map[string]*task{},
-		want: make(chan int, 1), pulled: make(chan []coord.Claimed, 1),
+		want: make(chan pull, 1), pulled: make(chan []coord.Claimed, 1),
 		exits: make(chan exit), ctl: make(chan string), hbStop: make(chan *stopPlan, 1)}
 
 	rec, err := a.store.Record(ctx, a.keys.Pilot(a.id))
@@ -136,6 +143,9 @@ func start(ctx context.Context, c Config) (*agent, error) {
 	a.hb = millis(rec["hb_interval_ms"], time.Second)
 	a.grace = millis(rec["store_grace_ms"], time.Minute)
 	a.walltime = time.Duration(a.desc.WalltimeMinutes()) * time.Minute
+	if c.Walltime > 0 {
+		a.walltime = c.Walltime
+	}
 	a.noExec = a.desc.NoExec
 
 	dir := c.Dir
@@ -156,9 +166,12 @@ func start(ctx context.Context, c Config) (*agent, error) {
 		hosts = slotHosts(a.desc)
 	}
 	a.pool = newSlotPool(hosts)
-	a.prefetch = a.pool.total
+	a.ownPrefetch, a.svcPrefetch = max(4*a.pool.total, 32), a.pool.total
 	if a.noExec {
-		a.prefetch = 1000
+		a.ownPrefetch, a.svcPrefetch = 1000, 1000
+	}
+	if a.devnull, err = os.Open(os.DevNull); err != nil {
+		return nil, err
 	}
 	a.host, _ = os.Hostname()
 	a.env = unitEnv(a.id, a.sandbox)
@@ -234,7 +247,7 @@ func (a *agent) loop(ctx context.Context) error {
 			plan = a.command(cmd)
 		case plan = <-a.hbStop:
 		case <-wall.C:
-			why := fmt.Sprintf("walltime of %d minutes reached", a.desc.WalltimeMinutes())
+			why := fmt.Sprintf("walltime of %s reached", a.walltime)
 			plan = &stopPlan{pilotState: core.Done, reason: why,
 				running: core.Failed, runningReason: "killed: the pilot's " + why,
 				queued: core.Canceled, queuedReason: "the pilot's " + why + " before the unit ran"}
@@ -268,17 +281,47 @@ func (a *agent) command(cmd string) *stopPlan {
 	return nil
 }
 
+// pull asks the puller for up to own units of the pilot's queue and svc
+// units of the service queue.
+type pull struct{ own, svc int }
+
+// requestPull asks for more units when the backlog has fallen to half of
+// what the free slots plus prefetch allow (a low-water mark, so that each
+// claim takes many units rather than one per finished unit).
+//
+// An outstanding pull may be blocked on a queue read that leaves out a queue
+// the agent now has room for (the service queue, typically, once slots free
+// up); the agent then nudges its own queue so that the read returns.
 func (a *agent) requestPull() {
-	if a.pulling || a.stopping {
+	if a.stopping {
 		return
 	}
-	want := a.pool.nfree + a.prefetch - len(a.backlog)
-	if want <= 0 {
+	target := a.pool.nfree + max(a.ownPrefetch, a.svcPrefetch)
+	if len(a.backlog) > 0 && 2*len(a.backlog) > target {
 		return
 	}
-	a.pulling = true
+	room := a.pool.nfree - len(a.backlog)
+	want := pull{own: max(room+a.ownPrefetch, 0), svc: max(room+a.svcPrefetch, 0)}
+	if want.own == 0 && want.svc == 0 {
+		return
+	}
+	if a.pulling {
+		if !a.nudged && (want.svc > 0 && a.asked.svc == 0 || want.own > 0 && a.asked.own == 0) {
+			a.nudged = true
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				a.store.Nudge(ctx, a.keys, a.id)
+			}()
+		}
+		return
+	}
+	a.pulling, a.asked, a.nudged = true, want, false
 	a.want <- want
 }
+
+// busy reports whether more unit state changes are on their way.
+func (a *agent) busy() bool { return len(a.running) > 0 || len(a.backlog) > 0 }
 
 // accept adds claimed units to the backlog.
 func (a *agent) accept(cl []coord.Claimed) {
@@ -289,12 +332,12 @@ func (a *agent) accept(cl []coord.Claimed) {
 		t := &task{id: c.UnitID, service: c.Service}
 		var ud core.UnitDescription
 		if err := json.Unmarshal(c.Description, &ud); err != nil {
-			a.w.add(t.final(core.Failed, "", "the unit's description cannot be read: "+err.Error()))
+			a.w.add(true, t.final(core.Failed, "", "the unit's description cannot be read: "+err.Error()))
 			continue
 		}
 		t.ud = ud.WithDefaults()
 		if t.ud.Slots() > a.pool.total {
-			a.w.add(t.final(core.Failed, "", fmt.Sprintf("the unit needs %d slots but pilot %s has %d", t.ud.Slots(), a.id, a.pool.total)))
+			a.w.add(true, t.final(core.Failed, "", fmt.Sprintf("the unit needs %d slots but pilot %s has %d", t.ud.Slots(), a.id, a.pool.total)))
 			continue
 		}
 		a.tasks[t.id] = t
@@ -329,7 +372,7 @@ func (a *agent) cancelUnit(id string) {
 			}
 		}
 		delete(a.tasks, id)
-		a.w.add(t.final(core.Canceled, "", "canceled by the user"))
+		a.w.add(true, t.final(core.Canceled, "", "canceled by the user"))
 		return
 	}
 	t.kill(core.Canceled, "canceled by the user", a.c.KillGrace)
@@ -344,7 +387,7 @@ func (a *agent) finish(x exit) {
 	if t.machinefile != "" {
 		os.Remove(t.machinefile)
 	}
-	a.w.add(t.outcome(x))
+	a.w.add(!a.busy() || t.killState != "", t.outcome(x))
 }
 
 // shutdown ends the agent as plan says. It does not wait for the puller,
@@ -367,7 +410,7 @@ func (a *agent) shutdown(plan *stopPlan, stopBg context.CancelFunc) error {
 		if t.service && plan.pilotState != "" {
 			requeue = append(requeue, t.id)
 		} else {
-			a.w.add(t.final(plan.queued, "", plan.queuedReason))
+			a.w.add(true, t.final(plan.queued, "", plan.queuedReason))
 		}
 	}
 	a.backlog = nil
@@ -407,13 +450,14 @@ func (a *agent) shutdown(plan *stopPlan, stopBg context.CancelFunc) error {
 	return plan.err
 }
 
-// puller reads queues when the loop asks (want), claims what it read and
-// hands the units to the loop. Claimed units are always delivered, even when
-// the agent is stopping, so that none is lost.
+// puller takes units when the loop asks and hands them over. It claims
+// what is queued without blocking; only when both queues are empty does it
+// block on them. Claimed units are always delivered, even when the agent is
+// stopping, so that none is lost.
 func (a *agent) puller(ctx context.Context) {
 	backoff := 50 * time.Millisecond
 	for {
-		var want int
+		var want pull
 		select {
 		case want = <-a.want:
 		case <-ctx.Done():
@@ -421,9 +465,14 @@ func (a *agent) puller(ctx context.Context) {
 		}
 		var out []coord.Claimed
 		for ctx.Err() == nil {
-			entries, err := a.store.ReadQueues(ctx, a.keys, a.id, int64(want), 2*time.Second)
-			if err == nil && len(entries) > 0 {
-				out, err = a.claim(entries)
+			var err error
+			out, err = a.claim(want, nil)
+			if err == nil && len(out) == 0 {
+				var entries []coord.QueueEntry
+				entries, err = a.store.ReadQueues(ctx, a.keys, a.id, want.own > 0, want.svc > 0, 1, 2*time.Second)
+				if err == nil && len(entries) > 0 {
+					out, err = a.claim(want, entries)
+				}
 			}
 			if err == nil {
 				backoff = 50 * time.Millisecond
@@ -432,7 +481,7 @@ func (a *agent) puller(ctx context.Context) {
 			if ctx.Err() != nil {
 				break
 			}
-			a.log.Warn("reading the queues failed; retrying", "err", err, "in", backoff)
+			a.log.Warn("taking units failed; retrying", "err", err, "in", backoff)
 			sleep(ctx, backoff)
 			backoff = min(2*backoff, 2*time.Second)
 		}
@@ -440,19 +489,36 @@ func (a *agent) puller(ctx context.Context) {
 	}
 }
 
-// claim takes read entries for this pilot, retrying (claims are idempotent)
-// for up to the store grace period whatever happens to the agent meanwhile.
-func (a *agent) claim(entries []coord.QueueEntry) ([]coord.Claimed, error) {
+// claim claims entries read already plus what want allows more. A failed
+// call is retried (for up to the store grace period, whatever happens to the
+// agent meanwhile) with the same entries only, since the read-ahead of a call
+// whose reply was lost is already claimed: those units are adopted from the
+// pilot's set of owned units instead.
+func (a *agent) claim(want pull, entries []coord.QueueEntry) ([]coord.Claimed, error) {
+	for _, e := range entries {
+		if e.Own {
+			want.own--
+		} else {
+			want.svc--
+		}
+	}
 	deadline := time.Now().Add(a.grace)
-	for {
+	for retry := false; ; retry = true {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		out, err := a.store.Claim(ctx, a.keys, a.id, entries)
+		out, err := a.store.Claim(ctx, a.keys, a.id, max(want.own, 0), max(want.svc, 0), entries)
+		if err == nil && retry {
+			var orphans []coord.Claimed
+			if orphans, err = a.store.Owned(ctx, a.keys, a.id); err == nil {
+				out = append(out, orphans...) // accept skips the ones it knows
+			}
+		}
 		cancel()
 		if err == nil || time.Now().After(deadline) {
 			return out, err
 		}
 		a.log.Warn("claiming units failed; retrying", "units", len(entries), "err", err)
 		time.Sleep(200 * time.Millisecond)
+		want = pull{}
 	}
 }
 

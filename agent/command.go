@@ -83,6 +83,9 @@ func direct(ud core.UnitDescription, dir string, env []string) (command, bool) {
 	} else if !filepath.IsAbs(exe) {
 		path = filepath.Join(dir, exe)
 	}
+	if _, err := exec.LookPath(path); err != nil {
+		return command{}, false // let bash report it, with its exit code
+	}
 	return command{Path: path, Args: argv, Env: env}, true
 }
 

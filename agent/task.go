@@ -51,19 +51,19 @@ func (a *agent) start(t *task) {
 	if a.noExec {
 		a.pool.release(t.hosts)
 		delete(a.tasks, t.id)
-		a.w.add(running, coord.Update{UnitID: t.id, State: string(core.Done),
+		a.w.add(!a.busy(), running, coord.Update{UnitID: t.id, State: string(core.Done),
 			Fields: []string{"end_time", now, "exit_code", "0"}})
 		return
 	}
 	if err := a.spawn(t); err != nil {
 		a.pool.release(t.hosts)
 		delete(a.tasks, t.id)
-		a.w.add(t.final(core.Failed, "", err.Error()))
+		a.w.add(!a.busy(), t.final(core.Failed, "", err.Error()))
 		return
 	}
 	a.running[t.id] = t
 	running.Fields = append(running.Fields, "sandbox", t.wd, "pid", strconv.Itoa(t.proc.Pid))
-	a.w.add(running)
+	a.w.add(false, running)
 	go a.reap(t)
 }
 
@@ -82,7 +82,7 @@ func (a *agent) spawn(t *task) error {
 		return fmt.Errorf("create working directory: %w", err)
 	}
 	if len(ud.FileTransfer) > 0 {
-		a.w.add(coord.Update{UnitID: t.id, State: string(core.Staging),
+		a.w.add(false, coord.Update{UnitID: t.id, State: string(core.Staging),
 			Fields: []string{"start_staging_time", coord.Timestamp(time.Now())}})
 		if err := stage(ud.FileTransfer, t.wd); err != nil {
 			return err
@@ -101,14 +101,15 @@ func (a *agent) spawn(t *task) error {
 		return filepath.Join(t.wd, p)
 	}
 	t.stderr = at(ud.Error)
-	stdin, err := os.Open(os.DevNull)
+	stdin := a.devnull
 	if ud.Input != "" {
-		stdin, err = os.Open(at(ud.Input))
+		f, err := os.Open(at(ud.Input))
+		if err != nil {
+			return fmt.Errorf("open input: %w", err)
+		}
+		defer f.Close()
+		stdin = f
 	}
-	if err != nil {
-		return fmt.Errorf("open input: %w", err)
-	}
-	defer stdin.Close()
 	stdout, err := os.Create(at(ud.Output))
 	if err != nil {
 		return fmt.Errorf("open output: %w", err)

@@ -9,12 +9,14 @@ import (
 	"github.com/bigjob-go/bigjob/coord"
 )
 
-// writer records unit state changes with group commit: while one batch is
-// being written, new changes collect, and the next write takes them all. At
-// low load every change is written at once; at high load batches grow and
-// the per-unit cost falls. Changes are written in the order they were added.
-// A failed write is retried with the same batch until it succeeds or the
-// writer is stopped.
+// writer records unit state changes in batches, in the order they were
+// added. A change marked urgent (nothing else is coming soon: the agent is
+// idle, or someone waits for a cancel) is written at once, with whatever is
+// pending; otherwise the writer lingers up to lingerTime (or until
+// lingerCount changes are pending) so that one write carries many units.
+// While one batch is being written, the next collects (group commit). A
+// failed write is retried with the same batch until it succeeds or the writer
+// is stopped.
 type writer struct {
 	store *coord.Store
 	keys  coord.Keys
@@ -22,6 +24,7 @@ type writer struct {
 
 	mu      sync.Mutex
 	pending []coord.Update
+	urgent  bool
 	kick    chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
@@ -32,10 +35,16 @@ func newWriter(store *coord.Store, keys coord.Keys, log *slog.Logger) *writer {
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 }
 
+const (
+	lingerTime  = 3 * time.Millisecond
+	lingerCount = 512
+)
+
 // add queues changes.
-func (w *writer) add(us ...coord.Update) {
+func (w *writer) add(urgent bool, us ...coord.Update) {
 	w.mu.Lock()
 	w.pending = append(w.pending, us...)
+	w.urgent = w.urgent || urgent
 	w.mu.Unlock()
 	select {
 	case w.kick <- struct{}{}:
@@ -45,10 +54,60 @@ func (w *writer) add(us ...coord.Update) {
 
 func (w *writer) take() []coord.Update {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	b := w.pending
-	w.pending = nil
-	return b
+	w.pending, w.urgent = nil, false
+	w.mu.Unlock()
+	return coalesce(b)
+}
+
+// coalesce merges the updates of one unit in a batch into its last one: the
+// record is written once and every state still produces its event, in order.
+func coalesce(b []coord.Update) []coord.Update {
+	last := make(map[string]int, len(b))
+	merged := false
+	for i, u := range b {
+		if j, ok := last[u.UnitID]; ok {
+			prev := b[j]
+			u.Passed = append(append(append([]string(nil), prev.Passed...), prev.State), u.Passed...)
+			u.Fields = append(append([]string(nil), prev.Fields...), u.Fields...)
+			b[i], b[j].UnitID, merged = u, "", true
+		}
+		last[u.UnitID] = i
+	}
+	if !merged {
+		return b
+	}
+	out := b[:0]
+	for _, u := range b {
+		if u.UnitID != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// ready reports whether the pending changes should be written now.
+func (w *writer) ready() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.urgent || len(w.pending) >= lingerCount
+}
+
+// linger waits until the pending changes are ready or lingerTime passed. It
+// returns false if the writer is stopped meanwhile.
+func (w *writer) linger() bool {
+	t := time.NewTimer(lingerTime)
+	defer t.Stop()
+	for !w.ready() {
+		select {
+		case <-w.kick:
+		case <-t.C:
+			return true
+		case <-w.stop:
+			return false
+		}
+	}
+	return true
 }
 
 // run writes batches until close is called.
@@ -58,6 +117,9 @@ func (w *writer) run() {
 		select {
 		case <-w.kick:
 		case <-w.stop:
+			return
+		}
+		if !w.linger() {
 			return
 		}
 		for batch := w.take(); len(batch) > 0; batch = w.take() {

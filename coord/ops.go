@@ -234,13 +234,27 @@ type QueueEntry struct {
 	UnitID  string
 }
 
-// ReadQueues blocks up to block for entries of the pilot's own queue and the
-// service queue, at most count from each. It returns nil on timeout.
-func (s *Store) ReadQueues(ctx context.Context, k Keys, pilotID string, count int64, block time.Duration) ([]QueueEntry, error) {
+// ReadQueues blocks up to block for entries of the pilot's own queue (if
+// own) and of the service queue (if svc), at most count from each. It returns
+// nil on timeout. Entries without a unit (nudges) have UnitID "".
+func (s *Store) ReadQueues(ctx context.Context, k Keys, pilotID string, own, svc bool, count int64, block time.Duration) ([]QueueEntry, error) {
+	var streams []string
+	if own {
+		streams = append(streams, k.PilotQueue(pilotID))
+	}
+	if svc {
+		streams = append(streams, k.Queue())
+	}
+	if len(streams) == 0 {
+		return nil, nil
+	}
+	for range streams {
+		streams = append(streams, ">")
+	}
 	args := &redis.XReadGroupArgs{
 		Group:    Group,
 		Consumer: pilotID,
-		Streams:  []string{k.PilotQueue(pilotID), k.Queue(), ">", ">"},
+		Streams:  streams,
 		Count:    count,
 		Block:    block,
 	}
@@ -271,6 +285,12 @@ func (s *Store) ReadQueues(ctx context.Context, k Keys, pilotID string, count in
 	return out, nil
 }
 
+// Nudge wakes the agent's blocking queue read with an entry that carries no
+// unit (claims discard it).
+func (s *Store) Nudge(ctx context.Context, k Keys, pilotID string) error {
+	return s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: k.PilotQueue(pilotID), Values: []string{"w", "1"}}).Err()
+}
+
 // Claimed is a unit an agent now owns, with its description.
 type Claimed struct {
 	UnitID      string
@@ -278,14 +298,18 @@ type Claimed struct {
 	Description []byte
 }
 
-// Claim takes the units of entries for the pilot (state New) and removes the
-// entries from their streams. Units canceled while queued are dropped.
-func (s *Store) Claim(ctx context.Context, k Keys, pilotID string, entries []QueueEntry) ([]Claimed, error) {
+// Claim takes units for the pilot (state New): the entries read already
+// (by ReadQueues), plus up to own and svc more entries read from the pilot's
+// own queue and the service queue without blocking, all in one round trip.
+// Every entry is removed from its stream; units canceled while queued are
+// dropped. Claims are idempotent: retried with the same entries, it returns
+// the units it claimed the first time.
+func (s *Store) Claim(ctx context.Context, k Keys, pilotID string, own, svc int, entries []QueueEntry) ([]Claimed, error) {
 	var out []Claimed
-	for len(entries) > 0 {
+	for first := true; first || len(entries) > 0; first = false {
 		n := min(len(entries), batchSize)
-		args := make([]any, 0, 2+3*n)
-		args = append(args, pilotID, n)
+		args := make([]any, 0, 4+3*n)
+		args = append(args, pilotID, own, svc, n)
 		for _, e := range entries[:n] {
 			q := "s"
 			if e.Own {
@@ -302,15 +326,18 @@ func (s *Store) Claim(ctx context.Context, k Keys, pilotID string, entries []Que
 			out = append(out, Claimed{UnitID: r[i], Service: r[i+1] == "service", Description: []byte(r[i+2])})
 		}
 		entries = entries[n:]
+		own, svc = 0, 0
 	}
 	return out, nil
 }
 
 // Update is a state change of a unit with the record fields that go with it
-// (pairs: name, value, name, value, ...).
+// (pairs: name, value, name, value, ...). Passed lists states the unit went
+// through before State since the last update (they produce events only).
 type Update struct {
 	UnitID string
 	State  string
+	Passed []string
 	Fields []string
 }
 
@@ -319,10 +346,10 @@ type Update struct {
 func (s *Store) Update(ctx context.Context, k Keys, updates []Update) error {
 	for len(updates) > 0 {
 		n := min(len(updates), batchSize)
-		args := make([]any, 0, 1+5*n)
+		args := make([]any, 0, 1+6*n)
 		args = append(args, n)
 		for _, u := range updates[:n] {
-			args = append(args, u.UnitID, u.State, len(u.Fields)/2)
+			args = append(args, u.UnitID, u.State, strings.Join(u.Passed, " "), len(u.Fields)/2)
 			for _, f := range u.Fields[:len(u.Fields)/2*2] {
 				args = append(args, f)
 			}
@@ -433,7 +460,7 @@ func (s *Store) PilotIDs(ctx context.Context, k Keys) ([]string, error) {
 
 // PilotUnitIDs lists the units submitted to a pilot, oldest first.
 func (s *Store) PilotUnitIDs(ctx context.Context, k Keys, pilotID string) ([]string, error) {
-	return s.rdb.ZRange(ctx, k.PilotUnits(pilotID), 0, -1).Result()
+	return s.rdb.LRange(ctx, k.PilotUnits(pilotID), 0, -1).Result()
 }
 
 // PendingCount is the number of units submitted to a pilot that are not final.
@@ -496,4 +523,32 @@ func (s *Store) ActiveSlots(ctx context.Context, k Keys, pilotID string) (int, e
 		total += n
 	}
 	return total, nil
+}
+
+// Owned returns the units in state New that the pilot's agent owns: what a
+// claim whose reply was lost took.
+func (s *Store) Owned(ctx context.Context, k Keys, pilotID string) ([]Claimed, error) {
+	ids, err := s.rdb.SMembers(ctx, k.PilotActive(pilotID)).Result()
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.SliceCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HMGet(ctx, k.Unit(id), FieldState, "via", FieldDescription)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return nil, err
+	}
+	var out []Claimed
+	for i, c := range cmds {
+		v := c.Val()
+		st, _ := v[0].(string)
+		via, _ := v[1].(string)
+		desc, _ := v[2].(string)
+		if st == "New" {
+			out = append(out, Claimed{UnitID: ids[i], Service: via == "service", Description: []byte(desc)})
+		}
+	}
+	return out, nil
 }

@@ -60,7 +60,7 @@ func TestProtocolRoundTrip(t *testing.T) {
 			require.EqualValues(t, 2, pend)
 
 			require.NoError(t, s.PilotRunning(ctx, k, "bj-1", map[string]string{"run_host": "h"}))
-			entries, err := s.ReadQueues(ctx, k, "bj-1", 10, 100*time.Millisecond)
+			entries, err := s.ReadQueues(ctx, k, "bj-1", true, true, 10, 100*time.Millisecond)
 			require.NoError(t, err)
 			require.Len(t, entries, 3)
 
@@ -69,14 +69,14 @@ func TestProtocolRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			require.True(t, out.Canceled)
 
-			claimed, err := s.Claim(ctx, k, "bj-1", entries)
+			claimed, err := s.Claim(ctx, k, "bj-1", 0, 0, entries)
 			require.NoError(t, err)
 			require.Len(t, claimed, 2)
 			ids := []string{claimed[0].UnitID, claimed[1].UnitID}
 			require.ElementsMatch(t, []string{"cu-a", "cu-s"}, ids)
 
 			// queues are empty and acknowledged
-			again, err := s.ReadQueues(ctx, k, "bj-1", 10, 50*time.Millisecond)
+			again, err := s.ReadQueues(ctx, k, "bj-1", true, true, 10, 50*time.Millisecond)
 			require.NoError(t, err)
 			require.Empty(t, again)
 
@@ -90,15 +90,13 @@ func TestProtocolRoundTrip(t *testing.T) {
 			require.Equal(t, "cancel cu-s", cmd)
 
 			require.NoError(t, s.Update(ctx, k, []coord.Update{
-				{UnitID: "cu-a", State: "Running", Fields: []string{"run_host", "h"}},
-				{UnitID: "cu-a", State: "Done", Fields: []string{"exit_code", "0"}},
+				{UnitID: "cu-a", State: "Done", Passed: []string{"Running"}, Fields: []string{"run_host", "h", "exit_code", "0"}},
 				{UnitID: "cu-a", State: "Failed"}, // final states are never overwritten
 			}))
 			rec, err := s.Record(ctx, k.Unit("cu-a"))
 			require.NoError(t, err)
 			require.Equal(t, "Done", rec["state"])
 			require.Equal(t, "0", rec["exit_code"])
-			require.Equal(t, "sj-a", rec["job-id"])
 			pend, err = s.PendingCount(ctx, k, "bj-1")
 			require.NoError(t, err)
 			require.Zero(t, pend)

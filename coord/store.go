@@ -61,10 +61,9 @@ func Dial(ctx context.Context, a Address, cfg Config) (*Store, error) {
 		ContextTimeoutEnabled: true,
 		DialTimeout:           cfg.DialTimeout,
 		DialerRetries:         1, // callers retry at their own pace
-
-		ReadTimeout:  10 * time.Second,
-		WriteTimeout: 10 * time.Second,
-		PoolSize:     cfg.PoolSize,
+		ReadTimeout:           10 * time.Second,
+		WriteTimeout:          10 * time.Second,
+		PoolSize:              cfg.PoolSize,
 	}
 	if opt.DialTimeout == 0 {
 		opt.DialTimeout = 2 * time.Second

@@ -174,6 +174,10 @@ func (p *Pilot) Units(ctx context.Context) ([]*Unit, error) {
 // Wait is BigJob's barrier: it returns when every unit submitted to this
 // pilot is final, or when the pilot itself is final. With no units it returns
 // at once.
+//
+// It reads the number of unfinished units once and then counts their final
+// events down, reading again only when the count reaches zero (units may have
+// been submitted meanwhile) or events were missed.
 func (p *Pilot) Wait(ctx context.Context) error {
 	unwatch := p.d.monitor.watch(p.id)
 	defer unwatch()
@@ -193,15 +197,29 @@ func (p *Pilot) Wait(ctx context.Context) error {
 		if st.Final() {
 			return nil
 		}
-		n, err := p.d.store.PendingCount(ctx, p.d.keys, p.id)
+		pending, err := p.d.store.PendingCount(ctx, p.d.keys, p.id)
 		if err != nil {
 			return p.wrap("wait", err)
 		}
-		if n == 0 {
+		if pending == 0 {
 			return nil
 		}
-		if _, _, err := sub.wait(ctx); err != nil {
-			return err
+		for pending > 0 {
+			evs, gap, err := sub.wait(ctx)
+			if err != nil {
+				return err
+			}
+			if gap {
+				break
+			}
+			for _, e := range evs {
+				if e.Kind == coord.KindPilot && State(e.State).Final() {
+					return nil
+				}
+				if e.Kind == coord.KindUnit {
+					pending--
+				}
+			}
 		}
 	}
 }

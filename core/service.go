@@ -228,14 +228,15 @@ func (s *Service) check() error {
 	return nil
 }
 
-// submitUnits validates and queues units on pilot p (nil: the service queue).
+// submitUnits validates and queues units on pilot p (nil: the service
+// queue). Every description is checked before any unit is sent; then they go
+// in batches, so that memory stays bounded by one batch of encoded
+// descriptions whatever the number of units.
 func submitUnits(ctx context.Context, d *domain, p *Pilot, uds []UnitDescription) ([]*Unit, error) {
 	target, name := "", ""
 	if p != nil {
 		target, name = p.id, p.name
 	}
-	nu := make([]coord.NewUnit, len(uds))
-	units := make([]*Unit, len(uds))
 	for i, ud := range uds {
 		if err := ud.Validate(); err != nil {
 			if len(uds) > 1 {
@@ -243,20 +244,31 @@ func submitUnits(ctx context.Context, d *domain, p *Pilot, uds []UnitDescription
 			}
 			return nil, err
 		}
-		b, err := json.Marshal(ud.WithDefaults())
-		if err != nil {
-			return nil, fmt.Errorf("unit %d: %w", i, err)
-		}
-		id := newID("cu-")
-		nu[i] = coord.NewUnit{ID: id, Slots: ud.Slots(), Description: b}
-		units[i] = &Unit{d: d, id: id, pilotName: name}
 	}
-	n, err := d.store.Submit(ctx, d.keys, target, nu)
-	if err != nil {
-		return units[:n], submitError(err, p)
+	units := make([]*Unit, 0, len(uds))
+	batch := make([]coord.NewUnit, 0, min(len(uds), submitBatch))
+	for start := 0; start < len(uds); start += submitBatch {
+		batch = batch[:0]
+		for i, ud := range uds[start:min(start+submitBatch, len(uds))] {
+			b, err := json.Marshal(ud.WithDefaults())
+			if err != nil {
+				return units, fmt.Errorf("unit %d: %w", start+i, err)
+			}
+			batch = append(batch, coord.NewUnit{ID: newID("cu-"), Slots: ud.Slots(), Description: b})
+		}
+		n, err := d.store.Submit(ctx, d.keys, target, batch)
+		for _, nu := range batch[:n] {
+			units = append(units, &Unit{d: d, id: nu.ID, pilotName: name})
+		}
+		if err != nil {
+			return units, submitError(err, p)
+		}
 	}
 	return units, nil
 }
+
+// submitBatch is the number of units encoded and sent at a time.
+const submitBatch = 1000
 
 func submitError(err error, p *Pilot) error {
 	where := "the service queue"

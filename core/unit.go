@@ -102,6 +102,8 @@ func (u *Unit) Details(ctx context.Context) (map[string]string, error) {
 	if err != nil {
 		return nil, u.wrap("read details", err)
 	}
+	m["id"] = u.id
+	m["job-id"] = "sj-" + strings.TrimPrefix(u.id, "cu-")
 	var ud UnitDescription
 	if json.Unmarshal([]byte(m[coord.FieldDescription]), &ud) == nil {
 		for k, v := range sagaFields(ud) {

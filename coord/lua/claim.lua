@@ -1,22 +1,45 @@
--- claim: an agent takes the units it read from its queues.
--- ARGV[5] pilot id; ARGV[6] number of entries n, then n triples:
--- queue ('p' own queue, 's' service queue), stream entry id, unit id.
+-- claim: an agent takes units from its queues.
+-- ARGV[5] pilot id; ARGV[6], ARGV[7] how many more entries to read (without
+-- blocking) from the pilot's own queue and from the service queue;
+-- ARGV[8] number of entries n read already (by a blocking read), then n
+-- triples: queue ('p' own queue, 's' service queue), stream entry id, unit id.
 -- Every entry is acknowledged and deleted from its stream. Returns a flat list
 -- of triples unit id, queue ('pilot'|'service'), description JSON: the units now owned by the pilot
 -- (state New). Canceled units are dropped; a unit larger than this pilot is
 -- handed to a live pilot that is large enough, or failed if there is none.
 -- If the pilot is already final, service units go back to the service queue.
-local me, n = ARGV[5], tonumber(ARGV[6])
+local me, nown, nsvc, n = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local mine = redis.call('HMGET', P .. me, 'state', 'slots')
 local alive = mine[1] and not FINAL[mine[1]]
 local myslots = tonumber(mine[2]) or 0
+local entries = {}
+for i = 0, n - 1 do
+  entries[#entries + 1] = {ARGV[9 + 3 * i], ARGV[10 + 3 * i], ARGV[11 + 3 * i]}
+end
+local function read(q, stream, count)
+  if count <= 0 or not alive then return end
+  local ok, res = pcall(redis.call, 'XREADGROUP', 'GROUP', 'agents', me, 'COUNT', count, 'STREAMS', stream, '>')
+  if not ok or type(res) ~= 'table' then return end
+  for _, st in ipairs(res) do
+    for _, e in ipairs(st[2]) do
+      local uid = ''
+      if e[2][1] == 'u' then uid = e[2][2] end
+      entries[#entries + 1] = {q, e[1], uid}
+    end
+  end
+end
+read('p', P .. me .. ':q', nown)
+read('s', P .. 'q', nsvc)
 local acks = {p = {}, s = {}}
 local out = {}
-for i = 0, n - 1 do
-  local q, eid, uid = ARGV[7 + 3 * i], ARGV[8 + 3 * i], ARGV[9 + 3 * i]
+for _, entry in ipairs(entries) do
+  local q, eid, uid = entry[1], entry[2], entry[3]
   table.insert(acks[q], eid)
   local key = P .. uid
-  local r = redis.call('HMGET', key, 'state', 'description', 'slots', 'via', 'pilot')
+  local r = {false}
+  if uid ~= '' then -- '' is a nudge: nothing to claim
+    r = redis.call('HMGET', key, 'state', 'description', 'slots', 'via', 'pilot')
+  end
   if r[1] == 'Unknown' then
     local need = tonumber(r[3]) or 1
     if not alive then

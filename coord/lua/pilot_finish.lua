@@ -27,12 +27,14 @@ for _, uid in ipairs(redis.call('SMEMBERS', P .. pid .. ':active')) do
   end
 end
 for _, e in ipairs(redis.call('XRANGE', P .. pid .. ':q', '-', '+')) do
-  local uid = e[2][2]
-  local u = redis.call('HMGET', P .. uid, 'state', 'via')
-  if u[1] == 'Unknown' and u[2] == 'service' then
-    give_back(uid)
-  else
-    finish_unit(uid, ustate, ureason)
+  if e[2][1] == 'u' then
+    local uid = e[2][2]
+    local u = redis.call('HMGET', P .. uid, 'state', 'via')
+    if u[1] == 'Unknown' and u[2] == 'service' then
+      give_back(uid)
+    else
+      finish_unit(uid, ustate, ureason)
+    end
   end
 end
 for _, uid in ipairs(redis.call('SMEMBERS', P .. pid .. ':pending')) do

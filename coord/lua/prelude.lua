@@ -28,14 +28,11 @@ local function publish()
   if #events == 0 then return end
   local n = redis.call('INCR', P .. 'ev:n')
   redis.call('XADD', P .. 'ev', 'MAXLEN', '~', MAXEV, '*', 'n', n, 'e', table.concat(events, '\n'))
-  expire(P .. 'ev')
-  expire(P .. 'ev:n')
 end
 
+-- touch_service renews the TTL of the service-wide keys (heartbeats call it).
 local function touch_service()
-  expire(P .. 'info')
-  expire(P .. 'pilots')
-  expire(P .. 'q')
+  for _, k in ipairs({'info', 'pilots', 'q', 'ev', 'ev:n'}) do expire(P .. k) end
 end
 
 local function touch_pilot(pid)

@@ -31,11 +31,11 @@ for i = 0, n - 1 do
   local id, slots, desc = ARGV[7 + 3 * i], ARGV[8 + 3 * i], ARGV[9 + 3 * i]
   local key = P .. id
   if redis.call('EXISTS', key) == 0 then
-    redis.call('HSET', key, 'id', id, 'job-id', 'sj-' .. string.sub(id, 4), 'state', 'Unknown',
-      'start_time', NOW, 'slots', slots, 'via', via, 'pilot', target, 'description', desc)
+    redis.call('HSET', key, 'state', 'Unknown', 'start_time', NOW, 'slots', slots, 'via', via,
+      'pilot', target, 'description', desc)
     expire(key)
     if via == 'pilot' then
-      redis.call('ZADD', P .. target .. ':units', NOW, id)
+      redis.call('RPUSH', P .. target .. ':units', id)
       redis.call('SADD', P .. target .. ':pending', id)
     end
     redis.call('XADD', queue, '*', 'u', id)

@@ -1,30 +1,36 @@
 -- update: record state changes of units, in order.
--- ARGV[5] number of updates n, then per update: unit id, new state,
--- number of extra fields k, then k field/value pairs.
+-- ARGV[5] number of updates n, then per update: unit id, new state, the
+-- states it passed through on the way (space-separated, may be empty: they
+-- only produce events), number of extra fields k, then k field/value pairs.
 -- A unit that is already final is left alone. Returns the number applied.
 local n = tonumber(ARGV[5])
 local i, applied = 6, 0
 for _ = 1, n do
-  local uid, state, k = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  local uid, state, passed, k = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
   local key = P .. uid
   local r = redis.call('HMGET', key, 'state', 'via', 'pilot')
   if r[1] and not FINAL[r[1]] then
     local args = {key, 'state', state}
     for j = 0, k - 1 do
-      args[#args + 1] = ARGV[i + 3 + 2 * j]
       args[#args + 1] = ARGV[i + 4 + 2 * j]
+      args[#args + 1] = ARGV[i + 5 + 2 * j]
     end
     redis.call('HSET', unpack(args))
     local pilot = str(r[3])
-    if FINAL[state] and pilot ~= '' then
-      if r[2] == 'pilot' then redis.call('SREM', P .. pilot .. ':pending', uid) end
-      redis.call('SREM', P .. pilot .. ':active', uid)
+    if FINAL[state] then
+      if pilot ~= '' then
+        if r[2] == 'pilot' then redis.call('SREM', P .. pilot .. ':pending', uid) end
+        redis.call('SREM', P .. pilot .. ':active', uid)
+      end
+      expire(key) -- the TTL from submission is renewed once, at the end
     end
-    expire(key)
+    for s in string.gmatch(passed, '%S+') do
+      emit('u ' .. uid .. ' ' .. s .. ' ' .. pilot)
+    end
     emit('u ' .. uid .. ' ' .. state .. ' ' .. pilot)
     applied = applied + 1
   end
-  i = i + 3 + 2 * k
+  i = i + 4 + 2 * k
 end
 publish()
 return applied

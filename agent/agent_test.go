@@ -1,0 +1,140 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/bigjob-go/bigjob/coord"
+	"github.com/bigjob-go/bigjob/core"
+	"github.com/bigjob-go/bigjob/internal/testenv"
+	"github.com/stretchr/testify/require"
+)
+
+// harness runs an agent in this process (so the race detector sees it)
+// against a fresh embedded store.
+type harness struct {
+	t     *testing.T
+	store *coord.Store
+	keys  coord.Keys
+	id    string
+	dir   string
+	done  chan error
+}
+
+func newHarness(t *testing.T, slots int, cfg Config) *harness {
+	a, err := coord.ParseURL(testenv.Embedded(t))
+	require.NoError(t, err)
+	s, err := coord.Dial(context.Background(), a, coord.Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	h := &harness{t: t, store: s, keys: coord.ServiceKeys("pcs-test"), id: "bj-test", dir: t.TempDir(), done: make(chan error, 1)}
+	desc, _ := json.Marshal(core.PilotDescription{ServiceURL: "fork://localhost", NumberOfProcesses: slots})
+	require.NoError(t, s.CreatePilot(context.Background(), h.keys, h.id, coord.PilotName(h.id, "localhost"), slots,
+		map[string]string{coord.FieldDescription: string(desc), "hb_interval_ms": "100"}))
+	cfg.Store, cfg.Keys, cfg.PilotID, cfg.Dir = s, h.keys, h.id, h.dir
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { h.done <- Run(ctx, cfg) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-h.done:
+		case <-time.After(30 * time.Second):
+			t.Error("agent did not stop")
+		}
+	})
+	require.Eventually(t, func() bool { return h.field(h.id, "state") == "Running" }, 10*time.Second, 10*time.Millisecond)
+	return h
+}
+
+func (h *harness) field(key, f string) string {
+	v, _ := h.store.Fields(context.Background(), h.keys.Unit(key), f)
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
+}
+
+func (h *harness) submit(id string, ud core.UnitDescription) {
+	b, err := json.Marshal(ud)
+	require.NoError(h.t, err)
+	h.submitRaw(id, ud.Slots(), b)
+}
+
+func (h *harness) submitRaw(id string, slots int, desc []byte) {
+	_, err := h.store.Submit(context.Background(), h.keys, h.id, []coord.NewUnit{{ID: id, Slots: slots, Description: desc}})
+	require.NoError(h.t, err)
+}
+
+func (h *harness) waitFinal(id string) string {
+	var st string
+	require.Eventually(h.t, func() bool {
+		st = h.field(id, "state")
+		return core.State(st).Final()
+	}, 20*time.Second, 10*time.Millisecond, "unit %s stuck in %q", id, st)
+	return st
+}
+
+func TestWalltimeEndsThePilot(t *testing.T) {
+	h := newHarness(t, 1, Config{Walltime: 700 * time.Millisecond, KillGrace: 100 * time.Millisecond})
+	h.submit("cu-long", core.UnitDescription{Executable: "/bin/sleep", Arguments: []string{"300"}})
+	h.submit("cu-queued", core.UnitDescription{Executable: "/bin/true"})
+	select {
+	case err := <-h.done:
+		require.NoError(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the agent did not stop at its walltime")
+	}
+	h.done <- nil // for the cleanup
+	require.Equal(t, "Done", h.field(h.id, "state"))
+	require.Contains(t, h.field(h.id, "reason"), "walltime")
+	require.Equal(t, "Failed", h.field("cu-long", "state"))
+	require.Contains(t, h.field("cu-long", "reason"), "walltime")
+	require.Equal(t, "Canceled", h.field("cu-queued", "state"))
+}
+
+func TestBadUnitsFailAlone(t *testing.T) {
+	h := newHarness(t, 1, Config{})
+	h.submitRaw("cu-garbage", 1, []byte("{not json"))
+	h.submit("cu-badinput", core.UnitDescription{Executable: "/bin/cat", Input: "/nonexistent/input"})
+	h.submit("cu-fine", core.UnitDescription{Executable: "/bin/true"})
+	require.Equal(t, "Failed", h.waitFinal("cu-garbage"))
+	require.Contains(t, h.field("cu-garbage", "reason"), "description cannot be read")
+	require.Equal(t, "Failed", h.waitFinal("cu-badinput"))
+	require.Contains(t, h.field("cu-badinput", "reason"), "open input")
+	require.Equal(t, "Done", h.waitFinal("cu-fine"))
+}
+
+func TestStagingAndInput(t *testing.T) {
+	h := newHarness(t, 1, Config{})
+	src := filepath.Join(t.TempDir(), "test.txt")
+	require.NoError(t, os.WriteFile(src, []byte("Hello World!\n"), 0o644))
+	h.submit("cu-stage", core.UnitDescription{Executable: "/bin/cat", Arguments: []string{"test.txt", "renamed.txt"},
+		FileTransfer: []string{"ssh://" + src + " > SUBJOB_WORK_DIR", "file://localhost" + src + " > renamed.txt"}})
+	h.submit("cu-stdin", core.UnitDescription{Executable: "/bin/cat", Input: src})
+	h.submit("cu-remote", core.UnitDescription{Executable: "/bin/true", FileTransfer: []string{"ssh://elsewhere.example/etc/hosts"}})
+	require.Equal(t, "Done", h.waitFinal("cu-stage"))
+	out, err := os.ReadFile(filepath.Join(h.field("cu-stage", "sandbox"), "stdout"))
+	require.NoError(t, err)
+	require.Equal(t, "Hello World!\nHello World!\n", string(out))
+	require.NotEmpty(t, h.field("cu-stage", "start_staging_time"))
+	require.Equal(t, "Done", h.waitFinal("cu-stdin"))
+	out, err = os.ReadFile(filepath.Join(h.field("cu-stdin", "sandbox"), "stdout"))
+	require.NoError(t, err)
+	require.Equal(t, "Hello World!\n", string(out))
+	require.Equal(t, "Failed", h.waitFinal("cu-remote"))
+	require.Contains(t, h.field("cu-remote", "reason"), "host elsewhere.example")
+}
+
+func TestSlotPool(t *testing.T) {
+	p := newSlotPool([]string{"a", "a", "b", "b", "c"})
+	require.Equal(t, []string{"a", "a", "b"}, p.take(3))
+	require.Nil(t, p.take(3), "only 2 left")
+	got := p.take(2)
+	require.Equal(t, []string{"b", "c"}, got)
+	p.release(got)
+	require.Equal(t, 2, p.nfree)
+}

@@ -1,0 +1,169 @@
+// Command pilot-bench measures the figures the project's issues ask for and
+// prints one JSON line per case, each with the baseline it is compared with,
+// measured in the same run:
+//
+//	throughput     N /bin/true units on a 2-slot fork pilot, first submit to
+//	               last Done, against `xargs -P2 -n1 true` over N lines; the
+//	               pilot's sandboxes on tmpfs (-workdir, default /dev/shm)
+//	throughput_disk  the same with the sandboxes in the temporary directory
+//	control_plane  N units in no-exec mode through a real redis-server
+//	latency        one /bin/true unit at a time on an idle pilot, submit to
+//	               Done as the caller sees it: p50 and p99
+//	memory         peak RSS of the agent and of the submitting process with
+//	               N units queued
+//
+// It starts a private redis-server unless -redis names one. Usage:
+//
+//	pilot-bench [-cases throughput,control_plane,latency,memory] [-redis URL]
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/bigjob-go/bigjob/core"
+	"github.com/bigjob-go/bigjob/internal/redisserver"
+)
+
+var (
+	flagCases   = flag.String("cases", "throughput,throughput_disk,control_plane,latency,memory", "cases to run, comma-separated")
+	flagRedis   = flag.String("redis", "", "coordination URL of a running Redis (default: start a private redis-server)")
+	flagUnits   = flag.Int("throughput-units", 10000, "units of the throughput case")
+	flagCtl     = flag.Int("control-units", 100000, "units of the control-plane case")
+	flagLat     = flag.Int("latency-units", 200, "units of the latency case")
+	flagMem     = flag.Int("memory-units", 100000, "queued units of the memory case")
+	flagRounds  = flag.Int("rounds", 2, "rounds of the throughput case (pilot and baseline alternate)")
+	flagWorkdir = flag.String("workdir", defaultWorkdir(), "directory for the pilots' working directories")
+	flagChild   = flag.String("child", "", "internal: run as the submitting child of the memory case")
+	flagChildPD = flag.String("pilot", "", "internal: pilot URL for -child")
+)
+
+// result is one JSON line.
+type result map[string]any
+
+func main() {
+	flag.Parse()
+	log.SetFlags(0)
+	log.SetPrefix("pilot-bench: ")
+	if *flagChild != "" {
+		if err := memoryChild(*flagChildPD, *flagMem); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	url := *flagRedis
+	store := "redis-server (given)"
+	if url == "" {
+		dir, err := os.MkdirTemp("", "pilot-bench-redis-*")
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		srv, err := redisserver.Start(dir)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer srv.Stop()
+		url, store = srv.URL, "private redis-server"
+	}
+	cases := map[string]func(context.Context, core.Options) (result, error){
+		"throughput":      func(ctx context.Context, o core.Options) (result, error) { return throughput(ctx, o, *flagWorkdir) },
+		"throughput_disk": func(ctx context.Context, o core.Options) (result, error) { return throughput(ctx, o, os.TempDir()) },
+		"control_plane": controlPlane,
+		"latency":       latency,
+		"memory":        memory,
+	}
+	host, _ := os.Hostname()
+	for _, name := range strings.Split(*flagCases, ",") {
+		f := cases[name]
+		if f == nil {
+			log.Fatalf("unknown case %q", name)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+		r, err := f(ctx, core.Options{CoordinationURL: url})
+		cancel()
+		if err != nil {
+			log.Fatalf("%s: %v", name, err)
+		}
+		r["case"] = name
+		r["store"] = store
+		r["date"] = time.Now().UTC().Format(time.RFC3339)
+		r["host"] = host
+		r["cpus"] = runtime.NumCPU()
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetEscapeHTML(false)
+		enc.Encode(r)
+	}
+}
+
+// defaultWorkdir is /dev/shm (tmpfs, like node-local scratch) when there is
+// one, else the temporary directory.
+func defaultWorkdir() string {
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		return "/dev/shm"
+	}
+	return os.TempDir()
+}
+
+// pilotFor makes a service with one fork pilot of n slots, its working
+// directory under workdir, and waits for it to run. close cancels everything
+// and removes the working directory.
+func pilotFor(ctx context.Context, o core.Options, workdir string, n int, noExec bool) (*core.Service, *core.Pilot, func(), error) {
+	s, err := core.NewService(ctx, o)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	dir, err := os.MkdirTemp(workdir, "pilot-bench-*")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	closeAll := func() {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		s.Cancel(cctx)
+		s.Close()
+		os.RemoveAll(dir)
+	}
+	p, err := s.CreatePilot(ctx, core.PilotDescription{ServiceURL: "fork://localhost", NumberOfProcesses: n,
+		WorkingDirectory: dir, NoExec: noExec, Walltime: 60})
+	if err == nil {
+		var st core.State
+		st, err = p.WaitState(ctx, core.Running)
+		if err == nil && st != core.Running {
+			err = fmt.Errorf("pilot is %s", st)
+		}
+	}
+	if err != nil {
+		closeAll()
+		return nil, nil, nil, err
+	}
+	return s, p, closeAll, nil
+}
+
+func units(n int, ud core.UnitDescription) []core.UnitDescription {
+	out := make([]core.UnitDescription, n)
+	for i := range out {
+		out[i] = ud
+	}
+	return out
+}
+
+// runAll submits the units in bulk to the pilot and waits for all of them;
+// it returns the time from the first submit to the last Done.
+func runAll(ctx context.Context, p *core.Pilot, uds []core.UnitDescription) (time.Duration, error) {
+	t0 := time.Now()
+	if _, err := p.SubmitBulk(ctx, uds); err != nil {
+		return 0, err
+	}
+	if err := p.Wait(ctx); err != nil {
+		return 0, err
+	}
+	return time.Since(t0), nil
+}

@@ -1,0 +1,110 @@
+package core_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bigjob-go/bigjob/core"
+	"github.com/bigjob-go/bigjob/internal/testenv"
+	"github.com/stretchr/testify/require"
+)
+
+// A loopback URL where nothing listens gets an embedded server, announced by
+// one warning line; the agent reaches it like any Redis, password included.
+func TestEmbeddedFallback(t *testing.T) {
+	port := testenv.FreePort(t)
+	url := fmt.Sprintf("redis://s3cret@localhost:%d", port)
+	var warn bytes.Buffer
+	s := newService(t, url, func(o *core.Options) { o.Warnings = &warn })
+	require.Equal(t, 1, strings.Count(warn.String(), "\n"), "exactly one warning line: %q", warn.String())
+	require.Contains(t, warn.String(), "embedded")
+	require.Contains(t, warn.String(), "Nothing is persisted")
+	require.Contains(t, warn.String(), core.EnvNoEmbedded)
+	require.NotContains(t, warn.String(), "s3cret")
+
+	// a second service in the same process shares the server: no new warning
+	s2 := newService(t, url, func(o *core.Options) { o.Warnings = &warn })
+	require.Equal(t, 1, strings.Count(warn.String(), "\n"))
+	_ = s2
+
+	p, _ := newPilot(t, s, 1)
+	u, err := p.Submit(ctxT(t), core.UnitDescription{Executable: "/bin/true"})
+	require.NoError(t, err)
+	st, _ := waitUnit(t, u)
+	require.Equal(t, core.Done, st)
+
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", agentPID(t, p)))
+	require.NoError(t, err)
+	require.NotContains(t, string(cmdline), "s3cret", "the password must not be on the agent's command line")
+	require.Contains(t, p.URL(), "s3cret@localhost:", "the pilot URL carries the password, as in BigJob, so it can be reconnected")
+}
+
+func TestEmbeddedFallbackCanBeTurnedOff(t *testing.T) {
+	url := fmt.Sprintf("redis://localhost:%d", testenv.FreePort(t))
+	o := testOptions(t, url)
+	o.NoEmbedded = true
+	_, err := core.NewService(ctxT(t), o)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), url)
+	require.Contains(t, err.Error(), "connection refused")
+	require.Contains(t, err.Error(), "fallback is off")
+
+	t.Setenv(core.EnvNoEmbedded, "1")
+	_, err = core.NewService(ctxT(t), testOptions(t, url))
+	require.ErrorContains(t, err, "connection refused")
+}
+
+func TestBadCoordinationURL(t *testing.T) {
+	_, err := core.NewService(ctxT(t), testOptions(t, "advert://localhost/?dbtype=sqlite3"))
+	require.ErrorContains(t, err, `coordination URL "advert://localhost/?dbtype=sqlite3"`)
+	_, err = core.OpenPilot(ctxT(t), "redis://localhost:6379/not-a-pilot", testOptions(t, ""))
+	require.ErrorContains(t, err, "is not a pilot name")
+}
+
+// An agent that cannot reach its store for longer than the grace period
+// kills its units and exits.
+func TestAgentGivesUpWithoutStore(t *testing.T) {
+	r := testenv.StartRedis(t)
+	s := newService(t, r.URL, func(o *core.Options) { o.StoreGrace = 2 * time.Second })
+	p, _ := newPilot(t, s, 1)
+	m := marker(t)
+	u, err := p.Submit(ctxT(t), sleeper(m))
+	require.NoError(t, err)
+	waitForUnitState(t, u, core.Running)
+	agent := agentPID(t, p)
+	require.NotEmpty(t, processesWith(m))
+
+	r.Stop()
+	require.Eventually(t, func() bool {
+		_, err := os.Stat(fmt.Sprintf("/proc/%d/fd", agent))
+		return os.IsNotExist(err) && len(processesWith(m)) == 0
+	}, bound, 100*time.Millisecond, "the agent and its units must go after the grace period")
+}
+
+func TestSubmitValidates(t *testing.T) {
+	url := testenvRedis(t)
+	s := newService(t, url)
+	_, err := s.Submit(ctxT(t), core.UnitDescription{})
+	var de *core.DescriptionError
+	require.ErrorAs(t, err, &de)
+	require.Equal(t, "executable", de.Key)
+	_, err = s.Submit(ctxT(t), core.UnitDescription{Executable: "x", SPMDVariation: "openmp"})
+	require.ErrorAs(t, err, &de)
+	require.Equal(t, "spmd_variation", de.Key)
+	_, err = s.SubmitBulk(ctxT(t), []core.UnitDescription{{Executable: "x"}, {Executable: "x", NumberOfProcesses: -1}})
+	require.ErrorContains(t, err, "unit 1: compute unit description: key \"number_of_processes\"")
+
+	_, err = s.CreatePilot(ctxT(t), core.PilotDescription{ServiceURL: "nosuch://localhost", NumberOfProcesses: 1})
+	require.ErrorAs(t, err, &de)
+	require.Equal(t, "service_url", de.Key)
+	require.Contains(t, err.Error(), `no adaptor for scheme "nosuch"`)
+	_, err = s.CreatePilot(ctxT(t), core.PilotDescription{ServiceURL: "fork://otherhost", NumberOfProcesses: 1})
+	require.ErrorContains(t, err, "use ssh://otherhost")
+	_, err = s.CreatePilot(ctxT(t), core.PilotDescription{ServiceURL: "fork://localhost"})
+	require.ErrorAs(t, err, &de)
+	require.Equal(t, "number_of_processes", de.Key)
+}
