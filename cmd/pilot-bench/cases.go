@@ -219,8 +219,8 @@ func peakRSS(pid string) (float64, error) {
 }
 
 func ms(d time.Duration) float64 { return round2(float64(d.Microseconds()) / 1000) }
-func round(f float64) float64   { return float64(int64(f + 0.5)) }
-func round2(f float64) float64  { return float64(int64(f*100+0.5)) / 100 }
+func round(f float64) float64    { return float64(int64(f + 0.5)) }
+func round2(f float64) float64   { return float64(int64(f*100+0.5)) / 100 }
 func roundAll(fs []float64) []float64 {
 	out := make([]float64, len(fs))
 	for i, f := range fs {

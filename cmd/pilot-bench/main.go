@@ -76,9 +76,9 @@ func main() {
 	cases := map[string]func(context.Context, core.Options) (result, error){
 		"throughput":      func(ctx context.Context, o core.Options) (result, error) { return throughput(ctx, o, *flagWorkdir) },
 		"throughput_disk": func(ctx context.Context, o core.Options) (result, error) { return throughput(ctx, o, os.TempDir()) },
-		"control_plane": controlPlane,
-		"latency":       latency,
-		"memory":        memory,
+		"control_plane":   controlPlane,
+		"latency":         latency,
+		"memory":          memory,
 	}
 	host, _ := os.Hostname()
 	for _, name := range strings.Split(*flagCases, ",") {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -16,19 +17,35 @@ var agentBuild struct {
 }
 
 // AgentBinary builds cmd/pilot-agent (static, CGO_ENABLED=0) once per test
-// binary and returns its path.
+// binary into build/test/ of the module (ignored by git) and returns its path.
+// Test binaries of several packages may build at once: each writes a file of
+// its own and renames it into place.
 func AgentBinary(t testing.TB) string {
 	t.Helper()
 	agentBuild.once.Do(func() {
-		dir, err := os.MkdirTemp("", "pilot-agent-*")
+		gomod, err := exec.Command("go", "env", "GOMOD").Output()
 		if err != nil {
 			agentBuild.err = err
 			return
 		}
-		agentBuild.path = filepath.Join(dir, "pilot-agent")
-		cmd := exec.Command("go", "build", "-o", agentBuild.path, "github.com/bigjob-go/bigjob/cmd/pilot-agent")
+		dir := filepath.Join(filepath.Dir(strings.TrimSpace(string(gomod))), "build", "test")
+		if agentBuild.err = os.MkdirAll(dir, 0o755); agentBuild.err != nil {
+			return
+		}
+		tmp, err := os.CreateTemp(dir, "pilot-agent-*")
+		if err != nil {
+			agentBuild.err = err
+			return
+		}
+		tmp.Close()
+		cmd := exec.Command("go", "build", "-o", tmp.Name(), "github.com/bigjob-go/bigjob/cmd/pilot-agent")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		agentBuild.out, agentBuild.err = cmd.CombinedOutput()
+		if agentBuild.out, agentBuild.err = cmd.CombinedOutput(); agentBuild.err != nil {
+			os.Remove(tmp.Name())
+			return
+		}
+		agentBuild.path = filepath.Join(dir, "pilot-agent")
+		agentBuild.err = os.Rename(tmp.Name(), agentBuild.path)
 	})
 	if agentBuild.err != nil {
 		t.Fatalf("build pilot-agent: %v\n%s", agentBuild.err, agentBuild.out)
