@@ -23,6 +23,7 @@ import (
 
 	"github.com/bigjob-go/bigjob/coord"
 	"github.com/bigjob-go/bigjob/core"
+	"github.com/bigjob-go/bigjob/internal/ctxsleep"
 )
 
 // ErrStoreLost is returned by Run when the agent gave up after losing the
@@ -439,6 +440,7 @@ func (a *agent) shutdown(plan *stopPlan, stopBg context.CancelFunc) error {
 	if err := a.w.close(ctx); err != nil {
 		a.log.Error("record the last unit states", "err", err)
 	}
+	a.devnull.Close()
 	if plan.pilotState != "" {
 		err := a.store.FinishPilot(ctx, a.keys, a.id, string(plan.pilotState), plan.reason, string(plan.queued), plan.queuedReason)
 		var ended *coord.PilotEndedError
@@ -482,7 +484,7 @@ func (a *agent) puller(ctx context.Context) {
 				break
 			}
 			a.log.Warn("taking units failed; retrying", "err", err, "in", backoff)
-			sleep(ctx, backoff)
+			ctxsleep.Sleep(ctx, backoff)
 			backoff = min(2*backoff, 2*time.Second)
 		}
 		a.pulled <- out
@@ -528,7 +530,7 @@ func (a *agent) control(ctx context.Context) {
 		cmd, ok, err := a.store.PopControl(ctx, a.keys, a.id, 2*time.Second)
 		if err != nil {
 			if ctx.Err() == nil {
-				sleep(ctx, 500*time.Millisecond)
+				ctxsleep.Sleep(ctx, 500*time.Millisecond)
 			}
 			continue
 		}
@@ -595,14 +597,5 @@ func (a *agent) heartbeat(ctx context.Context) {
 		default:
 		}
 		return
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
 	}
 }

@@ -141,3 +141,24 @@ func TestProtocolRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// Every key a service writes expires; nothing is left to grow forever.
+func TestEveryKeyHasATTL(t *testing.T) {
+	url := testenv.RedisServer(t)
+	ctx := context.Background()
+	s := dial(t, url)
+	k := coord.ServiceKeys("pcs-ttl")
+	_, err := s.Submit(ctx, k, "", []coord.NewUnit{{ID: "cu-1", Slots: 1, Description: []byte("{}")}})
+	require.NoError(t, err)
+	require.NoError(t, s.CreatePilot(ctx, k, "bj-1", coord.PilotName("bj-1", "h"), 1, nil))
+	_, err = s.Submit(ctx, k, "bj-1", []coord.NewUnit{{ID: "cu-2", Slots: 1, Description: []byte("{}")}})
+	require.NoError(t, err)
+	keys, err := s.Client().Keys(ctx, "*").Result()
+	require.NoError(t, err)
+	require.NotEmpty(t, keys)
+	for _, key := range keys {
+		ttl, err := s.Client().TTL(ctx, key).Result()
+		require.NoError(t, err)
+		require.Greater(t, ttl, time.Duration(0), "key %s has no TTL", key)
+	}
+}

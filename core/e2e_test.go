@@ -233,14 +233,7 @@ func TestLargeUnitIsNotStarved(t *testing.T) {
 
 func TestUnitCancelKillsItsProcesses(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, url string) {
-		s := newService(t, url)
-		p, _ := newPilot(t, s, 1)
-		m := marker(t)
-		u, err := p.Submit(ctxT(t), sleeper(m))
-		require.NoError(t, err)
-		queued, err := p.Submit(ctxT(t), core.UnitDescription{Executable: "/bin/true"})
-		require.NoError(t, err)
-		waitForUnitState(t, u, core.Running)
+		p, u, queued, m := busyPilot(t, url)
 		require.Eventually(t, func() bool { return len(processesWith(m)) >= 3 }, bound, 20e6)
 
 		require.NoError(t, queued.Cancel(ctxT(t)))
@@ -293,15 +286,7 @@ func TestPilotCancelLeavesNothing(t *testing.T) {
 
 func TestAgentKilledMeansPilotFailed(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, url string) {
-		s := newService(t, url)
-		p, _ := newPilot(t, s, 1)
-		m := marker(t)
-		running, err := p.Submit(ctxT(t), sleeper(m))
-		require.NoError(t, err)
-		queued, err := p.Submit(ctxT(t), core.UnitDescription{Executable: "/bin/true"})
-		require.NoError(t, err)
-		waitForUnitState(t, running, core.Running)
-
+		p, running, queued, m := busyPilot(t, url)
 		killAgent(t, p)
 		st, err := p.WaitState(ctxT(t)) // returns at a final state
 		require.NoError(t, err)

@@ -168,3 +168,17 @@ func collect(t *testing.T, us []*core.Unit) []map[string]string {
 }
 
 func testenvRedis(t *testing.T) string { return testenv.RedisServer(t) }
+
+// busyPilot is a 1-slot pilot running a sleeper unit (processes marked with
+// m) with a second unit queued behind it.
+func busyPilot(t *testing.T, url string) (p *core.Pilot, running, queued *core.Unit, m core.EnvVar) {
+	t.Helper()
+	p, _ = newPilot(t, newService(t, url), 1)
+	m = marker(t)
+	running, err := p.Submit(ctxT(t), sleeper(m))
+	require.NoError(t, err)
+	queued, err = p.Submit(ctxT(t), core.UnitDescription{Executable: "/bin/true"})
+	require.NoError(t, err)
+	waitForUnitState(t, running, core.Running)
+	return p, running, queued, m
+}

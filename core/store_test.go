@@ -108,3 +108,22 @@ func TestSubmitValidates(t *testing.T) {
 	require.ErrorAs(t, err, &de)
 	require.Equal(t, "number_of_processes", de.Key)
 }
+
+// Caller and agent reach a TLS-only Redis through a rediss:// URL.
+func TestTLSCoordination(t *testing.T) {
+	url := testenv.RedisServerTLS(t)
+	require.True(t, strings.HasPrefix(url, "rediss://localhost:"), url)
+	s := newService(t, url)
+	p, _ := newPilot(t, s, 1)
+	u, err := p.Submit(ctxT(t), core.UnitDescription{Executable: "/bin/true"})
+	require.NoError(t, err)
+	st, _ := waitUnit(t, u)
+	require.Equal(t, core.Done, st)
+	require.True(t, strings.HasPrefix(p.URL(), "rediss://localhost:"), p.URL())
+
+	// without the CA the server's certificate is refused, with a clear error
+	plain := url[:strings.Index(url, "?")]
+	o := testOptions(t, plain)
+	_, err = core.NewService(ctxT(t), o)
+	require.ErrorContains(t, err, "certificate")
+}

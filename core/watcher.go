@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/bigjob-go/bigjob/coord"
+	"github.com/bigjob-go/bigjob/internal/ctxsleep"
 )
 
 // watcher follows a service's event stream for this process and hands the
@@ -82,7 +83,7 @@ func (w *watcher) loop(ctx context.Context, gen int, lastID string, lastSeq int6
 		}
 		if err != nil {
 			w.d.log.Warn("reading the event stream failed; retrying", "err", err, "in", backoff)
-			sleepCtx(ctx, backoff)
+			ctxsleep.Sleep(ctx, backoff)
 			backoff = min(2*backoff, 2*time.Second)
 			continue
 		}
@@ -167,16 +168,5 @@ func (w *watcher) close() {
 	}
 	for s := range w.subs {
 		s.push(nil, true)
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }

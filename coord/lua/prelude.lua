@@ -23,11 +23,16 @@ local function expire(key)
 end
 
 -- publish appends the collected events as one stream entry numbered by ev:n,
--- so that a reader can tell when trimming made it miss entries.
+-- so that a reader can tell when trimming made it miss entries. The stream
+-- gets its TTL when it is (re)created; touch_service renews it.
 local function publish()
   if #events == 0 then return end
   local n = redis.call('INCR', P .. 'ev:n')
   redis.call('XADD', P .. 'ev', 'MAXLEN', '~', MAXEV, '*', 'n', n, 'e', table.concat(events, '\n'))
+  if n == 1 then
+    expire(P .. 'ev')
+    expire(P .. 'ev:n')
+  end
 end
 
 -- touch_service renews the TTL of the service-wide keys (heartbeats call it).

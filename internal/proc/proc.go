@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/bigjob-go/bigjob/internal/ctxsleep"
 )
 
 // Stat is the part of /proc/<pid>/stat this package uses.
@@ -100,7 +102,7 @@ func KillSession(ctx context.Context, sid int, grace time.Duration) int {
 	}
 	deadline := time.Now().Add(grace)
 	for len(SessionMembers(sid)) > 0 && time.Now().Before(deadline) {
-		if !sleep(ctx, 20*time.Millisecond) {
+		if !ctxsleep.Sleep(ctx, 20*time.Millisecond) {
 			return len(members)
 		}
 	}
@@ -108,7 +110,7 @@ func KillSession(ctx context.Context, sid int, grace time.Duration) int {
 		for _, pid := range left {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
-		if !sleep(ctx, 10*time.Millisecond) {
+		if !ctxsleep.Sleep(ctx, 10*time.Millisecond) {
 			break
 		}
 	}
@@ -135,15 +137,4 @@ func WithEnv(name, value string) []int {
 		}
 	}
 	return out
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

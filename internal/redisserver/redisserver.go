@@ -4,6 +4,7 @@ package redisserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -32,6 +33,14 @@ func (s *Server) Stop() { s.stop() }
 
 // Start runs redis-server on a free loopback port with its files in dir.
 func Start(dir string, extraArgs ...string) (*Server, error) {
+	return start(dir, nil, func(port int) []string {
+		return append([]string{"--port", strconv.Itoa(port)}, extraArgs...)
+	})
+}
+
+// start runs redis-server with the arguments listen gives for a free port,
+// and waits until it answers (over TLS if tc is set).
+func start(dir string, tc *tls.Config, listen func(port int) []string) (*Server, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, ErrNotInstalled
@@ -42,17 +51,16 @@ func Start(dir string, extraArgs ...string) (*Server, error) {
 			return nil, err
 		}
 		args := append([]string{
-			"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-			"--save", "", "--appendonly", "no", "--dir", dir,
+			"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir,
 			"--logfile", filepath.Join(dir, "redis.log"),
-		}, extraArgs...)
+		}, listen(port)...)
 		cmd := exec.Command(bin, args...)
 		if err := cmd.Start(); err != nil {
 			return nil, fmt.Errorf("start redis-server: %w", err)
 		}
 		exited := make(chan struct{})
 		go func() { cmd.Wait(); close(exited) }()
-		if waitPing(port, exited) {
+		if waitPing(port, tc, exited) {
 			var once sync.Once
 			stop := func() {
 				once.Do(func() {
@@ -69,8 +77,8 @@ func Start(dir string, extraArgs ...string) (*Server, error) {
 	return nil, fmt.Errorf("redis-server did not come up; its log:\n%s", log)
 }
 
-func waitPing(port int, exited <-chan struct{}) bool {
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port), MaxRetries: -1, DialerRetries: 1})
+func waitPing(port int, tc *tls.Config, exited <-chan struct{}) bool {
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port), MaxRetries: -1, DialerRetries: 1, TLSConfig: tc})
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {

@@ -54,6 +54,19 @@ func RedisServer(t testing.TB, extraArgs ...string) string {
 func StartRedis(t testing.TB, extraArgs ...string) *redisserver.Server {
 	t.Helper()
 	s, err := redisserver.Start(t.TempDir(), extraArgs...)
+	return checkStarted(t, s, err)
+}
+
+// RedisServerTLS starts a private redis-server that accepts only TLS and
+// returns its rediss:// URL, which names the CA file.
+func RedisServerTLS(t testing.TB) string {
+	t.Helper()
+	s, err := redisserver.StartTLS(t.TempDir())
+	return checkStarted(t, s, err).URL
+}
+
+func checkStarted(t testing.TB, s *redisserver.Server, err error) *redisserver.Server {
+	t.Helper()
 	if errors.Is(err, redisserver.ErrNotInstalled) && os.Getenv("BIGJOB_TEST_NO_REDIS") == "1" {
 		t.Skip("redis-server not installed and BIGJOB_TEST_NO_REDIS=1: skipping the real-Redis part of this test")
 	}
