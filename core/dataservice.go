@@ -83,16 +83,40 @@ func (c *DataService) Submit(ctx context.Context, ud UnitDescription) (*Unit, er
 	return us[0], nil
 }
 
-// SubmitBulk queues many units, all on one attached service.
-func (c *DataService) SubmitBulk(ctx context.Context, uds []UnitDescription) ([]*Unit, error) {
-	c.mu.Lock()
-	if len(c.services) == 0 {
+// Enqueue queues a unit with write-behind (see Service.Enqueue) on the
+// service queue of an attached service.
+func (c *DataService) Enqueue(ud UnitDescription) (*Unit, error) {
+	s, err := c.pick()
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.Enqueue(ud)
+	if err == nil {
+		c.mu.Lock()
+		c.units = append(c.units, u)
 		c.mu.Unlock()
+	}
+	return u, err
+}
+
+// pick chooses the service for the next units, in turn.
+func (c *DataService) pick() (*Service, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.services) == 0 {
 		return nil, fmt.Errorf("compute data service %s: no pilot compute service attached; add one first", c.id)
 	}
 	s := c.services[c.next%len(c.services)]
 	c.next++
-	c.mu.Unlock()
+	return s, nil
+}
+
+// SubmitBulk queues many units, all on one attached service.
+func (c *DataService) SubmitBulk(ctx context.Context, uds []UnitDescription) ([]*Unit, error) {
+	s, err := c.pick()
+	if err != nil {
+		return nil, err
+	}
 	us, err := s.SubmitBulk(ctx, uds)
 	c.mu.Lock()
 	c.units = append(c.units, us...)
@@ -106,6 +130,9 @@ func (c *DataService) SubmitBulk(ctx context.Context, uds []UnitDescription) ([]
 func (c *DataService) Wait(ctx context.Context) error {
 	byDomain := map[*domain][]string{}
 	for _, u := range c.Units() {
+		if err := u.written(ctx); err != nil {
+			return err
+		}
 		byDomain[u.d] = append(byDomain[u.d], u.id)
 	}
 	doms := map[*domain]bool{}

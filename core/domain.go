@@ -22,6 +22,9 @@ type domain struct {
 	watcher *watcher
 	monitor *monitor
 
+	outboxMu sync.Mutex
+	outboxes map[string]*outbox // write-behind queues, by pilot id ("" service)
+
 	key  string
 	refs int // guarded by domains
 	drop func()

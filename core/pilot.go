@@ -21,6 +21,10 @@ type Pilot struct {
 	name string // bigjob:bj-<uuid>:<host>
 	desc *PilotDescription
 
+	slotsOnce sync.Once // cachedSlots
+	slots     int
+	slotsErr  error
+
 	closeOnce sync.Once
 	release   func() // set when reconnected by URL
 }
@@ -179,6 +183,9 @@ func (p *Pilot) Units(ctx context.Context) ([]*Unit, error) {
 // events down, reading again only when the count reaches zero (units may have
 // been submitted meanwhile) or events were missed.
 func (p *Pilot) Wait(ctx context.Context) error {
+	if err := p.Flush(ctx); err != nil {
+		return err
+	}
 	unwatch := p.d.monitor.watch(p.id)
 	defer unwatch()
 	sub, err := p.d.watcher.subscribe(ctx, func(e coord.Event) bool {
@@ -261,6 +268,7 @@ func (p *Pilot) WaitState(ctx context.Context, states ...State) (State, error) {
 // Options.StopTimeout, the adaptor kills it. Cancel returns when no process
 // of the pilot is left. Canceling a final pilot does nothing.
 func (p *Pilot) Cancel(ctx context.Context) error {
+	p.Flush(ctx) // units enqueued before the cancel are canceled with it
 	st, err := p.State(ctx)
 	if err != nil || st.Final() {
 		return err

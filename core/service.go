@@ -179,6 +179,7 @@ func (s *Service) Cancel(ctx context.Context) error {
 	if err := s.check(); err != nil {
 		return err
 	}
+	flushErr := s.Flush(ctx)
 	ids, err := s.d.store.PilotIDs(ctx, s.d.keys)
 	if err != nil {
 		return fmt.Errorf("cancel service %s: %w", s.id, err)
@@ -196,13 +197,16 @@ func (s *Service) Cancel(ctx context.Context) error {
 	if err := s.d.store.CancelService(ctx, s.d.keys, "canceled with its pilot compute service"); err != nil {
 		errs = append(errs, fmt.Errorf("cancel service %s: %w", s.id, err))
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, flushErr)...)
 }
 
 // Close releases the Service's resources in this process. It does not
 // cancel pilots: they run on (until their walltime) and can be reached again
 // by URL, as in BigJob.
 func (s *Service) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+	s.Flush(ctx) // nothing enqueued is lost
+	cancel()
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

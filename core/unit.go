@@ -18,6 +18,10 @@ type Unit struct {
 	id        string // cu-<uuid>
 	pilotName string // the pilot it was submitted to; "" for the service queue
 
+	mu  sync.Mutex
+	box *outbox // set while an Enqueue'd unit may not be written yet
+	seq uint64  // its place in box
+
 	closeOnce sync.Once
 	release   func() // set when reconnected by URL
 }
@@ -86,6 +90,9 @@ func (u *Unit) Close() error {
 
 // State reads the unit's state.
 func (u *Unit) State(ctx context.Context) (State, error) {
+	if err := u.written(ctx); err != nil {
+		return "", err
+	}
 	f, err := u.d.store.Fields(ctx, u.d.keys.Unit(u.id), coord.FieldState)
 	if err != nil {
 		return "", u.wrap("read state", err)
@@ -98,6 +105,9 @@ func (u *Unit) State(ctx context.Context) (State, error) {
 // SAGA-style fields BigJob scripts print (Executable, Arguments,
 // NumberOfProcesses, ...).
 func (u *Unit) Details(ctx context.Context) (map[string]string, error) {
+	if err := u.written(ctx); err != nil {
+		return nil, err
+	}
 	m, err := u.d.store.Record(ctx, u.d.keys.Unit(u.id))
 	if err != nil {
 		return nil, u.wrap("read details", err)
@@ -115,6 +125,9 @@ func (u *Unit) Details(ctx context.Context) (map[string]string, error) {
 
 // Description returns the unit's description with defaults applied.
 func (u *Unit) Description(ctx context.Context) (UnitDescription, error) {
+	if err := u.written(ctx); err != nil {
+		return UnitDescription{}, err
+	}
 	f, err := u.d.store.Fields(ctx, u.d.keys.Unit(u.id), coord.FieldDescription)
 	if err != nil {
 		return UnitDescription{}, u.wrap("read description", err)
@@ -129,6 +142,9 @@ func (u *Unit) Description(ctx context.Context) (UnitDescription, error) {
 // Sandbox is the absolute working directory of the unit on its pilot's host,
 // or "" before an agent started it.
 func (u *Unit) Sandbox(ctx context.Context) (string, error) {
+	if err := u.written(ctx); err != nil {
+		return "", err
+	}
 	f, err := u.d.store.Fields(ctx, u.d.keys.Unit(u.id), "sandbox")
 	if err != nil {
 		return "", u.wrap("read sandbox", err)
@@ -140,6 +156,9 @@ func (u *Unit) Sandbox(ctx context.Context) (string, error) {
 // waits it watches the pilot that runs the unit, so a dead agent makes the
 // unit Failed rather than the wait hang.
 func (u *Unit) Wait(ctx context.Context) (State, error) {
+	if err := u.written(ctx); err != nil {
+		return "", err
+	}
 	sub, err := u.d.watcher.subscribe(ctx, func(e coord.Event) bool {
 		return e.Kind == coord.KindUnit && e.ID == u.id
 	})
@@ -172,6 +191,9 @@ func (u *Unit) Wait(ctx context.Context) (State, error) {
 // the agent has recorded it (within Options.StopTimeout). Canceling a final
 // unit does nothing.
 func (u *Unit) Cancel(ctx context.Context) error {
+	if err := u.written(ctx); err != nil {
+		return err
+	}
 	sub, err := u.d.watcher.subscribe(ctx, func(e coord.Event) bool {
 		return e.Kind == coord.KindUnit && e.ID == u.id
 	})

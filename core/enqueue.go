@@ -1,0 +1,246 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/bigjob-go/bigjob/coord"
+)
+
+// Write-behind submission. Enqueue checks a unit at once (its description,
+// and its size against the pilot's when the pilot is known) and returns its
+// Unit without a round trip to the store; a flusher per queue writes what
+// accumulates in batches, one batch in flight at a time (group commit).
+// Anything that reads or changes a unit, and every wait and cancel, first
+// waits for the unit's write, so callers see the same states as with Submit.
+// A write that fails makes the unit's operations, the next Enqueue on that
+// queue and Flush return the error.
+
+// flushTimeout bounds one batch write of the flusher.
+const flushTimeout = 30 * time.Second
+
+// outbox buffers the units enqueued for one queue (a pilot's, or the
+// service queue) of a domain.
+type outbox struct {
+	d      *domain
+	target string // pilot id, "" for the service queue
+	name   string // pilot name, for errors
+	p      *Pilot
+
+	mu       sync.Mutex
+	pending  []coord.NewUnit
+	next     uint64 // sequence number of the next enqueued unit
+	done     uint64 // units 1..done are written or failed
+	failed   map[uint64]error
+	running  bool // a flusher goroutine is active
+	err      error
+	progress chan struct{} // closed and replaced whenever done advances
+}
+
+func newOutbox(d *domain, p *Pilot) *outbox {
+	o := &outbox{d: d, p: p, failed: map[uint64]error{}, progress: make(chan struct{})}
+	if p != nil {
+		o.target, o.name = p.id, p.name
+	}
+	return o
+}
+
+// outboxFor returns the domain's outbox for pilot p (nil: service queue).
+func (d *domain) outboxFor(p *Pilot) *outbox {
+	target := ""
+	if p != nil {
+		target = p.id
+	}
+	d.outboxMu.Lock()
+	defer d.outboxMu.Unlock()
+	if d.outboxes == nil {
+		d.outboxes = map[string]*outbox{}
+	}
+	o := d.outboxes[target]
+	if o == nil {
+		o = newOutbox(d, p)
+		d.outboxes[target] = o
+	}
+	return o
+}
+
+// enqueue adds one unit and returns it.
+func (o *outbox) enqueue(ud UnitDescription) (*Unit, error) {
+	if err := ud.Validate(); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(ud.WithDefaults())
+	if err != nil {
+		return nil, err
+	}
+	nu := coord.NewUnit{ID: newID("cu-"), Slots: ud.Slots(), Description: b}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.err != nil {
+		err := o.err
+		o.err = nil // reported once; later units may succeed
+		return nil, err
+	}
+	o.pending = append(o.pending, nu)
+	o.next++
+	u := &Unit{d: o.d, id: nu.ID, pilotName: o.name, box: o, seq: o.next}
+	if !o.running {
+		o.running = true
+		go o.flush()
+	}
+	return u, nil
+}
+
+// flush writes batches until nothing is pending.
+func (o *outbox) flush() {
+	for {
+		o.mu.Lock()
+		if len(o.pending) == 0 {
+			o.running = false
+			o.mu.Unlock()
+			return
+		}
+		n := min(len(o.pending), submitBatch)
+		batch := o.pending[:n:n]
+		o.pending = o.pending[n:]
+		first := o.done + 1
+		o.mu.Unlock()
+
+		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+		written, err := o.d.store.Submit(ctx, o.d.keys, o.target, batch)
+		cancel()
+
+		o.mu.Lock()
+		if err != nil {
+			err = submitError(err, o.p)
+			for i := written; i < n; i++ {
+				o.failed[first+uint64(i)] = err
+			}
+			o.err = err
+		}
+		o.done += uint64(n)
+		close(o.progress)
+		o.progress = make(chan struct{})
+		o.mu.Unlock()
+	}
+}
+
+// wait blocks until unit seq is written and returns its error.
+func (o *outbox) wait(ctx context.Context, seq uint64) error {
+	for {
+		o.mu.Lock()
+		if o.done >= seq {
+			err := o.failed[seq]
+			delete(o.failed, seq)
+			o.mu.Unlock()
+			return err
+		}
+		ch := o.progress
+		o.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// drain waits until everything enqueued so far is written and returns (and
+// clears) the first write error since the last report.
+func (o *outbox) drain(ctx context.Context) error {
+	o.mu.Lock()
+	seq := o.next
+	o.mu.Unlock()
+	if err := o.wait(ctx, seq); err != nil && seq > 0 {
+		return err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	err := o.err
+	o.err = nil
+	return err
+}
+
+// flushAll drains every outbox of the domain.
+func (d *domain) flushAll(ctx context.Context) error {
+	d.outboxMu.Lock()
+	boxes := make([]*outbox, 0, len(d.outboxes))
+	for _, o := range d.outboxes {
+		boxes = append(boxes, o)
+	}
+	d.outboxMu.Unlock()
+	var first error
+	for _, o := range boxes {
+		if err := o.drain(ctx); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// Enqueue queues a unit on this pilot with write-behind (see the package
+// notes in enqueue.go): the description and the unit's size are checked now,
+// the write happens in the background in batches.
+func (p *Pilot) Enqueue(ud UnitDescription) (*Unit, error) {
+	if slots, err := p.cachedSlots(); err == nil && ud.Slots() > slots {
+		return nil, submitError(&coord.TooLargeError{Need: ud.Slots(), Have: slots}, p)
+	}
+	p.Name()
+	return p.d.outboxFor(p).enqueue(ud)
+}
+
+// Enqueue queues a unit on the service-wide queue with write-behind.
+func (s *Service) Enqueue(ud UnitDescription) (*Unit, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	return s.d.outboxFor(nil).enqueue(ud)
+}
+
+// Flush waits until every unit enqueued on this service (on any queue) is
+// written, and returns the first write error not reported yet.
+func (s *Service) Flush(ctx context.Context) error { return s.d.flushAll(ctx) }
+
+// Flush waits until every unit enqueued on this pilot is written.
+func (p *Pilot) Flush(ctx context.Context) error { return p.d.outboxFor(p).drain(ctx) }
+
+// cachedSlots is the pilot's size, read once.
+func (p *Pilot) cachedSlots() (int, error) {
+	p.slotsOnce.Do(func() {
+		if p.desc != nil {
+			p.slots = p.desc.NumberOfProcesses
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		p.slots, p.slotsErr = p.Slots(ctx)
+	})
+	return p.slots, p.slotsErr
+}
+
+// written waits until the unit is in the store (write-behind units) and
+// returns the error of its write, if any.
+func (u *Unit) written(ctx context.Context) error {
+	box := u.pendingBox()
+	if box == nil {
+		return nil
+	}
+	err := box.wait(ctx, u.seq)
+	if err == nil {
+		u.mu.Lock()
+		u.box = nil
+		u.mu.Unlock()
+	} else if ctx.Err() == nil {
+		return fmt.Errorf("unit %s was not submitted: %w", u.id, err)
+	}
+	return err
+}
+
+func (u *Unit) pendingBox() *outbox {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.box
+}
