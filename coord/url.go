@@ -38,7 +38,7 @@ type Address struct {
 func ParseURL(raw string) (Address, error) {
 	var a Address
 	bad := func(format string, args ...any) (Address, error) {
-		return Address{}, fmt.Errorf("coordination URL %q: %s", redactRaw(raw), fmt.Sprintf(format, args...))
+		return Address{}, &URLError{What: "coordination", URL: redactRaw(raw), Problem: fmt.Sprintf(format, args...)}
 	}
 	if strings.TrimSpace(raw) == "" {
 		return bad("empty; give redis://host[:port]")
@@ -104,6 +104,15 @@ func ParseURL(raw string) (Address, error) {
 	}
 	return a, nil
 }
+
+// URLError is a URL that cannot be used, with what is wrong and how to fix it.
+type URLError struct {
+	What    string // "coordination", "pilot", "unit"
+	URL     string // password masked
+	Problem string
+}
+
+func (e *URLError) Error() string { return fmt.Sprintf("%s URL %q: %s", e.What, e.URL, e.Problem) }
 
 // HostPort is the address to dial, "host:port".
 func (a Address) HostPort() string { return net.JoinHostPort(a.Host, strconv.Itoa(a.Port)) }

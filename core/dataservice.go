@@ -128,9 +128,11 @@ func (c *DataService) SubmitBulk(ctx context.Context, uds []UnitDescription) ([]
 // final. It returns ErrNoPilots early when the attached services have no
 // live pilot left (none created, or all Done or Failed), as BigJob does.
 func (c *DataService) Wait(ctx context.Context) error {
+	lctx, cancel := lookCtx(ctx)
+	defer cancel()
 	byDomain := map[*domain][]string{}
 	for _, u := range c.Units() {
-		if err := u.written(ctx); err != nil {
+		if err := u.written(lctx); err != nil {
 			return err
 		}
 		byDomain[u.d] = append(byDomain[u.d], u.id)
@@ -142,7 +144,7 @@ func (c *DataService) Wait(ctx context.Context) error {
 	for d := range byDomain {
 		doms[d] = true
 	}
-	return waitUnits(ctx, byDomain, doms)
+	return waitUnits(ctx, lctx, byDomain, doms)
 }
 
 // Details returns the details of every pilot of the attached services.
@@ -168,8 +170,8 @@ func (c *DataService) Details(ctx context.Context) ([]map[string]string, error) 
 }
 
 // waitUnits waits until the units (ids per domain) are final, or until no
-// domain in doms has a live pilot.
-func waitUnits(ctx context.Context, units map[*domain][]string, doms map[*domain]bool) error {
+// domain in doms has a live pilot. lctx serves the first look (see lookCtx).
+func waitUnits(ctx, lctx context.Context, units map[*domain][]string, doms map[*domain]bool) error {
 	wake := make(chan struct{}, 1)
 	subs := map[*domain]*subscription{}
 	defer func() {
@@ -178,7 +180,7 @@ func waitUnits(ctx context.Context, units map[*domain][]string, doms map[*domain
 		}
 	}()
 	for d := range doms {
-		s, err := d.watcher.subscribeTo(ctx, nil, wake)
+		s, err := d.watcher.subscribeTo(lctx, nil, wake)
 		if err != nil {
 			return err
 		}
@@ -192,9 +194,13 @@ func waitUnits(ctx context.Context, units map[*domain][]string, doms map[*domain
 		}
 	}
 	recheck, pilotsChanged := true, true
-	for {
+	for first := true; ; first = false {
+		rctx := ctx
+		if first {
+			rctx = lctx
+		}
 		if recheck {
-			if err := dropFinal(ctx, remaining); err != nil {
+			if err := dropFinal(rctx, remaining); err != nil {
 				return err
 			}
 			recheck = false
@@ -207,7 +213,7 @@ func waitUnits(ctx context.Context, units map[*domain][]string, doms map[*domain
 			return nil
 		}
 		if pilotsChanged {
-			live, err := livePilots(ctx, doms)
+			live, err := livePilots(rctx, doms)
 			if err != nil {
 				return err
 			}

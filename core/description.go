@@ -15,11 +15,14 @@ type DescriptionError struct {
 	Description string // "pilot compute description" or "compute unit description"
 	Key         string
 	Problem     string
+	Err         error // a sentinel such as ErrNoAdaptor, or nil
 }
 
 func (e *DescriptionError) Error() string {
 	return fmt.Sprintf("%s: key %q: %s", e.Description, e.Key, e.Problem)
 }
+
+func (e *DescriptionError) Unwrap() error { return e.Err }
 
 const (
 	pcdName = "pilot compute description"
@@ -168,7 +171,7 @@ func parseUnit(kv []keyValue) (UnitDescription, error) {
 		return UnitDescription{}, p.err
 	}
 	if _, ok := findKey(kv, "executable"); !ok {
-		return UnitDescription{}, &DescriptionError{cudName, "executable", "missing; give the program to run, e.g. \"/bin/echo\""}
+		return UnitDescription{}, &DescriptionError{cudName, "executable", "missing; give the program to run, e.g. \"/bin/echo\"", nil}
 	}
 	return d, d.Validate()
 }
@@ -182,7 +185,7 @@ func (d *UnitDescription) setExtra(k string, v any) {
 
 // Validate checks the description and reports the first problem.
 func (d UnitDescription) Validate() error {
-	bad := func(key, problem string) error { return &DescriptionError{cudName, key, problem} }
+	bad := func(key, problem string) error { return &DescriptionError{cudName, key, problem, nil} }
 	if strings.TrimSpace(d.Executable) == "" {
 		return bad("executable", "empty; give the program to run, e.g. \"/bin/echo\"")
 	}
@@ -342,10 +345,10 @@ func parsePilot(kv []keyValue) (PilotDescription, error) {
 		return PilotDescription{}, p.err
 	}
 	if _, ok := findKey(kv, "service_url"); !ok {
-		return PilotDescription{}, &DescriptionError{pcdName, "service_url", "missing; give the resource URL, e.g. \"fork://localhost\""}
+		return PilotDescription{}, &DescriptionError{pcdName, "service_url", "missing; give the resource URL, e.g. \"fork://localhost\"", nil}
 	}
 	if _, ok := findKey(kv, "number_of_processes"); !ok {
-		return PilotDescription{}, &DescriptionError{pcdName, "number_of_processes", "missing; give the number of slots the pilot provides, e.g. 4"}
+		return PilotDescription{}, &DescriptionError{pcdName, "number_of_processes", "missing; give the number of slots the pilot provides, e.g. 4", nil}
 	}
 	return d, d.Validate()
 }
@@ -359,7 +362,7 @@ func (d *PilotDescription) setExtra(k string, v any) {
 
 // Validate checks the description and reports the first problem.
 func (d PilotDescription) Validate() error {
-	bad := func(key, problem string) error { return &DescriptionError{pcdName, key, problem} }
+	bad := func(key, problem string) error { return &DescriptionError{pcdName, key, problem, nil} }
 	if strings.TrimSpace(d.ServiceURL) == "" {
 		return bad("service_url", "empty; give the resource URL, e.g. \"fork://localhost\"")
 	}
@@ -417,7 +420,7 @@ type parser struct {
 
 func (p *parser) fail(key, problem string) {
 	if p.err == nil {
-		p.err = &DescriptionError{p.desc, key, problem}
+		p.err = &DescriptionError{p.desc, key, problem, nil}
 	}
 }
 

@@ -97,5 +97,23 @@ func (d *domain) release() {
 	}
 }
 
+// FlushAll waits until every unit enqueued in this process is written to
+// its store, and returns the first write error not reported yet.
+func FlushAll(ctx context.Context) error {
+	domains.Lock()
+	all := make([]*domain, 0, len(domains.m))
+	for _, d := range domains.m {
+		all = append(all, d)
+	}
+	domains.Unlock()
+	var first error
+	for _, d := range all {
+		if err := d.flushAll(ctx); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
 // base is the coordination URL prefix of pilot and unit URLs.
 func (d *domain) base() string { return d.addr.Base() }

@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -450,4 +451,26 @@ func TestServiceCancel(t *testing.T) {
 		_, err = s.Submit(ctxT(t), core.UnitDescription{Executable: "/bin/true"})
 		require.ErrorContains(t, err, "canceled")
 	})
+}
+
+// A wait whose context has already ended still looks once.
+func TestWaitWithEndedContextLooks(t *testing.T) {
+	url := testenvRedis(t)
+	p, running, queued, _ := busyPilot(t, url)
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	st, err := running.Wait(ended)
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, core.Running, st)
+	st, err = p.WaitState(ended, core.Running)
+	require.NoError(t, err)
+	require.Equal(t, core.Running, st)
+	require.ErrorIs(t, p.Wait(ended), context.Canceled)
+
+	require.NoError(t, running.Cancel(ctxT(t)))
+	waitUnit(t, queued)
+	st, err = running.Wait(ended)
+	require.NoError(t, err, "a final unit is reported whatever the context")
+	require.Equal(t, core.Canceled, st)
+	require.NoError(t, p.Wait(ended))
 }

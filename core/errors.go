@@ -12,4 +12,11 @@ var (
 	// ErrNoPilots: a wait cannot finish because no live pilot is left to run
 	// the remaining units.
 	ErrNoPilots = errors.New("no live pilot left to run the remaining units")
+	// ErrNoAdaptor: no adaptor handles the scheme of a resource URL.
+	ErrNoAdaptor = errors.New("no adaptor for the resource URL's scheme")
+	// ErrAdaptor: the resource refused or failed to start a pilot.
+	ErrAdaptor = errors.New("the resource could not start the pilot")
 )
+
+// Version is the library version.
+const Version = "0.1.0"

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -38,7 +39,7 @@ func OpenPilot(ctx context.Context, pilotURL string, o Options) (*Pilot, error) 
 	}
 	pid, _, err := coord.ParsePilotName(name)
 	if err != nil {
-		return nil, fmt.Errorf("pilot URL %q: %w", addr.Redacted()+"/"+name, err)
+		return nil, &coord.URLError{What: "pilot", URL: addr.Redacted() + "/" + name, Problem: err.Error()}
 	}
 	d, release, err := resolvePilotDomain(ctx, addr, name, o)
 	if err != nil {
@@ -183,8 +184,14 @@ func (p *Pilot) Units(ctx context.Context) ([]*Unit, error) {
 // events down, reading again only when the count reaches zero (units may have
 // been submitted meanwhile) or events were missed.
 func (p *Pilot) Wait(ctx context.Context) error {
-	if err := p.Flush(ctx); err != nil {
+	lctx, cancel := lookCtx(ctx)
+	done, err := p.finished(lctx)
+	cancel()
+	if err != nil || done {
 		return err
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
 	unwatch := p.d.monitor.watch(p.id)
 	defer unwatch()
@@ -231,9 +238,35 @@ func (p *Pilot) Wait(ctx context.Context) error {
 	}
 }
 
+// finished reports whether the barrier of Wait holds now: every unit of the
+// pilot is final, or the pilot is.
+func (p *Pilot) finished(ctx context.Context) (bool, error) {
+	if err := p.Flush(ctx); err != nil {
+		return false, err
+	}
+	st, err := p.State(ctx)
+	if err != nil || st.Final() {
+		return st.Final(), err
+	}
+	n, err := p.d.store.PendingCount(ctx, p.d.keys, p.id)
+	if err != nil {
+		return false, p.wrap("wait", err)
+	}
+	return n == 0, nil
+}
+
 // WaitState waits until the pilot is in one of states, or final, and returns
 // the state it reached.
 func (p *Pilot) WaitState(ctx context.Context, states ...State) (State, error) {
+	lctx, cancel := lookCtx(ctx)
+	st, err := p.State(lctx)
+	cancel()
+	if err != nil || st.Final() || slices.Contains(states, st) {
+		return st, err
+	}
+	if ctx.Err() != nil {
+		return st, ctx.Err()
+	}
 	unwatch := p.d.monitor.watch(p.id)
 	defer unwatch()
 	sub, err := p.d.watcher.subscribe(ctx, func(e coord.Event) bool {

@@ -88,7 +88,7 @@ func (s *Service) CreatePilot(ctx context.Context, pd PilotDescription) (*Pilot,
 	}
 	adaptor, resource, err := adaptors.Open(pd.ServiceURL)
 	if err != nil {
-		return nil, &DescriptionError{pcdName, "service_url", err.Error()}
+		return nil, &DescriptionError{pcdName, "service_url", err.Error(), ErrNoAdaptor}
 	}
 	agent, err := findAgent(s.d.opts)
 	if err != nil {
@@ -136,7 +136,7 @@ func (s *Service) CreatePilot(ctx context.Context, pd PilotDescription) (*Pilot,
 		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		s.d.store.FinishPilot(fctx, s.d.keys, id, string(Failed), why, string(Failed), "pilot "+name+" failed: "+why)
 		cancel()
-		return nil, fmt.Errorf("create pilot: %s", why)
+		return nil, fmt.Errorf("create pilot: %w: %s", ErrAdaptor, why)
 	}
 	hj, _ := json.Marshal(h)
 	if err := s.d.store.SetPilotField(ctx, s.d.keys, id, coord.FieldHandle, string(hj)); err != nil {
@@ -284,10 +284,10 @@ func submitError(err error, p *Pilot) error {
 	switch {
 	case errors.As(err, &tl) && p != nil:
 		return &DescriptionError{cudName, "number_of_processes", fmt.Sprintf(
-			"the unit needs %d slots but pilot %s has only %d; lower number_of_processes or submit to a larger pilot", tl.Need, p.name, tl.Have)}
+			"the unit needs %d slots but pilot %s has only %d; lower number_of_processes or submit to a larger pilot", tl.Need, p.name, tl.Have), nil}
 	case errors.As(err, &tl):
 		return &DescriptionError{cudName, "number_of_processes", fmt.Sprintf(
-			"the unit needs %d slots but the largest live pilot of the service has only %d; lower number_of_processes or create a larger pilot", tl.Need, tl.Have)}
+			"the unit needs %d slots but the largest live pilot of the service has only %d; lower number_of_processes or create a larger pilot", tl.Need, tl.Have), nil}
 	case errors.As(err, &ended):
 		return fmt.Errorf("submit to %s: the pilot is %s and takes no more units; submit to a running pilot", where, ended.State)
 	case errors.Is(err, coord.ErrServiceCanceled):

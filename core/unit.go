@@ -38,7 +38,7 @@ func OpenUnit(ctx context.Context, unitURL string, o Options) (*Unit, error) {
 	}
 	owner, sj, ok := strings.Cut(name, ":jobs:")
 	if !ok || !strings.HasPrefix(sj, "sj-") || len(sj) < 4 {
-		return nil, fmt.Errorf("unit URL %q: expected <pilot or queue>:jobs:sj-<uuid> after the host", addr.Redacted()+"/"+name)
+		return nil, &coord.URLError{What: "unit", URL: addr.Redacted() + "/" + name, Problem: "expected <pilot or queue>:jobs:sj-<uuid> after the host"}
 	}
 	id := "cu-" + sj[3:]
 	var (
@@ -50,7 +50,7 @@ func OpenUnit(ctx context.Context, unitURL string, o Options) (*Unit, error) {
 		d, release, err = acquireDomain(ctx, addr, svc, o)
 	} else {
 		if _, _, err = coord.ParsePilotName(owner); err != nil {
-			return nil, fmt.Errorf("unit URL %q: %w", addr.Redacted()+"/"+name, err)
+			return nil, &coord.URLError{What: "unit", URL: addr.Redacted() + "/" + name, Problem: err.Error()}
 		}
 		pilotName = owner
 		d, release, err = resolvePilotDomain(ctx, addr, owner, o)
@@ -156,8 +156,14 @@ func (u *Unit) Sandbox(ctx context.Context) (string, error) {
 // waits it watches the pilot that runs the unit, so a dead agent makes the
 // unit Failed rather than the wait hang.
 func (u *Unit) Wait(ctx context.Context) (State, error) {
-	if err := u.written(ctx); err != nil {
-		return "", err
+	lctx, cancel := lookCtx(ctx)
+	st, err := u.State(lctx)
+	cancel()
+	if err != nil || st.Final() {
+		return st, err
+	}
+	if ctx.Err() != nil {
+		return st, ctx.Err()
 	}
 	sub, err := u.d.watcher.subscribe(ctx, func(e coord.Event) bool {
 		return e.Kind == coord.KindUnit && e.ID == u.id

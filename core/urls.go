@@ -31,7 +31,7 @@ func splitObjectURL(kind, raw string) (coord.Address, string, error) {
 		j = strings.Index(raw[i+3:], "/")
 	}
 	if j < 0 {
-		return coord.Address{}, "", fmt.Errorf("%s URL %q: expected redis://host:port/<name>", kind, raw)
+		return coord.Address{}, "", &coord.URLError{What: kind, URL: raw, Problem: "expected redis://host:port/<name>"}
 	}
 	base, name := raw[:i+3+j], raw[i+3+j+1:]
 	addr, err := coord.ParseURL(base)
@@ -39,7 +39,7 @@ func splitObjectURL(kind, raw string) (coord.Address, string, error) {
 		return coord.Address{}, "", fmt.Errorf("%s URL: %w", kind, err)
 	}
 	if name == "" {
-		return coord.Address{}, "", fmt.Errorf("%s URL %q: no %s name after the host", kind, addr.Redacted(), kind)
+		return coord.Address{}, "", &coord.URLError{What: kind, URL: addr.Redacted(), Problem: "no " + kind + " name after the host"}
 	}
 	return addr, name, nil
 }

@@ -157,6 +157,16 @@ func (s *subscription) close() {
 	}
 }
 
+// lookCtx is the context for a wait's first look at the state: ctx itself,
+// or, if ctx has ended already (a wait with a zero timeout), a fresh bounded
+// one, so that such a wait still reports the current state.
+func lookCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx.Err() == nil {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+}
+
 // close stops the watcher for good; later subscribes fail with ErrClosed.
 func (w *watcher) close() {
 	w.mu.Lock()

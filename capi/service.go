@@ -1,0 +1,255 @@
+package main
+
+/*
+#include <stdlib.h>
+#include "helpers.h"
+*/
+import "C"
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
+	"unsafe"
+
+	"github.com/bigjob-go/bigjob/core"
+)
+
+// serviceOptions is the JSON of pilot_service_new (see pilot.h).
+type serviceOptions struct {
+	CoordinationURL     string `json:"coordination_url"`
+	AgentPath           string `json:"agent_path"`
+	NoEmbedded          bool   `json:"no_embedded"`
+	Quiet               bool   `json:"quiet"`
+	HeartbeatIntervalMS int64  `json:"heartbeat_interval_ms"`
+	HeartbeatTimeoutMS  int64  `json:"heartbeat_timeout_ms"`
+	StoreGraceMS        int64  `json:"store_grace_ms"`
+	StopTimeoutMS       int64  `json:"stop_timeout_ms"`
+	RecordTTLS          int64  `json:"record_ttl_s"`
+}
+
+// options parses options_json (NULL: defaults) into core.Options.
+func options(fn string, p *C.pilot_cchar) (core.Options, error) {
+	var so serviceOptions
+	if p != nil {
+		dec := json.NewDecoder(bytes.NewReader([]byte(C.GoString((*C.char)(unsafe.Pointer(p))))))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&so); err != nil {
+			return core.Options{}, invalid("%s: options_json: %v (known keys: coordination_url, agent_path, no_embedded, quiet, heartbeat_interval_ms, heartbeat_timeout_ms, store_grace_ms, stop_timeout_ms, record_ttl_s)", fn, err)
+		}
+	}
+	ms := func(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
+	o := core.Options{
+		CoordinationURL:   so.CoordinationURL,
+		AgentPath:         so.AgentPath,
+		NoEmbedded:        so.NoEmbedded,
+		Logger:            logger,
+		HeartbeatInterval: ms(so.HeartbeatIntervalMS),
+		HeartbeatTimeout:  ms(so.HeartbeatTimeoutMS),
+		StoreGrace:        ms(so.StoreGraceMS),
+		StopTimeout:       ms(so.StopTimeoutMS),
+		RecordTTL:         time.Duration(so.RecordTTLS) * time.Second,
+	}
+	var w io.Writer = os.Stderr
+	if so.Quiet {
+		w = io.Discard
+	}
+	o.Warnings = w
+	return o, nil
+}
+
+//export pilot_service_new
+func pilot_service_new(optionsJSON *C.pilot_cchar, out *C.pilot_service) (st C.pilot_status) {
+	defer guard("pilot_service_new", &st)
+	if out == nil {
+		return fail(nullArg("pilot_service_new", "out"))
+	}
+	o, err := options("pilot_service_new", optionsJSON)
+	if err != nil {
+		return fail(err)
+	}
+	ctx, cancel := opCtx()
+	defer cancel()
+	s, err := core.NewService(ctx, o)
+	if err != nil {
+		return fail(err)
+	}
+	*out = C.pilot_service(add(kindService, s, nil, func() { s.Close() }))
+	return ok()
+}
+
+//export pilot_service_free
+func pilot_service_free(h C.pilot_service) (st C.pilot_status) {
+	defer guard("pilot_service_free", &st)
+	if err := remove(uint64(h), kindService); err != nil {
+		return fail(err)
+	}
+	return ok()
+}
+
+func service(h C.pilot_service) (*core.Service, *entry, error) {
+	return object[*core.Service](uint64(h), kindService)
+}
+
+//export pilot_service_id
+func pilot_service_id(h C.pilot_service, out **C.char) (st C.pilot_status) {
+	defer guard("pilot_service_id", &st)
+	s, _, err := service(h)
+	if err != nil {
+		return fail(err)
+	}
+	return setString("pilot_service_id", out, s.ID())
+}
+
+//export pilot_service_url
+func pilot_service_url(h C.pilot_service, out **C.char) (st C.pilot_status) {
+	defer guard("pilot_service_url", &st)
+	s, _, err := service(h)
+	if err != nil {
+		return fail(err)
+	}
+	return setString("pilot_service_url", out, s.URL())
+}
+
+//export pilot_service_create_pilot
+func pilot_service_create_pilot(h C.pilot_service, descriptionJSON *C.pilot_cchar, out *C.pilot_job) (st C.pilot_status) {
+	defer guard("pilot_service_create_pilot", &st)
+	s, e, err := service(h)
+	if err != nil {
+		return fail(err)
+	}
+	if out == nil {
+		return fail(nullArg("pilot_service_create_pilot", "out"))
+	}
+	js, err := goString("pilot_service_create_pilot", "description_json", descriptionJSON)
+	if err != nil {
+		return fail(err)
+	}
+	var pd core.PilotDescription
+	if err := json.Unmarshal([]byte(js), &pd); err != nil {
+		return fail(invalid("pilot_service_create_pilot: %v", err))
+	}
+	ctx, cancel := opCtx()
+	defer cancel()
+	p, err := s.CreatePilot(ctx, pd)
+	if err != nil {
+		return fail(err)
+	}
+	*out = C.pilot_job(add(kindJob, p, e, nil))
+	return ok()
+}
+
+//export pilot_service_pilots
+func pilot_service_pilots(h C.pilot_service, out **C.char) (st C.pilot_status) {
+	defer guard("pilot_service_pilots", &st)
+	s, _, err := service(h)
+	if err != nil {
+		return fail(err)
+	}
+	urls := []string{}
+	for _, p := range s.Pilots() {
+		urls = append(urls, p.URL())
+	}
+	return setJSON("pilot_service_pilots", out, urls)
+}
+
+//export pilot_service_submit_unit
+func pilot_service_submit_unit(h C.pilot_service, descriptionJSON *C.pilot_cchar, out *C.pilot_unit) (st C.pilot_status) {
+	defer guard("pilot_service_submit_unit", &st)
+	s, e, err := service(h)
+	if err != nil {
+		return fail(err)
+	}
+	return enqueue("pilot_service_submit_unit", s.Enqueue, e, descriptionJSON, out)
+}
+
+// enqueue is the body of the submit_unit exports.
+func enqueue(fn string, enq func(core.UnitDescription) (*core.Unit, error), parent *entry, descriptionJSON *C.pilot_cchar, out *C.pilot_unit) C.pilot_status {
+	if out == nil {
+		return fail(nullArg(fn, "out"))
+	}
+	ud, err := unitDescription(fn, descriptionJSON)
+	if err != nil {
+		return fail(err)
+	}
+	u, err := enq(ud)
+	if err != nil {
+		return fail(err)
+	}
+	*out = C.pilot_unit(add(kindUnit, u, parent, nil))
+	return ok()
+}
+
+//export pilot_service_submit_units
+func pilot_service_submit_units(h C.pilot_service, descriptionsJSON *C.pilot_cchar, out *C.pilot_unit, n C.size_t) (st C.pilot_status) {
+	defer guard("pilot_service_submit_units", &st)
+	s, e, err := service(h)
+	if err != nil {
+		return fail(err)
+	}
+	return submitBulk("pilot_service_submit_units", s.SubmitBulk, e, descriptionsJSON, out, n)
+}
+
+// submitBulk is the body of the submit_units exports.
+func submitBulk(fn string, submit func(ctx context.Context, uds []core.UnitDescription) ([]*core.Unit, error), parent *entry, descriptionsJSON *C.pilot_cchar, out *C.pilot_unit, n C.size_t) C.pilot_status {
+	uds, err := unitDescriptions(fn, descriptionsJSON, out, n)
+	if err != nil {
+		return fail(err)
+	}
+	ctx, cancel := opCtx()
+	defer cancel()
+	units, err := submit(ctx, uds)
+	if err != nil {
+		if len(units) > 0 {
+			unitHandles(units, parent, out)
+			err = fmt.Errorf("%w (the first %d units were submitted; their handles are in out)", err, len(units))
+		}
+		return fail(err)
+	}
+	unitHandles(units, parent, out)
+	return ok()
+}
+
+//export pilot_service_flush
+func pilot_service_flush(h C.pilot_service, timeoutMS C.int64_t) (st C.pilot_status) {
+	defer guard("pilot_service_flush", &st)
+	s, _, err := service(h)
+	if err != nil {
+		return fail(err)
+	}
+	ctx, cancel := waitCtx(timeoutMS)
+	defer cancel()
+	if err := s.Flush(ctx); err != nil {
+		return fail(err)
+	}
+	return ok()
+}
+
+//export pilot_service_cancel
+func pilot_service_cancel(h C.pilot_service) (st C.pilot_status) {
+	defer guard("pilot_service_cancel", &st)
+	s, _, err := service(h)
+	if err != nil {
+		return fail(err)
+	}
+	ctx, cancel := opCtx()
+	defer cancel()
+	if err := s.Cancel(ctx); err != nil {
+		return fail(err)
+	}
+	return ok()
+}
+
+//export pilot_service_set_callback
+func pilot_service_set_callback(h C.pilot_service, fn C.pilot_state_fn, userData unsafe.Pointer) (st C.pilot_status) {
+	defer guard("pilot_service_set_callback", &st)
+	s, e, err := service(h)
+	if err != nil {
+		return fail(err)
+	}
+	return setCallback(e, s.Watch, fn, userData)
+}

@@ -1,0 +1,131 @@
+package main
+
+/*
+#include <stdlib.h>
+#include "helpers.h"
+*/
+import "C"
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+	"unsafe"
+
+	"github.com/bigjob-go/bigjob/core"
+)
+
+// opTimeout bounds calls that have no timeout parameter (create, submit,
+// cancel), so that none can hang for ever.
+const opTimeout = 10 * time.Minute
+
+func opCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), opTimeout)
+}
+
+// waitCtx is the context of a wait with timeout in milliseconds: negative
+// waits for ever, 0 only looks.
+func waitCtx(timeoutMS C.int64_t) (context.Context, context.CancelFunc) {
+	if timeoutMS < 0 {
+		return context.WithCancel(context.Background())
+	}
+	return context.WithTimeout(context.Background(), time.Duration(timeoutMS)*time.Millisecond)
+}
+
+// goString reads an input string; NULL is an error naming the argument.
+func goString(fn, name string, p *C.pilot_cchar) (string, error) {
+	if p == nil {
+		return "", nullArg(fn, name)
+	}
+	return C.GoString((*C.char)(unsafe.Pointer(p))), nil
+}
+
+// setString stores a new C string in *out (the caller frees it).
+func setString(fn string, out **C.char, s string) C.pilot_status {
+	if out == nil {
+		return fail(nullArg(fn, "out"))
+	}
+	*out = C.CString(s)
+	return ok()
+}
+
+// setJSON stores v as a JSON C string in *out.
+func setJSON(fn string, out **C.char, v any) C.pilot_status {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fail(fmt.Errorf("%s: %w", fn, err))
+	}
+	return setString(fn, out, string(b))
+}
+
+var stateCodes = map[core.State]C.pilot_state{
+	core.Unknown: C.PILOT_STATE_UNKNOWN, core.New: C.PILOT_STATE_NEW, core.Pending: C.PILOT_STATE_PENDING,
+	core.Running: C.PILOT_STATE_RUNNING, core.Done: C.PILOT_STATE_DONE, core.Canceled: C.PILOT_STATE_CANCELED,
+	core.Failed: C.PILOT_STATE_FAILED, core.Staging: C.PILOT_STATE_STAGING,
+}
+
+func stateCode(s core.State) C.pilot_state {
+	if c, ok := stateCodes[s]; ok {
+		return c
+	}
+	return C.PILOT_STATE_UNKNOWN
+}
+
+func stateOf(c C.pilot_state) (core.State, bool) {
+	for s, v := range stateCodes {
+		if v == c {
+			return s, true
+		}
+	}
+	return "", false
+}
+
+// unitDescription parses a compute unit description.
+func unitDescription(fn string, p *C.pilot_cchar) (core.UnitDescription, error) {
+	s, err := goString(fn, "description_json", p)
+	if err != nil {
+		return core.UnitDescription{}, err
+	}
+	var ud core.UnitDescription
+	if err := json.Unmarshal([]byte(s), &ud); err != nil {
+		return ud, invalid("%s: %v", fn, err)
+	}
+	return ud, nil
+}
+
+// unitDescriptions parses a JSON array of exactly n descriptions.
+func unitDescriptions(fn string, p *C.pilot_cchar, out *C.pilot_unit, n C.size_t) ([]core.UnitDescription, error) {
+	if out == nil && n > 0 {
+		return nil, nullArg(fn, "out")
+	}
+	s, err := goString(fn, "descriptions_json", p)
+	if err != nil {
+		return nil, err
+	}
+	var raw []json.RawMessage
+	if err := json.Unmarshal([]byte(s), &raw); err != nil {
+		return nil, invalid("%s: descriptions_json is not a JSON array: %v", fn, err)
+	}
+	if len(raw) != int(n) {
+		return nil, invalid("%s: descriptions_json has %d descriptions but n is %d", fn, len(raw), n)
+	}
+	uds := make([]core.UnitDescription, len(raw))
+	for i, r := range raw {
+		if err := json.Unmarshal(r, &uds[i]); err != nil {
+			return nil, invalid("%s: description %d: %v", fn, i, err)
+		}
+	}
+	return uds, nil
+}
+
+// unitHandles registers units (children of parent) into out[0..len-1].
+func unitHandles(units []*core.Unit, parent *entry, out *C.pilot_unit) {
+	if len(units) == 0 {
+		return
+	}
+	dst := unsafe.Slice(out, len(units))
+	for i, u := range units {
+		dst[i] = C.pilot_unit(add(kindUnit, u, parent, nil))
+	}
+}

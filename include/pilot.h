@@ -1,0 +1,330 @@
+/*
+ * pilot.h — the C interface of libpilot, a Go reimplementation of BigJob,
+ * the Pilot-Job framework.
+ *
+ * A pilot compute service (pilot_service) starts pilots (pilot_job) on
+ * resources such as fork://localhost; compute units (pilot_unit) are
+ * submitted to one pilot, or to the service-wide queue that all pilots of the
+ * service pull from (late binding; pilot_dataservice spreads units over
+ * several services). Pilots and units are coordinated through Redis; with no
+ * Redis on a loopback address the library starts an embedded server there.
+ *
+ * Conventions
+ *
+ *   Status. Every function that can fail returns a pilot_status: PILOT_OK
+ *   (0) or a negative PILOT_E* code. On failure, pilot_last_error() describes
+ *   what went wrong and how to fix it. Nothing aborts the process: bad
+ *   handles, NULL pointers and invalid JSON are errors like any other, and a
+ *   failure inside the library is PILOT_EINTERNAL.
+ *
+ *   Threads. Every function may be called from any thread at any time.
+ *   Handles are not tied to a thread. The last error is per thread.
+ *   Calls that wait (pilot_*_wait, cancel) block only the calling thread.
+ *
+ *   Handles. A handle is a 64-bit number; 0 is never valid and a freed
+ *   handle is never reused, so using one is PILOT_EBADHANDLE, not a crash.
+ *   Free every handle you get with its pilot_*_free function. Freeing a
+ *   service does not cancel its pilots (they run on, as in BigJob, and can
+ *   be reached again by URL); pilots and units obtained from a service stay
+ *   usable until they are freed themselves.
+ *
+ *   Strings. Input strings are UTF-8, borrowed for the duration of the call.
+ *   A string returned through a char** belongs to the caller, who releases it
+ *   with pilot_string_free() (never free()). A returned const char* is
+ *   borrowed: static, or valid as its function says. Strings passed to a
+ *   callback are valid only during the callback.
+ *
+ *   JSON. Descriptions are JSON objects with BigJob's keys (see
+ *   docs/ARCHITECTURE.md and the pilot.PilotComputeDescription /
+ *   ComputeUnitDescription docs): numbers may be given as strings,
+ *   "environment" as an object or a list of "K=V", unknown keys are kept.
+ *   Details are JSON objects of strings.
+ *
+ *   Timeouts are in milliseconds: a negative timeout waits for ever, 0 only
+ *   looks. PILOT_ETIMEOUT means the wait ended, not that the object failed.
+ *
+ *   Fork. Do not use the library in a child created by fork() after the
+ *   first call (the Go runtime does not survive fork); exec a new program or
+ *   use posix_spawn.
+ */
+#ifndef PILOT_H
+#define PILOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The ABI this header describes; pilot_abi_version() returns the library's. */
+#define PILOT_ABI_VERSION 1
+
+typedef uint64_t pilot_service;     /* a pilot compute service */
+typedef uint64_t pilot_job;         /* a pilot (the batch job running an agent) */
+typedef uint64_t pilot_unit;        /* a compute unit */
+typedef uint64_t pilot_dataservice; /* a compute data service */
+typedef int32_t pilot_status;       /* PILOT_OK or a negative PILOT_E* code */
+typedef int32_t pilot_state;        /* PILOT_STATE_* */
+
+/* Status codes. */
+#define PILOT_OK 0
+#define PILOT_ERROR -1       /* failed; read pilot_last_error() */
+#define PILOT_EINVAL -2      /* an argument is invalid (NULL, bad JSON, bad description) */
+#define PILOT_EBADHANDLE -3  /* the handle is 0, unknown, freed, or of another kind */
+#define PILOT_ENOTFOUND -4   /* no such pilot or unit (URL), or no adaptor for a scheme */
+#define PILOT_ETIMEOUT -5    /* the wait ended before the state was reached */
+#define PILOT_ECLOSED -7     /* the object's service was closed */
+#define PILOT_EADAPTOR -8    /* the resource refused or failed to start the pilot */
+#define PILOT_EVERSION -9    /* ABI version mismatch */
+#define PILOT_EINTERNAL -10  /* a bug in the library; the message has the details */
+#define PILOT_ESTORE -11     /* the coordination store (Redis) cannot be reached */
+#define PILOT_ENOPILOTS -12  /* a wait cannot finish: no live pilot is left */
+
+/* States, with BigJob's names (pilot_state_name). */
+#define PILOT_STATE_UNKNOWN 0  /* "Unknown": created, queued; not yet taken by an agent */
+#define PILOT_STATE_NEW 1      /* "New": a unit taken by an agent, not started */
+#define PILOT_STATE_PENDING 2  /* "Pending" */
+#define PILOT_STATE_RUNNING 3  /* "Running" */
+#define PILOT_STATE_DONE 4     /* "Done" (final) */
+#define PILOT_STATE_CANCELED 5 /* "Canceled" (final) */
+#define PILOT_STATE_FAILED 6   /* "Failed" (final) */
+#define PILOT_STATE_STAGING 7  /* "Staging": a unit's files are being staged */
+
+/* Kinds of object a callback reports on. */
+#define PILOT_KIND_JOB 1
+#define PILOT_KIND_UNIT 2
+
+/* Log levels (as Go's log/slog). */
+#define PILOT_LOG_DEBUG -4
+#define PILOT_LOG_INFO 0
+#define PILOT_LOG_WARN 4
+#define PILOT_LOG_ERROR 8
+
+/*
+ * A state change. kind is PILOT_KIND_JOB or PILOT_KIND_UNIT; id is
+ * "bj-<uuid>" or "cu-<uuid>"; pilot_id is the pilot running a unit ("" if
+ * none, and for pilots). Callbacks of one registration arrive in the order
+ * the changes happened, one at a time, on a library thread. A callback must
+ * return promptly; it may call any pilot_* function except setting or
+ * clearing its own registration.
+ */
+typedef void (*pilot_state_fn)(void *user_data, int32_t kind, const char *id,
+                               pilot_state state, const char *state_name,
+                               const char *pilot_id);
+
+/* A log message (borrowed for the call). */
+typedef void (*pilot_log_fn)(void *user_data, int32_t level, const char *message);
+
+/* ----------------------------------------------------------------------------
+ * Library
+ */
+
+/* The ABI version of the library; compare with PILOT_ABI_VERSION. */
+int32_t pilot_abi_version(void);
+
+/* The library version, e.g. "0.1.0". Static: never freed. */
+const char *pilot_version(void);
+
+/* The last error of this thread: a message naming what failed and how to fix
+ * it, or "" after success. Borrowed: valid until the next failing call on
+ * this thread. */
+const char *pilot_last_error(void);
+
+/* Clears this thread's last error. */
+void pilot_clear_error(void);
+
+/* Releases a string returned through a char** parameter. NULL is allowed. */
+void pilot_string_free(char *s);
+
+/* BigJob's name of a state ("Done"); "" for an unknown value. Static. */
+const char *pilot_state_name(pilot_state state);
+
+/* 1 if state is final (Done, Canceled, Failed), else 0. */
+int32_t pilot_state_is_final(pilot_state state);
+
+/* Routes the library's log messages at min_level and above to fn.
+ * fn == NULL restores the default, which discards them. */
+pilot_status pilot_set_log_handler(pilot_log_fn fn, void *user_data, int32_t min_level);
+
+/* Waits until every unit submitted so far by this process is written to the
+ * coordination store (units are written in the background). Call it before
+ * exiting if you do not free your services; timeout as above. */
+pilot_status pilot_flush_all(int64_t timeout_ms);
+
+/* ----------------------------------------------------------------------------
+ * Pilot compute service (BigJob's PilotComputeService)
+ */
+
+/* Creates a service. options_json may be NULL (all defaults) or an object:
+ *   "coordination_url"      Redis URL, default "redis://localhost:6379"; forms:
+ *                           redis://host[:port], redis://password@host:port,
+ *                           redis://@host:port, redis://user:password@host,
+ *                           rediss://host:port?ca=<pem file>
+ *   "agent_path"            the pilot-agent binary (default: $BIGJOB_AGENT,
+ *                           next to the program, or on PATH)
+ *   "no_embedded"           true: no embedded server when nothing listens on
+ *                           a loopback address (also BIGJOB_NO_EMBEDDED_REDIS=1)
+ *   "quiet"                 true: do not print the embedded-server warning
+ *   "heartbeat_interval_ms" agent heartbeat, default 1000
+ *   "heartbeat_timeout_ms"  a running pilot silent this long is Failed, default 10000
+ *   "store_grace_ms"        an agent without its store this long stops, default 60000
+ *   "stop_timeout_ms"       how long cancel waits for an agent, default 10000
+ *   "record_ttl_s"          lifetime of finished records, default 604800 (7 days)
+ * Errors: PILOT_EINVAL (bad options or URL), PILOT_ESTORE. */
+pilot_status pilot_service_new(const char *options_json, pilot_service *out);
+
+/* Writes what is pending and releases the handle. Pilots are not canceled. */
+pilot_status pilot_service_free(pilot_service s);
+
+/* "pcs-<uuid>" and "<coordination url>/pcs/pcs-<uuid>"; free with pilot_string_free. */
+pilot_status pilot_service_id(pilot_service s, char **out);
+pilot_status pilot_service_url(pilot_service s, char **out);
+
+/* Starts a pilot from a pilot compute description (JSON object with at least
+ * "service_url" and "number_of_processes") and returns at once; the pilot is
+ * Unknown until its agent runs. Errors: PILOT_EINVAL, PILOT_ENOTFOUND (no
+ * adaptor for the scheme), PILOT_EADAPTOR. */
+pilot_status pilot_service_create_pilot(pilot_service s, const char *description_json, pilot_job *out);
+
+/* The URLs of the service's pilots, as a JSON array; free with pilot_string_free. */
+pilot_status pilot_service_pilots(pilot_service s, char **json_out);
+
+/* Queues a unit (JSON compute unit description) on the service-wide queue:
+ * any pilot of the service may run it; accepted before any pilot exists.
+ * The unit is written in the background; every call on it waits for that. */
+pilot_status pilot_service_submit_unit(pilot_service s, const char *description_json, pilot_unit *out);
+
+/* Queues n units (a JSON array of n descriptions) in few round trips and
+ * stores their handles in out[0..n-1]. On error no handle is stored unless
+ * the message says how many units were submitted before it. */
+pilot_status pilot_service_submit_units(pilot_service s, const char *descriptions_json, pilot_unit *out, size_t n);
+
+/* Waits until the units submitted through s are written; returns the first
+ * submission error not reported yet. */
+pilot_status pilot_service_flush(pilot_service s, int64_t timeout_ms);
+
+/* Cancels every pilot of the service (their agents kill their units) and the
+ * units still queued; returns when no process of the pilots is left. */
+pilot_status pilot_service_cancel(pilot_service s);
+
+/* Calls fn for every state change of the service's pilots and units.
+ * fn == NULL stops the callbacks and returns after any call in progress. */
+pilot_status pilot_service_set_callback(pilot_service s, pilot_state_fn fn, void *user_data);
+
+/* ----------------------------------------------------------------------------
+ * Pilot (BigJob's PilotCompute)
+ */
+
+/* Reconnects to a pilot by its URL, redis://[pw@]host:port/bigjob:bj-<uuid>:<host>.
+ * options_json as for pilot_service_new (NULL for defaults). */
+pilot_status pilot_job_open(const char *pilot_url, const char *options_json, pilot_job *out);
+
+/* Releases the handle (the pilot runs on). */
+pilot_status pilot_job_free(pilot_job j);
+
+/* "bj-<uuid>"; the reconnectable URL; free with pilot_string_free. */
+pilot_status pilot_job_id(pilot_job j, char **out);
+pilot_status pilot_job_url(pilot_job j, char **out);
+
+pilot_status pilot_job_state(pilot_job j, pilot_state *out);
+
+/* The pilot record as a JSON object (state, start_time, end_queue_time,
+ * end_time, last_contact, description, bigjob_id, ...). */
+pilot_status pilot_job_details(pilot_job j, char **json_out);
+
+/* The pilot compute description, canonical JSON. */
+pilot_status pilot_job_description(pilot_job j, char **json_out);
+
+/* Slots not taken by the units the agent owns (BigJob's get_free_nodes). */
+pilot_status pilot_job_free_slots(pilot_job j, int32_t *out);
+
+/* BigJob's barrier: returns PILOT_OK when every unit submitted to this pilot
+ * is final, or the pilot is; PILOT_ETIMEOUT when the timeout ends first. */
+pilot_status pilot_job_wait(pilot_job j, int64_t timeout_ms);
+
+/* Waits until the pilot's state is target, or final; *out (may be NULL) gets
+ * the state reached. */
+pilot_status pilot_job_wait_state(pilot_job j, pilot_state target, int64_t timeout_ms, pilot_state *out);
+
+/* Stops the pilot: its agent kills its units (Canceled) and ends (Done).
+ * Returns when no process of the pilot is left. */
+pilot_status pilot_job_cancel(pilot_job j);
+
+/* Queues a unit on this pilot (background write, as pilot_service_submit_unit).
+ * A unit needing more slots than the pilot has is PILOT_EINVAL. */
+pilot_status pilot_job_submit_unit(pilot_job j, const char *description_json, pilot_unit *out);
+
+/* Queues n units on this pilot (see pilot_service_submit_units). */
+pilot_status pilot_job_submit_units(pilot_job j, const char *descriptions_json, pilot_unit *out, size_t n);
+
+/* The URLs of the units submitted to this pilot, oldest first, as a JSON array. */
+pilot_status pilot_job_units(pilot_job j, char **json_out);
+
+/* Callbacks for this pilot and its units (see pilot_service_set_callback). */
+pilot_status pilot_job_set_callback(pilot_job j, pilot_state_fn fn, void *user_data);
+
+/* ----------------------------------------------------------------------------
+ * Compute unit (BigJob's ComputeUnit)
+ */
+
+/* Reconnects to a unit by its URL (pilot_unit_url). */
+pilot_status pilot_unit_open(const char *unit_url, const char *options_json, pilot_unit *out);
+
+pilot_status pilot_unit_free(pilot_unit u);
+
+/* "cu-<uuid>" (its sandbox is sj-<uuid>); the reconnectable URL. */
+pilot_status pilot_unit_id(pilot_unit u, char **out);
+pilot_status pilot_unit_url(pilot_unit u, char **out);
+
+pilot_status pilot_unit_state(pilot_unit u, pilot_state *out);
+
+/* Waits until the unit is final; *out (may be NULL) gets the state. */
+pilot_status pilot_unit_wait(pilot_unit u, int64_t timeout_ms, pilot_state *out);
+
+/* The unit record as a JSON object (state, start_time, end_queue_time,
+ * end_time, run_host, exit_code, reason, sandbox, Executable, ...). */
+pilot_status pilot_unit_details(pilot_unit u, char **json_out);
+
+/* The compute unit description with defaults applied, canonical JSON. */
+pilot_status pilot_unit_description(pilot_unit u, char **json_out);
+
+/* The unit's working directory on its pilot's host, "" before it starts. */
+pilot_status pilot_unit_sandbox(pilot_unit u, char **out);
+
+/* Cancels the unit: a queued unit at once, a running one by killing its
+ * process group; returns once the unit is final. */
+pilot_status pilot_unit_cancel(pilot_unit u);
+
+/* Callbacks for this unit (see pilot_service_set_callback). */
+pilot_status pilot_unit_set_callback(pilot_unit u, pilot_state_fn fn, void *user_data);
+
+/* ----------------------------------------------------------------------------
+ * Compute data service (BigJob's decentral ComputeDataService)
+ */
+
+pilot_status pilot_dataservice_new(pilot_dataservice *out);
+pilot_status pilot_dataservice_free(pilot_dataservice c);
+
+/* "cds-<uuid>"; free with pilot_string_free. */
+pilot_status pilot_dataservice_id(pilot_dataservice c, char **out);
+
+/* Attaches or detaches a service; units go to attached services in turn. */
+pilot_status pilot_dataservice_add_service(pilot_dataservice c, pilot_service s);
+pilot_status pilot_dataservice_remove_service(pilot_dataservice c, pilot_service s);
+
+/* Queues a unit on an attached service's queue (background write). */
+pilot_status pilot_dataservice_submit_unit(pilot_dataservice c, const char *description_json, pilot_unit *out);
+
+/* Waits until every unit submitted through c is final: PILOT_OK,
+ * PILOT_ETIMEOUT, or PILOT_ENOPILOTS when no live pilot is left to run them. */
+pilot_status pilot_dataservice_wait(pilot_dataservice c, int64_t timeout_ms);
+
+/* The details of every pilot of the attached services, as a JSON array. */
+pilot_status pilot_dataservice_details(pilot_dataservice c, char **json_out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PILOT_H */
