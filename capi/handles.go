@@ -28,10 +28,10 @@ type entry struct {
 	parent   *entry
 	children int
 	freed    bool
-	close    func()       // releases obj; nil if there is nothing to release
-	cbStop   func()       // stops the callback registration, if any
-	refs     []*entry     // other entries held alive (a data service's services)
-	cbMu     sync.Mutex   // serialises set_callback on this handle
+	close    func()     // releases obj; nil if there is nothing to release
+	cbStop   func()     // stops the callback registration, if any
+	refs     []*entry   // other entries held alive (a data service's services)
+	cbMu     sync.Mutex // serialises set_callback on this handle
 }
 
 // registry maps handles to entries. Handles are never reused: a counter
