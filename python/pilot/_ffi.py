@@ -1,0 +1,256 @@
+"""ctypes binding of libpilot (include/pilot.h).
+
+Loads libpilot.so from the package's _lib directory (or $PILOT_LIBRARY),
+declares every function, and turns a negative status into PilotError
+carrying the library's message (read on the calling thread, as pilot.h
+requires). Works on Python 2.7 and 3.8+.
+"""
+from __future__ import absolute_import
+
+import atexit
+import ctypes
+import json
+import os
+import sys
+
+from pilot.errors import PilotError
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+LIB_DIR = os.path.join(_HERE, "_lib")
+ABI_VERSION = 1
+
+# Status codes (pilot.h).
+OK = 0
+ETIMEOUT = -5
+ENOTFOUND = -4
+ENOPILOTS = -12
+
+# States (pilot.h), by code.
+STATE_NAMES = ["Unknown", "New", "Pending", "Running", "Done", "Canceled", "Failed", "Staging"]
+STATE_CODES = dict((name, code) for code, name in enumerate(STATE_NAMES))
+
+PY2 = sys.version_info[0] == 2
+if PY2:  # pragma: no cover - exercised by the Python 2 test run
+    text_type = unicode  # noqa: F821
+else:
+    text_type = str
+
+
+def to_bytes(s):
+    """UTF-8 bytes of a text or byte string, for a const char* argument."""
+    if s is None:
+        return None
+    if isinstance(s, bytes):
+        return s
+    return s.encode("utf-8")
+
+
+def to_str(b):
+    """The native str of a UTF-8 byte string returned by the library."""
+    if b is None:
+        return None
+    if PY2:
+        return b
+    return b.decode("utf-8")
+
+
+def _load():
+    path = os.environ.get("PILOT_LIBRARY") or os.path.join(LIB_DIR, "libpilot.so")
+    if not sys.platform.startswith("linux"):
+        raise ImportError("pilot: libpilot is built for Linux; this is %s" % sys.platform)
+    if not os.path.exists(path):
+        raise ImportError("pilot: %s is missing; run `make` in the source tree (or pip install the package)" % path)
+    return ctypes.CDLL(path)
+
+
+lib = _load()
+_pid = os.getpid()
+
+c_handle = ctypes.c_uint64
+c_status = ctypes.c_int32
+c_state = ctypes.c_int32
+STATE_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_char_p, ctypes.c_int32,
+                            ctypes.c_char_p, ctypes.c_char_p)
+LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_char_p)
+
+_P = ctypes.POINTER
+_str_out = _P(ctypes.c_void_p)  # char**: kept as a raw pointer so that it can be freed
+
+# name: (argtypes, returns a status)
+_SIGNATURES = {
+    "pilot_abi_version": ([], False),
+    "pilot_version": ([], False),
+    "pilot_last_error": ([], False),
+    "pilot_clear_error": ([], False),
+    "pilot_string_free": ([ctypes.c_void_p], False),
+    "pilot_state_name": ([c_state], False),
+    "pilot_state_is_final": ([c_state], False),
+    "pilot_set_log_handler": ([LOG_FN, ctypes.c_void_p, ctypes.c_int32], True),
+    "pilot_flush_all": ([ctypes.c_int64], True),
+    "pilot_service_new": ([ctypes.c_char_p, _P(c_handle)], True),
+    "pilot_service_free": ([c_handle], True),
+    "pilot_service_id": ([c_handle, _str_out], True),
+    "pilot_service_url": ([c_handle, _str_out], True),
+    "pilot_service_create_pilot": ([c_handle, ctypes.c_char_p, _P(c_handle)], True),
+    "pilot_service_pilots": ([c_handle, _str_out], True),
+    "pilot_service_submit_unit": ([c_handle, ctypes.c_char_p, _P(c_handle)], True),
+    "pilot_service_submit_units": ([c_handle, ctypes.c_char_p, _P(c_handle), ctypes.c_size_t], True),
+    "pilot_service_flush": ([c_handle, ctypes.c_int64], True),
+    "pilot_service_cancel": ([c_handle], True),
+    "pilot_service_set_callback": ([c_handle, STATE_FN, ctypes.c_void_p], True),
+    "pilot_job_open": ([ctypes.c_char_p, ctypes.c_char_p, _P(c_handle)], True),
+    "pilot_job_free": ([c_handle], True),
+    "pilot_job_id": ([c_handle, _str_out], True),
+    "pilot_job_url": ([c_handle, _str_out], True),
+    "pilot_job_state": ([c_handle, _P(c_state)], True),
+    "pilot_job_details": ([c_handle, _str_out], True),
+    "pilot_job_description": ([c_handle, _str_out], True),
+    "pilot_job_free_slots": ([c_handle, _P(ctypes.c_int32)], True),
+    "pilot_job_wait": ([c_handle, ctypes.c_int64], True),
+    "pilot_job_wait_state": ([c_handle, c_state, ctypes.c_int64, _P(c_state)], True),
+    "pilot_job_cancel": ([c_handle], True),
+    "pilot_job_submit_unit": ([c_handle, ctypes.c_char_p, _P(c_handle)], True),
+    "pilot_job_submit_units": ([c_handle, ctypes.c_char_p, _P(c_handle), ctypes.c_size_t], True),
+    "pilot_job_units": ([c_handle, _str_out], True),
+    "pilot_job_set_callback": ([c_handle, STATE_FN, ctypes.c_void_p], True),
+    "pilot_unit_open": ([ctypes.c_char_p, ctypes.c_char_p, _P(c_handle)], True),
+    "pilot_unit_free": ([c_handle], True),
+    "pilot_unit_id": ([c_handle, _str_out], True),
+    "pilot_unit_url": ([c_handle, _str_out], True),
+    "pilot_unit_state": ([c_handle, _P(c_state)], True),
+    "pilot_unit_wait": ([c_handle, ctypes.c_int64, _P(c_state)], True),
+    "pilot_unit_details": ([c_handle, _str_out], True),
+    "pilot_unit_description": ([c_handle, _str_out], True),
+    "pilot_unit_sandbox": ([c_handle, _str_out], True),
+    "pilot_unit_cancel": ([c_handle], True),
+    "pilot_unit_set_callback": ([c_handle, STATE_FN, ctypes.c_void_p], True),
+    "pilot_dataservice_new": ([_P(c_handle)], True),
+    "pilot_dataservice_free": ([c_handle], True),
+    "pilot_dataservice_id": ([c_handle, _str_out], True),
+    "pilot_dataservice_add_service": ([c_handle, c_handle], True),
+    "pilot_dataservice_remove_service": ([c_handle, c_handle], True),
+    "pilot_dataservice_submit_unit": ([c_handle, ctypes.c_char_p, _P(c_handle)], True),
+    "pilot_dataservice_wait": ([c_handle, ctypes.c_int64], True),
+    "pilot_dataservice_details": ([c_handle, _str_out], True),
+}
+
+
+def _check(status, func, args):
+    if status < 0:
+        msg = to_str(lib.pilot_last_error())
+        raise PilotError(msg, status=status)
+    return status
+
+
+for _name, (_argtypes, _is_status) in _SIGNATURES.items():
+    _fn = getattr(lib, _name)
+    _fn.argtypes = _argtypes
+    if _is_status:
+        _fn.restype = c_status
+        _fn.errcheck = _check
+lib.pilot_abi_version.restype = ctypes.c_int32
+lib.pilot_version.restype = ctypes.c_char_p
+lib.pilot_last_error.restype = ctypes.c_char_p
+lib.pilot_clear_error.restype = None
+lib.pilot_string_free.restype = None
+lib.pilot_state_name.restype = ctypes.c_char_p
+lib.pilot_state_is_final.restype = ctypes.c_int32
+
+if lib.pilot_abi_version() != ABI_VERSION:
+    raise ImportError("pilot: libpilot ABI %d, but this module needs %d: reinstall the package"
+                      % (lib.pilot_abi_version(), ABI_VERSION))
+
+
+def guard():
+    """Refuses to run in a child forked after the library was loaded."""
+    if os.getpid() != _pid:
+        raise PilotError("libpilot cannot be used in a process forked after it was loaded (the Go runtime "
+                         "does not survive fork); start workers with multiprocessing's 'spawn' method")
+
+
+def call(name, *args):
+    """Calls a status-returning function; raises PilotError on failure."""
+    guard()
+    try:
+        return getattr(lib, name)(*args)
+    except ctypes.ArgumentError as e:
+        raise PilotError("%s: bad argument: %s" % (name, e))
+
+
+def new_handle(name, *args):
+    """Calls a function whose last argument is a handle out-parameter."""
+    out = c_handle(0)
+    call(name, *(args + (ctypes.byref(out),)))
+    return out.value
+
+
+def get_string(name, *args):
+    """Calls a function that returns a string through its last argument."""
+    out = ctypes.c_void_p()
+    call(name, *(args + (ctypes.byref(out),)))
+    try:
+        return to_str(ctypes.string_at(out.value)) if out.value else ""
+    finally:
+        lib.pilot_string_free(out)
+
+
+def get_json(name, *args):
+    return json.loads(get_string(name, *args))
+
+
+def get_state(name, *args):
+    out = c_state(0)
+    call(name, *(args + (ctypes.byref(out),)))
+    return STATE_NAMES[out.value]
+
+
+def encode(kind, value):
+    """JSON of a description; a value JSON cannot carry is a PilotError naming it."""
+    try:
+        return to_bytes(json.dumps(value))
+    except (TypeError, ValueError) as e:
+        raise PilotError("%s: cannot be encoded as JSON: %s" % (kind, e))
+
+
+def options(coordination_url=None):
+    """Options JSON for the library: the package's own agent binary."""
+    opts = {"agent_path": os.path.join(LIB_DIR, "pilot-agent")}
+    if coordination_url:
+        opts["coordination_url"] = to_str(to_bytes(coordination_url))
+    return to_bytes(json.dumps(opts))
+
+
+class Handle(object):
+    """Owns one library handle and frees it once (explicitly or when collected)."""
+
+    _free = None  # name of the free function
+
+    def __init__(self, handle):
+        self._handle = handle
+
+    @property
+    def handle(self):
+        if not self._handle:
+            raise PilotError("%s was freed" % type(self).__name__)
+        return self._handle
+
+    def _release(self):
+        h, self._handle = getattr(self, "_handle", 0), 0
+        if h and os.getpid() == _pid:
+            try:
+                getattr(lib, self._free)(h)
+            except Exception:  # interpreter shutdown, or freed already
+                pass
+
+    def __del__(self):
+        self._release()
+
+
+@atexit.register
+def _flush_at_exit():
+    # Units are written in the background: make sure none is lost at exit.
+    if os.getpid() == _pid:
+        try:
+            lib.pilot_flush_all(30000)
+        except Exception:
+            pass

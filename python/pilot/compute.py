@@ -1,0 +1,438 @@
+"""BigJob's compute API over libpilot: PilotComputeService, PilotCompute,
+ComputeUnit and the (decentral) ComputeDataService.
+
+Waits call the library with short timeouts in a loop, so that Ctrl-C works
+and no wait spins. Submitted units are written to the coordination store in
+the background; every call on a unit waits for that, so scripts see the same
+states as in BigJob."""
+from __future__ import absolute_import
+
+import ctypes
+import logging
+import time
+
+from pilot import _ffi
+from pilot.errors import PilotError
+from pilot.state import FINAL
+
+logger = logging.getLogger("bigjob")
+
+# How long one library wait blocks before Python gets control back.
+_SLICE_MS = 200
+
+
+def _wait(step, timeout=None):
+    """Calls step(ms), a library wait of at most ms milliseconds, until it
+    succeeds (True) or timeout seconds pass (False; None waits for ever)."""
+    deadline = None if timeout is None else time.time() + timeout
+    while True:
+        ms = _SLICE_MS
+        if deadline is not None:
+            ms = max(0, min(ms, int((deadline - time.time()) * 1000)))
+        try:
+            step(ms)
+            return True
+        except PilotError as e:
+            if e.status != _ffi.ETIMEOUT:
+                raise
+        if deadline is not None and time.time() >= deadline:
+            return False
+
+
+def _check_url(kind, url):
+    """url as bytes for the library; a non-string is a PilotError."""
+    if not isinstance(url, (str, _ffi.text_type, bytes)):
+        raise PilotError("%s must be a string, not %s" % (kind, type(url).__name__))
+    return _ffi.to_bytes(url)
+
+
+def _as_dict(kind, description):
+    if description is None:
+        raise PilotError("%s is missing" % kind)
+    if not isinstance(description, dict):
+        raise PilotError("%s must be a dict, not %s" % (kind, type(description).__name__))
+    return description
+
+
+class _Callbacks(object):
+    """State callbacks of one object: BigJob's set_callback(member, cb), where
+    cb is a pilot.api.Callback (its cb(obj, member, value) is called) or any
+    callable taking (obj, member, value). Calls come from a library thread,
+    in order."""
+
+    def __init__(self, owner, setter, kind):
+        self._owner, self._setter, self._kind = owner, setter, kind
+        self._cbs = []
+        self._fn = None
+
+    def add(self, member, cb):
+        if member != "state":
+            raise PilotError("only the member 'state' has callbacks, not %r" % (member,))
+        self._cbs.append(cb)
+        if self._fn is None:
+            self._fn = _ffi.STATE_FN(self._deliver)  # kept referenced while registered
+            _ffi.call(self._setter, self._owner.handle, self._fn, None)
+
+    def clear(self):
+        self._cbs = []
+        if self._fn is not None and self._owner._handle:
+            _ffi.call(self._setter, self._owner.handle, _ffi.STATE_FN(), None)
+        self._fn = None
+
+    def _deliver(self, user_data, kind, oid, state, name, pilot_id):
+        if kind != self._kind:
+            return
+        value = _ffi.to_str(name)
+        for cb in list(self._cbs):
+            try:
+                if hasattr(cb, "cb"):
+                    cb.cb(self._owner, "state", value)
+                else:
+                    cb(self._owner, "state", value)
+            except Exception:
+                logger.exception("state callback failed")
+
+
+class PilotComputeService(_ffi.Handle):
+    """Creates pilots on resources (fork://localhost, ...) and holds the
+    service-wide queue that its pilots share."""
+
+    _free = "pilot_service_free"
+
+    def __init__(self, coordination_url="redis://localhost", pcs_url=None):
+        if not coordination_url:
+            raise Exception("No COORDINATION_URL specified - abort")
+        if pcs_url is not None:
+            raise PilotError("reconnecting a PilotComputeService by URL is not supported; "
+                             "reconnect its pilots with PilotCompute(pilot_url=...)")
+        self.coordination_url = coordination_url
+        _check_url("coordination_url", coordination_url)
+        _ffi.Handle.__init__(self, _ffi.new_handle("pilot_service_new", _ffi.options(coordination_url)))
+        self.id = _ffi.get_string("pilot_service_id", self.handle)
+        self.url = _ffi.get_string("pilot_service_url", self.handle)
+        self.coordination_queue = "PilotComputeServiceQueue-" + self.id
+        self.pilot_computes = []
+
+    def create_pilot(self, pilot_compute_description=None, **kwargs):
+        """Starts a pilot and returns its PilotCompute at once (state Unknown)."""
+        pcd = pilot_compute_description
+        if pcd is None:
+            pcd = kwargs.pop("pilot_compute_description", None)
+        pcd = _as_dict("pilot compute description", pcd)
+        h = _ffi.new_handle("pilot_service_create_pilot", self.handle, _ffi.encode("pilot compute description", pcd))
+        pc = PilotCompute(pilot_compute_service=self, pilot_compute_description=pcd, _handle=h)
+        self.pilot_computes.append(pc)
+        return pc
+
+    def list_pilots(self):
+        """The PilotCompute objects of this service."""
+        return list(self.pilot_computes)
+
+    def cancel(self):
+        """Cancels every pilot (and the units still queued); returns when no
+        process of them is left."""
+        _ffi.call("pilot_service_cancel", self.handle)
+
+    def _submit(self, description):
+        return _ffi.new_handle("pilot_service_submit_unit", self.handle,
+                               _ffi.encode("compute unit description", description))
+
+    def __repr__(self):
+        s = "{\n"
+        for pc in self.pilot_computes:
+            s += " PJ: %s, State: %s;" % (pc.get_url(), pc.get_state())
+        return s + "\n}"
+
+
+class PilotCompute(_ffi.Handle):
+    """A pilot. Built by PilotComputeService.create_pilot, or reconnected with
+    PilotCompute(pilot_url="redis://host:port/bigjob:bj-<uuid>:<host>")."""
+
+    _free = "pilot_job_free"
+
+    def __init__(self, pilot_compute_service=None, bigjob_object=None, pilot_compute_description=None,
+                 pilot_url=None, _handle=None):
+        if _handle is None:
+            if pilot_url is None:
+                raise PilotError("PilotCompute needs pilot_url=... to reconnect; create pilots with "
+                                 "PilotComputeService.create_pilot")
+            _handle = _ffi.new_handle("pilot_job_open", _check_url("pilot_url", pilot_url), _ffi.options())
+        _ffi.Handle.__init__(self, _handle)
+        self.pilot_compute_service = pilot_compute_service
+        self.pilot_compute_description = pilot_compute_description
+        self.id = _ffi.get_string("pilot_job_id", self.handle)
+        self._url = _ffi.get_string("pilot_job_url", self.handle)
+        self.coordination_queue = self._url[self._url.index("/", len("redis://")) + 1:] + ":queue"
+        self._callbacks = _Callbacks(self, "pilot_job_set_callback", 1)
+
+    def get_url(self):
+        """redis://[pw@]host:port/bigjob:bj-<uuid>:<host>: reconnectable."""
+        return self._url
+
+    def get_state(self):
+        """The pilot's state, or None if its record cannot be read."""
+        try:
+            return _ffi.get_state("pilot_job_state", self.handle)
+        except PilotError as e:
+            if e.status == _ffi.ENOTFOUND:
+                return None
+            raise
+
+    def get_details(self):
+        """The pilot record: state, start_time, end_queue_time, end_time,
+        last_contact, description, ..., and bigjob_id."""
+        return _ffi.get_json("pilot_job_details", self.handle)
+
+    def get_free_nodes(self):
+        """Slots not taken by the units its agent owns (each counted with its
+        real size)."""
+        out = ctypes.c_int32(0)
+        _ffi.call("pilot_job_free_slots", self.handle, ctypes.byref(out))
+        return out.value
+
+    def submit_compute_unit(self, compute_unit_description):
+        """Queues a unit on this pilot and returns its ComputeUnit."""
+        cud = _as_dict("compute unit description", compute_unit_description)
+        h = _ffi.new_handle("pilot_job_submit_unit", self.handle, _ffi.encode("compute unit description", cud))
+        return ComputeUnit(compute_unit_description=cud, _handle=h, _owner=self)
+
+    def list_compute_units(self):
+        """The units submitted to this pilot, reconnected from their URLs."""
+        return [ComputeUnit(cu_url=url) for url in _ffi.get_json("pilot_job_units", self.handle)]
+
+    def wait(self):
+        """Returns when every unit submitted to this pilot is final, or the
+        pilot is (at once if it has no units)."""
+        _wait(lambda ms: _ffi.call("pilot_job_wait", self.handle, ms))
+
+    def wait_state(self, state, timeout=None):
+        """Extension: waits until the pilot is in state (e.g. State.Running)
+        or final, for at most timeout seconds (None: no limit); returns the
+        state it is in."""
+        if state not in _ffi.STATE_CODES:
+            raise PilotError("wait_state: unknown state %r" % (state,))
+        code = _ffi.STATE_CODES[state]
+        _wait(lambda ms: _ffi.call("pilot_job_wait_state", self.handle, code, ms, None), timeout)
+        return self.get_state()
+
+    def cancel(self):
+        """Stops the pilot: its units are killed (Canceled), it ends Done."""
+        _ffi.call("pilot_job_cancel", self.handle)
+
+    def set_callback(self, member, cb):
+        self._callbacks.add(member, cb)
+
+    def unset_callback(self, member):
+        self._callbacks.clear()
+
+    def reinitialize(self, *args, **kwargs):
+        pass
+
+    def __repr__(self):
+        return self._url[self._url.index("/", len("redis://")) + 1:]
+
+
+class ComputeUnit(_ffi.Handle):
+    """A compute unit. Built by submit_compute_unit, or reconnected with
+    ComputeUnit(cu_url=...)."""
+
+    _free = "pilot_unit_free"
+
+    def __init__(self, compute_unit_description=None, compute_data_service=None, cu_url=None,
+                 _handle=None, _owner=None):
+        if _handle is None:
+            if cu_url is None:
+                raise PilotError("ComputeUnit needs cu_url=... to reconnect; submit units with "
+                                 "submit_compute_unit")
+            _handle = _ffi.new_handle("pilot_unit_open", _check_url("cu_url", cu_url), _ffi.options())
+        _ffi.Handle.__init__(self, _handle)
+        self._owner = _owner  # keeps the submitting object alive
+        self.compute_unit_description = compute_unit_description
+        self.subjob_description = compute_unit_description
+        self.compute_data_service = compute_data_service
+        self.id = _ffi.get_string("pilot_unit_id", self.handle)
+        self._url = _ffi.get_string("pilot_unit_url", self.handle)
+        self.url = self._url
+        if compute_data_service is not None and getattr(compute_data_service, "url", None):
+            self.url = compute_data_service.url + "/" + self.id
+        self._callbacks = _Callbacks(self, "pilot_unit_set_callback", 2)
+
+    def get_id(self):
+        """cu-<uuid>; the unit's sandbox directory is sj-<uuid>."""
+        return self.id
+
+    def get_url(self):
+        """The unit's reconnectable URL."""
+        return self._url
+
+    def get_state(self):
+        return _ffi.get_state("pilot_unit_state", self.handle)
+
+    @property
+    def state(self):
+        return self.get_state()
+
+    def get_details(self):
+        """The unit record (state, timestamps, run_host, exit_code, reason,
+        sandbox, Executable, Arguments, NumberOfProcesses, ...)."""
+        return _ffi.get_json("pilot_unit_details", self.handle)
+
+    def get_local_working_directory(self):
+        """The unit's working directory on its pilot's host, once it started
+        (None before)."""
+        return _ffi.get_string("pilot_unit_sandbox", self.handle) or None
+
+    def get_subjob(self):
+        from bigjob.bigjob_manager import subjob
+        return subjob._wrap(self)
+
+    def wait(self):
+        """Returns when the unit is Done, Failed or Canceled."""
+        _wait(lambda ms: _ffi.call("pilot_unit_wait", self.handle, ms, None))
+        return self.get_state()
+
+    def cancel(self):
+        """Kills the unit (its whole process group); it ends Canceled."""
+        _ffi.call("pilot_unit_cancel", self.handle)
+
+    def set_callback(self, member, cb):
+        self._callbacks.add(member, cb)
+
+    def unset_callback(self, member):
+        self._callbacks.clear()
+
+    def _is_final(self):
+        return self.get_state() in FINAL
+
+
+class ComputeDataService(_ffi.Handle):
+    """BigJob's decentral ComputeDataService: units go to the service-wide
+    queue of an attached PilotComputeService, where any of its pilots takes
+    them as it has room. Units are accepted before any pilot runs. Several
+    services may be attached (units are spread over them in turn)."""
+
+    _free = "pilot_dataservice_free"
+
+    def __init__(self, cds_url=None):
+        if cds_url is not None:
+            raise PilotError("reconnecting a ComputeDataService by URL is not supported")
+        _ffi.Handle.__init__(self, _ffi.new_handle("pilot_dataservice_new"))
+        self.id = _ffi.get_string("pilot_dataservice_id", self.handle)
+        self.url = None
+        self.compute_units = {}
+        self.data_units = {}
+        self.pilot_job_services = []
+        self.pilot_data_services = []
+        self._canceled = False
+
+    def add_pilot_compute_service(self, pcs):
+        if not isinstance(pcs, PilotComputeService):
+            raise PilotError("add_pilot_compute_service needs a PilotComputeService, not %s" % type(pcs).__name__)
+        _ffi.call("pilot_dataservice_add_service", self.handle, pcs.handle)
+        self.pilot_job_services.append(pcs)
+        if self.url is None:
+            self.url = _cds_url(pcs.coordination_url, self.id)
+
+    def remove_pilot_compute_service(self, pcs):
+        _ffi.call("pilot_dataservice_remove_service", self.handle, pcs.handle)
+        self.pilot_job_services.remove(pcs)
+
+    def list_pilot_compute(self):
+        """The PilotCompute objects of the attached services."""
+        return [pc for pcs in self.pilot_job_services for pc in pcs.list_pilots()]
+
+    def submit_compute_unit(self, compute_unit_description):
+        """Queues a unit; returns its ComputeUnit (state Unknown)."""
+        cud = _as_dict("compute unit description", compute_unit_description)
+        if not self.pilot_job_services:
+            raise PilotError("No PilotComputeService found. Please add a PilotComputeService with "
+                             "add_pilot_compute_service before submitting compute units.")
+        for du_url in cud.get("input_data") or []:
+            du = self.data_units.get(_du_id(du_url))
+            if du is not None:
+                du.wait()
+        h = _ffi.new_handle("pilot_dataservice_submit_unit", self.handle,
+                            _ffi.encode("compute unit description", cud))
+        cu = ComputeUnit(compute_unit_description=cud, compute_data_service=self, _handle=h, _owner=self)
+        self.compute_units[cu.id] = cu
+        return cu
+
+    def wait(self):
+        """Returns when every unit submitted here is final, or when no live
+        pilot is left to run them; data units must be Running too."""
+        try:
+            _wait(lambda ms: _ffi.call("pilot_dataservice_wait", self.handle, ms))
+        except PilotError as e:
+            if e.status != _ffi.ENOPILOTS:
+                raise
+            logger.warning("ComputeDataService.wait: %s", e.value)
+        for du in list(self.data_units.values()):
+            du.wait()
+
+    def get_details(self):
+        """The details of every pilot of the attached services."""
+        return _ffi.get_json("pilot_dataservice_details", self.handle)
+
+    def cancel(self):
+        """Ends this data service (pilots and units are canceled with
+        pilot_compute_service.cancel(), as in BigJob)."""
+        self._canceled = True
+
+    def get_state(self):
+        return "Done" if self._canceled else "Running"
+
+    def get_id(self):
+        return self.id
+
+    # Pilot-Data side (see pilot.data)
+    def add_pilot_data_service(self, pds):
+        self.pilot_data_services.append(pds)
+
+    def remove_pilot_data_service(self, pds):
+        self.pilot_data_services.remove(pds)
+
+    def list_pilot_data(self):
+        return list(self.pilot_data_services)
+
+    def submit_data_unit(self, data_unit_description):
+        from pilot.data import schedule_data_unit
+        du = schedule_data_unit(self.pilot_data_services, data_unit_description)
+        self.data_units[du.id] = du
+        return du
+
+    def list_data_units(self):
+        return list(self.data_units.items())
+
+    def get_data_unit(self, du_id):
+        return self.data_units.get(du_id)
+
+
+
+def _cds_url(coordination_url, cds_id):
+    """redis://<host>/bigjob:cds-<uuid>, as BigJob (which drops the port)."""
+    rest = coordination_url.split("://", 1)[-1]
+    host = rest.split("/", 1)[0].split("@")[-1].split(":")[0]
+    return "redis://%s/bigjob:%s" % (host, cds_id)
+
+
+def _du_id(du_url):
+    return du_url.rstrip("/").split(":")[-1] if du_url else du_url
+
+
+ComputeDataServiceDecentral = ComputeDataService
+
+
+class ComputeDataServiceCentral(ComputeDataService):
+    """BigJob's central ComputeDataService, which no script used: here the
+    same late-binding service as the decentral one."""
+
+
+class ComputeUnitService(object):
+    def __init__(self, *args, **kwargs):
+        raise NotImplementedError("Please use ComputeDataService.")
+
+
+class DataUnitService(object):
+    def __init__(self, *args, **kwargs):
+        raise NotImplementedError("Please use ComputeDataService.")
+
