@@ -11,7 +11,7 @@ import ctypes
 import logging
 import time
 
-from pilot import _ffi
+from pilot import _ffi, data
 from pilot.errors import PilotError
 from pilot.state import FINAL
 
@@ -193,8 +193,11 @@ class PilotCompute(_ffi.Handle):
     def submit_compute_unit(self, compute_unit_description):
         """Queues a unit on this pilot and returns its ComputeUnit."""
         cud = _as_dict("compute unit description", compute_unit_description)
-        h = _ffi.new_handle("pilot_job_submit_unit", self.handle, _ffi.encode("compute unit description", cud))
-        return ComputeUnit(compute_unit_description=cud, _handle=h, _owner=self)
+        h = _ffi.new_handle("pilot_job_submit_unit", self.handle,
+                            _ffi.encode("compute unit description", data.stage_in(cud)))
+        cu = ComputeUnit(compute_unit_description=cud, _handle=h, _owner=self)
+        data.expect_output(cu)
+        return cu
 
     def list_compute_units(self):
         """The units submitted to this pilot, reconnected from their URLs."""
@@ -204,6 +207,7 @@ class PilotCompute(_ffi.Handle):
         """Returns when every unit submitted to this pilot is final, or the
         pilot is (at once if it has no units)."""
         _wait(lambda ms: _ffi.call("pilot_job_wait", self.handle, ms))
+        data.stage_out_finished()
 
     def wait_state(self, state, timeout=None):
         """Extension: waits until the pilot is in state (e.g. State.Running)
@@ -289,6 +293,7 @@ class ComputeUnit(_ffi.Handle):
     def wait(self):
         """Returns when the unit is Done, Failed or Canceled."""
         _wait(lambda ms: _ffi.call("pilot_unit_wait", self.handle, ms, None))
+        data.stage_out_finished()
         return self.get_state()
 
     def cancel(self):
@@ -347,14 +352,11 @@ class ComputeDataService(_ffi.Handle):
         if not self.pilot_job_services:
             raise PilotError("No PilotComputeService found. Please add a PilotComputeService with "
                              "add_pilot_compute_service before submitting compute units.")
-        for du_url in cud.get("input_data") or []:
-            du = self.data_units.get(_du_id(du_url))
-            if du is not None:
-                du.wait()
         h = _ffi.new_handle("pilot_dataservice_submit_unit", self.handle,
-                            _ffi.encode("compute unit description", cud))
+                            _ffi.encode("compute unit description", data.stage_in(cud)))
         cu = ComputeUnit(compute_unit_description=cud, compute_data_service=self, _handle=h, _owner=self)
         self.compute_units[cu.id] = cu
+        data.expect_output(cu)
         return cu
 
     def wait(self):
@@ -366,6 +368,7 @@ class ComputeDataService(_ffi.Handle):
             if e.status != _ffi.ENOPILOTS:
                 raise
             logger.warning("ComputeDataService.wait: %s", e.value)
+        data.stage_out_finished()
         for du in list(self.data_units.values()):
             du.wait()
 
@@ -395,8 +398,7 @@ class ComputeDataService(_ffi.Handle):
         return list(self.pilot_data_services)
 
     def submit_data_unit(self, data_unit_description):
-        from pilot.data import schedule_data_unit
-        du = schedule_data_unit(self.pilot_data_services, data_unit_description)
+        du = data.schedule_data_unit(self.pilot_data_services, data_unit_description)
         self.data_units[du.id] = du
         return du
 
@@ -413,10 +415,6 @@ def _cds_url(coordination_url, cds_id):
     rest = coordination_url.split("://", 1)[-1]
     host = rest.split("/", 1)[0].split("@")[-1].split(":")[0]
     return "redis://%s/bigjob:%s" % (host, cds_id)
-
-
-def _du_id(du_url):
-    return du_url.rstrip("/").split(":")[-1] if du_url else du_url
 
 
 ComputeDataServiceDecentral = ComputeDataService

@@ -1,0 +1,8 @@
+"""State strings of the legacy bigjob API (equal to pilot.State's)."""
+Unknown = "Unknown"
+New = "New"
+Staging = "Staging"
+Running = "Running"
+Done = "Done"
+Failed = "Failed"
+Canceled = "Canceled"

@@ -1,0 +1,1 @@
+"""BigJob's ManyJob: several pilots fed from one shared queue."""

@@ -1,0 +1,89 @@
+"""Test environment: coordination stores and scratch directories.
+
+Each test class gets both backends the issue asks for: a private
+redis-server on a free port (started here, killed at the end) and the
+embedded server (a loopback URL where nothing listens: the library starts its
+in-process server there, which is the fallback path itself).
+
+A missing redis-server fails the tests unless BIGJOB_TEST_NO_REDIS=1 says to
+skip them on purpose. Works on Python 2.7 and 3.
+"""
+from __future__ import print_function
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PYTHON_DIR = os.path.dirname(HERE)
+REPO = os.path.dirname(PYTHON_DIR)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def which(name):
+    for d in os.environ.get("PATH", "").split(os.pathsep):
+        p = os.path.join(d, name)
+        if os.path.isfile(p) and os.access(p, os.X_OK):
+            return p
+    return None
+
+
+class RedisServer(object):
+    """A private redis-server on a free loopback port."""
+
+    def __init__(self):
+        binary = which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed: run scripts/install-deps.sh "
+                               "(or set BIGJOB_TEST_NO_REDIS=1 to skip real-Redis tests on purpose)")
+        self.dir = tempfile.mkdtemp(prefix="pytest-redis-")
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self.dir, "--logfile", os.path.join(self.dir, "redis.log")])
+        self.url = "redis://127.0.0.1:%d" % self.port
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return
+            except (OSError, socket.error):
+                time.sleep(0.02)
+        self.stop()
+        raise RuntimeError("redis-server did not start on port %d" % self.port)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def backends():
+    """(name, url) pairs: a real redis-server (None when skipped on purpose)
+    and the embedded server. Returns the servers to stop too."""
+    out, servers = [], []
+    if which("redis-server") is None and os.environ.get("BIGJOB_TEST_NO_REDIS") == "1":
+        sys.stderr.write("redis-server not installed and BIGJOB_TEST_NO_REDIS=1: real-Redis tests skipped\n")
+    else:
+        r = RedisServer()
+        servers.append(r)
+        out.append(("redis-server", r.url))
+    out.append(("embedded", "redis://localhost:%d" % free_port()))
+    return out, servers
+
+
+def scratch():
+    """A scratch directory (remove it with shutil.rmtree)."""
+    return tempfile.mkdtemp(prefix="pytest-pilot-")
