@@ -130,8 +130,8 @@ func pilot_service_create_pilot(h C.pilot_service, descriptionJSON *C.pilot_ccha
 		return fail(err)
 	}
 	var pd core.PilotDescription
-	if err := json.Unmarshal([]byte(js), &pd); err != nil {
-		return fail(invalid("pilot_service_create_pilot: %v", err))
+	if err := decode("pilot_service_create_pilot", "description_json", []byte(js), &pd); err != nil {
+		return fail(err)
 	}
 	ctx, cancel := opCtx()
 	defer cancel()

@@ -9,6 +9,7 @@ import "C"
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 	"unsafe"
@@ -88,10 +89,24 @@ func unitDescription(fn string, p *C.pilot_cchar) (core.UnitDescription, error) 
 		return core.UnitDescription{}, err
 	}
 	var ud core.UnitDescription
-	if err := json.Unmarshal([]byte(s), &ud); err != nil {
-		return ud, invalid("%s: %v", fn, err)
+	return ud, decode(fn, "description_json", []byte(s), &ud)
+}
+
+// decode unmarshals a JSON argument; malformed JSON is an error that says
+// so and names the argument.
+func decode(fn, arg string, b []byte, v any) error {
+	err := json.Unmarshal(b, v)
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &se):
+		return invalid("%s: %s is not valid JSON: %v (at byte %d)", fn, arg, err, se.Offset)
+	case errors.As(err, &te):
+		return invalid("%s: %s: %v", fn, arg, err)
 	}
-	return ud, nil
+	return invalid("%s: %v", fn, err)
 }
 
 // unitDescriptions parses a JSON array of exactly n descriptions.
@@ -104,16 +119,16 @@ func unitDescriptions(fn string, p *C.pilot_cchar, out *C.pilot_unit, n C.size_t
 		return nil, err
 	}
 	var raw []json.RawMessage
-	if err := json.Unmarshal([]byte(s), &raw); err != nil {
-		return nil, invalid("%s: descriptions_json is not a JSON array: %v", fn, err)
+	if err := decode(fn, "descriptions_json (a JSON array)", []byte(s), &raw); err != nil {
+		return nil, err
 	}
 	if len(raw) != int(n) {
 		return nil, invalid("%s: descriptions_json has %d descriptions but n is %d", fn, len(raw), n)
 	}
 	uds := make([]core.UnitDescription, len(raw))
 	for i, r := range raw {
-		if err := json.Unmarshal(r, &uds[i]); err != nil {
-			return nil, invalid("%s: description %d: %v", fn, i, err)
+		if err := decode(fn, fmt.Sprintf("description %d", i), r, &uds[i]); err != nil {
+			return nil, err
 		}
 	}
 	return uds, nil

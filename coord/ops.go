@@ -503,24 +503,29 @@ func (s *Store) PilotStatuses(ctx context.Context, k Keys, ids []string) ([]Pilo
 	return out, nil
 }
 
-// ActiveSlots is the sum of the slots of the units a pilot's agent owns.
-func (s *Store) ActiveSlots(ctx context.Context, k Keys, pilotID string) (int, error) {
+// BusySlots is the sum of the slots of the pilot's units that have started
+// (Staging or Running); units its agent holds but has not started do not
+// count.
+func (s *Store) BusySlots(ctx context.Context, k Keys, pilotID string) (int, error) {
 	ids, err := s.rdb.SMembers(ctx, k.PilotActive(pilotID)).Result()
 	if err != nil || len(ids) == 0 {
 		return 0, err
 	}
 	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.StringCmd, len(ids))
+	cmds := make([]*redis.SliceCmd, len(ids))
 	for i, id := range ids {
-		cmds[i] = pipe.HGet(ctx, k.Unit(id), FieldSlots)
+		cmds[i] = pipe.HMGet(ctx, k.Unit(id), FieldState, FieldSlots)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
 		return 0, err
 	}
 	total := 0
 	for _, c := range cmds {
-		n, _ := strconv.Atoi(c.Val())
-		total += n
+		v := c.Val()
+		if st, _ := v[0].(string); st == "Running" || st == "Staging" {
+			n, _ := strconv.Atoi(fmt.Sprint(v[1]))
+			total += n
+		}
 	}
 	return total, nil
 }

@@ -474,3 +474,25 @@ func TestWaitWithEndedContextLooks(t *testing.T) {
 	require.Equal(t, core.Canceled, st)
 	require.NoError(t, p.Wait(ended))
 }
+
+func TestFreeSlotsCountsRunningUnits(t *testing.T) {
+	url := testenvRedis(t)
+	s := newService(t, url)
+	p, _ := newPilot(t, s, 2)
+	m := marker(t)
+	var uds []core.UnitDescription
+	for range 5 {
+		uds = append(uds, sleeper(m))
+	}
+	us, err := p.SubmitBulk(ctxT(t), uds)
+	require.NoError(t, err)
+	waitForUnitState(t, us[0], core.Running)
+	waitForUnitState(t, us[1], core.Running)
+	free, err := p.FreeSlots(ctxT(t))
+	require.NoError(t, err)
+	require.Equal(t, 0, free, "two running units fill the pilot; queued ones do not count")
+	require.NoError(t, p.Cancel(ctxT(t)))
+	free, err = p.FreeSlots(ctxT(t))
+	require.NoError(t, err)
+	require.Equal(t, 2, free)
+}

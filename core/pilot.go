@@ -133,14 +133,14 @@ func (p *Pilot) Slots(ctx context.Context) (int, error) {
 	return strconv.Atoi(f[0])
 }
 
-// FreeSlots is the number of slots not taken by the pilot's units that an
-// agent owns (BigJob's get_free_nodes, counting each unit's real size).
+// FreeSlots is the number of slots not taken by running units (BigJob's
+// get_free_nodes, counting each unit's real size).
 func (p *Pilot) FreeSlots(ctx context.Context) (int, error) {
 	total, err := p.Slots(ctx)
 	if err != nil {
 		return 0, err
 	}
-	used, err := p.d.store.ActiveSlots(ctx, p.d.keys, p.id)
+	used, err := p.d.store.BusySlots(ctx, p.d.keys, p.id)
 	if err != nil {
 		return 0, p.wrap("read free slots", err)
 	}

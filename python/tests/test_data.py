@@ -1,0 +1,66 @@
+"""Pilot-Data on local directories, with compute units staging in and out."""
+import os
+import unittest
+
+import pilot
+from tests.support import BackendCase
+
+
+class TestPilotData(BackendCase):
+    def test_data_units_and_compute_units(self):
+        for name, url in self.backends:
+            pcs, pc, wd = self.pilot(url, 1)
+            store = self.scratch()
+            src = os.path.join(self.scratch(), "test.txt")
+            with open(src, "w") as f:
+                f.write("Hello World!\n")
+            pds = pilot.PilotDataService(url)
+            self.assertTrue(pds.url.startswith("redis://") and "/bigdata:pds-" in pds.url)
+            pd = pds.create_pilot(pilot_data_description={"service_url": "ssh://localhost" + store})
+            self.assertEqual(repr(pd), "ssh://localhost" + store)
+            cds = pilot.ComputeDataService()
+            cds.add_pilot_compute_service(pcs)
+            cds.add_pilot_data_service(pds)
+
+            du_in = cds.submit_data_unit({"file_urls": [src]})
+            self.assertEqual(du_in.wait(), "Running")
+            self.assertTrue(du_in.get_url().startswith("redis://") and "/bigdata:du-" in du_in.get_url())
+            kept = os.path.join(store, du_in.id, "test.txt")
+            self.assertTrue(os.path.isfile(kept) and not os.path.islink(kept), "copied, not linked")
+            du_out = cds.submit_data_unit({"file_urls": []})
+
+            cu = cds.submit_compute_unit({
+                "executable": "/bin/cat", "arguments": ["test.txt"],
+                "input_data": [du_in.get_url()],
+                "output_data": [{du_out.get_url(): ["std*"]}],
+                "output": "stdout.txt", "error": "stderr.txt"})
+            cds.wait()
+            self.assertEqual(cu.get_state(), "Done", name)
+            sandbox = cu.get_local_working_directory()
+            self.assertFalse(os.path.exists(os.path.join(sandbox, "stdout.txt")), "moved into the data unit")
+            self.assertEqual(sorted(du_out.list()), ["stderr.txt", "stdout.txt"])
+            target = self.scratch()
+            du_out.export(target)
+            with open(os.path.join(target, "stdout.txt")) as f:
+                self.assertEqual(f.read(), "Hello World!\n")
+            self.assertEqual(dict(cds.list_data_units())[du_in.id], du_in)
+            self.assertIs(pilot.DataUnit(du_url=du_in.get_url()).pilot_data[0], pd)
+
+    def test_refusals(self):
+        pds = pilot.PilotDataService("redis://localhost")
+        with self.assertRaises(pilot.PilotError) as cm:
+            pds.create_pilot({"service_url": "ssh://elsewhere.example.org/data"})
+        self.assertIn("not this machine", cm.exception.value)
+        with self.assertRaises(pilot.PilotError) as cm:
+            pds.create_pilot({"service_url": "s3://bucket"})
+        self.assertIn("s3:// backend is not supported", cm.exception.value)
+        pd = pds.create_pilot({"service_url": self.scratch()})
+        with self.assertRaises(pilot.PilotError) as cm:
+            pd.submit_data_unit({"file_urls": ["/nonexistent/file"]})
+        self.assertIn("does not exist", cm.exception.value)
+        with self.assertRaises(pilot.PilotError):
+            pilot.ComputeDataService().submit_data_unit({"file_urls": []})
+
+
+if __name__ == "__main__":
+    unittest.main()
