@@ -88,14 +88,21 @@ func unitDescription(fn string, p *C.pilot_cchar) (core.UnitDescription, error) 
 	if err != nil {
 		return core.UnitDescription{}, err
 	}
-	var ud core.UnitDescription
-	return ud, decode(fn, "description_json", []byte(s), &ud)
+	ud, err := core.ParseUnitDescriptionJSON([]byte(s))
+	if err != nil {
+		return ud, decodeError(fn, "description_json", err)
+	}
+	return ud, nil
 }
 
 // decode unmarshals a JSON argument; malformed JSON is an error that says
 // so and names the argument.
 func decode(fn, arg string, b []byte, v any) error {
-	err := json.Unmarshal(b, v)
+	return decodeError(fn, arg, json.Unmarshal(b, v))
+}
+
+// decodeError explains a decoding error of argument arg of fn.
+func decodeError(fn, arg string, err error) error {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
@@ -127,9 +134,11 @@ func unitDescriptions(fn string, p *C.pilot_cchar, out *C.pilot_unit, n C.size_t
 	}
 	uds := make([]core.UnitDescription, len(raw))
 	for i, r := range raw {
-		if err := decode(fn, fmt.Sprintf("description %d", i), r, &uds[i]); err != nil {
-			return nil, err
+		ud, err := core.ParseUnitDescriptionJSON(r)
+		if err != nil {
+			return nil, decodeError(fn, fmt.Sprintf("description %d", i), err)
 		}
+		uds[i] = ud
 	}
 	return uds, nil
 }

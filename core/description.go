@@ -3,6 +3,7 @@ package core
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -104,16 +105,22 @@ func ParseUnitDescription(m map[string]any) (UnitDescription, error) {
 // UnmarshalJSON accepts the same loose forms as ParseUnitDescription and keeps
 // the order of an environment given as an object.
 func (d *UnitDescription) UnmarshalJSON(b []byte) error {
-	kv, err := decodeObject(b, cudName)
-	if err != nil {
-		return err
-	}
-	u, err := parseUnit(kv)
+	u, err := ParseUnitDescriptionJSON(b)
 	if err != nil {
 		return err
 	}
 	*d = u
 	return nil
+}
+
+// ParseUnitDescriptionJSON is UnmarshalJSON without encoding/json's extra
+// validation pass over the input (the fast path for bindings).
+func ParseUnitDescriptionJSON(b []byte) (UnitDescription, error) {
+	kv, err := decodeFields(b, cudName)
+	if err != nil {
+		return UnitDescription{}, err
+	}
+	return parseUnit(kv)
 }
 
 func parseUnit(kv []keyValue) (UnitDescription, error) {
@@ -277,7 +284,7 @@ func ParsePilotDescription(m map[string]any) (PilotDescription, error) {
 
 // UnmarshalJSON accepts the same loose forms as ParsePilotDescription.
 func (d *PilotDescription) UnmarshalJSON(b []byte) error {
-	kv, err := decodeObject(b, pcdName)
+	kv, err := decodeFields(b, pcdName)
 	if err != nil {
 		return err
 	}
@@ -539,10 +546,75 @@ func findKey(kv []keyValue, key string) (any, bool) {
 	return nil, false
 }
 
+// decodeFields decodes a description object into its keys (sorted) and
+// values: numbers as json.Number, objects as map[string]any, except that an
+// object under "environment" keeps its key order (orderedMap), since exports
+// may refer to earlier ones. Common value shapes take fast paths.
+func decodeFields(b []byte, desc string) ([]keyValue, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			var v any
+			json.Unmarshal(b, &v)
+			return nil, fmt.Errorf("%s: expected a JSON object (a dict), got %s", desc, describe(v))
+		}
+		return nil, fmt.Errorf("%s: invalid JSON: %w", desc, err)
+	}
+	kv := make([]keyValue, 0, len(raw))
+	for k, r := range raw {
+		v, err := decodeRaw(k, r, desc)
+		if err != nil {
+			return nil, err
+		}
+		kv = append(kv, keyValue{k, v})
+	}
+	sort.Slice(kv, func(i, j int) bool { return kv[i].key < kv[j].key })
+	return kv, nil
+}
+
+// decodeRaw decodes one value of a description (see decodeFields).
+func decodeRaw(key string, r json.RawMessage, desc string) (any, error) {
+	r = bytes.TrimSpace(r)
+	if len(r) == 0 {
+		return nil, nil
+	}
+	switch c := r[0]; {
+	case c == '"':
+		var s string
+		if err := json.Unmarshal(r, &s); err == nil {
+			return s, nil
+		}
+	case c == '-' || c >= '0' && c <= '9':
+		return json.Number(r), nil
+	case c == 't', c == 'f':
+		return c == 't', nil
+	case c == 'n':
+		return nil, nil
+	case c == '[':
+		var ss []string
+		if json.Unmarshal(r, &ss) == nil {
+			l := make([]any, len(ss))
+			for i, s := range ss {
+				l[i] = s
+			}
+			return l, nil
+		}
+	case c == '{' && key == "environment":
+		return decodeObject(r, desc)
+	}
+	dec := json.NewDecoder(bytes.NewReader(r))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("%s: key %q: invalid JSON: %w", desc, key, err)
+	}
+	return v, nil
+}
+
 // decodeObject decodes a JSON object keeping key order; nested values are
-// decoded with json.Number, and objects one level down (environment) keep
-// their order too.
-func decodeObject(b []byte, desc string) ([]keyValue, error) {
+// decoded with json.Number, and objects one level down keep their order too.
+func decodeObject(b []byte, desc string) (orderedMap, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	v, err := decodeValue(dec, 0)

@@ -234,8 +234,9 @@ func (s *Service) check() error {
 
 // submitUnits validates and queues units on pilot p (nil: the service
 // queue). Every description is checked before any unit is sent; then they go
-// in batches, so that memory stays bounded by one batch of encoded
-// descriptions whatever the number of units.
+// in batches, the next batch being encoded while the store runs the current
+// one, so that memory stays bounded by two batches whatever the number of
+// units. On error, the units of the batches written before are returned.
 func submitUnits(ctx context.Context, d *domain, p *Pilot, uds []UnitDescription) ([]*Unit, error) {
 	target, name := "", ""
 	if p != nil {
@@ -249,26 +250,53 @@ func submitUnits(ctx context.Context, d *domain, p *Pilot, uds []UnitDescription
 			return nil, err
 		}
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []coord.NewUnit, 1)
 	units := make([]*Unit, 0, len(uds))
-	batch := make([]coord.NewUnit, 0, min(len(uds), submitBatch))
-	for start := 0; start < len(uds); start += submitBatch {
-		batch = batch[:0]
+	var sendErr error
+	sent := make(chan struct{})
+	go func() { // the sender: writes batches in order until one fails
+		defer close(sent)
+		for b := range batches {
+			if sendErr != nil {
+				continue
+			}
+			n, err := d.store.Submit(ctx, d.keys, target, b)
+			for _, nu := range b[:n] {
+				units = append(units, &Unit{d: d, id: nu.ID, pilotName: name})
+			}
+			if err != nil {
+				sendErr = submitError(err, p)
+				cancel()
+			}
+		}
+	}()
+	var encErr error
+	for start := 0; start < len(uds) && ctx.Err() == nil; start += submitBatch {
+		batch := make([]coord.NewUnit, 0, min(submitBatch, len(uds)-start))
 		for i, ud := range uds[start:min(start+submitBatch, len(uds))] {
 			b, err := json.Marshal(ud.WithDefaults())
 			if err != nil {
-				return units, fmt.Errorf("unit %d: %w", start+i, err)
+				encErr = fmt.Errorf("unit %d: %w", start+i, err)
+				break
 			}
 			batch = append(batch, coord.NewUnit{ID: newID("cu-"), Slots: ud.Slots(), Description: b})
 		}
-		n, err := d.store.Submit(ctx, d.keys, target, batch)
-		for _, nu := range batch[:n] {
-			units = append(units, &Unit{d: d, id: nu.ID, pilotName: name})
+		if encErr != nil {
+			break
 		}
-		if err != nil {
-			return units, submitError(err, p)
-		}
+		batches <- batch
 	}
-	return units, nil
+	close(batches)
+	<-sent
+	if sendErr != nil {
+		return units, sendErr
+	}
+	if encErr == nil && ctx.Err() != nil {
+		encErr = ctx.Err()
+	}
+	return units, encErr
 }
 
 // submitBatch is the number of units encoded and sent at a time.
