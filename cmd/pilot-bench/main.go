@@ -11,6 +11,10 @@
 //	               Done as the caller sees it: p50 and p99
 //	memory         peak RSS of the agent and of the submitting process with
 //	               N units queued
+//	python         N units from Python 3 and 2.7, one submit_compute_unit
+//	               call at a time and in one bulk call (bench/python_submit.py),
+//	               and BigJob's tests/performance/throughput.py pattern: 128
+//	               /bin/date units on a 16-slot pilot (bench/throughput.py)
 //
 // It starts a private redis-server unless -redis names one. Usage:
 //
@@ -33,7 +37,8 @@ import (
 )
 
 var (
-	flagCases   = flag.String("cases", "throughput,throughput_disk,control_plane,latency,memory", "cases to run, comma-separated")
+	flagCases   = flag.String("cases", "throughput,throughput_disk,control_plane,latency,memory,python", "cases to run, comma-separated")
+	flagPyUnits = flag.Int("python-units", 10000, "units of the Python submission cases")
 	flagRedis   = flag.String("redis", "", "coordination URL of a running Redis (default: start a private redis-server)")
 	flagUnits   = flag.Int("throughput-units", 10000, "units of the throughput case")
 	flagCtl     = flag.Int("control-units", 100000, "units of the control-plane case")
@@ -80,26 +85,39 @@ func main() {
 		"latency":         latency,
 		"memory":          memory,
 	}
+	multi := map[string]func(context.Context, core.Options) ([]result, error){
+		"python": pythonCases,
+	}
 	host, _ := os.Hostname()
 	for _, name := range strings.Split(*flagCases, ",") {
-		f := cases[name]
-		if f == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+		var rs []result
+		var err error
+		switch f, g := cases[name], multi[name]; {
+		case f != nil:
+			var r result
+			if r, err = f(ctx, core.Options{CoordinationURL: url}); err == nil {
+				r["case"] = name
+				rs = []result{r}
+			}
+		case g != nil:
+			rs, err = g(ctx, core.Options{CoordinationURL: url})
+		default:
 			log.Fatalf("unknown case %q", name)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-		r, err := f(ctx, core.Options{CoordinationURL: url})
 		cancel()
 		if err != nil {
 			log.Fatalf("%s: %v", name, err)
 		}
-		r["case"] = name
-		r["store"] = store
-		r["date"] = time.Now().UTC().Format(time.RFC3339)
-		r["host"] = host
-		r["cpus"] = runtime.NumCPU()
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetEscapeHTML(false)
-		enc.Encode(r)
+		for _, r := range rs {
+			r["store"] = store
+			r["date"] = time.Now().UTC().Format(time.RFC3339)
+			r["host"] = host
+			r["cpus"] = runtime.NumCPU()
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetEscapeHTML(false)
+			enc.Encode(r)
+		}
 	}
 }
 

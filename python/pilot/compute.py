@@ -13,7 +13,6 @@ import time
 
 from pilot import _ffi, data
 from pilot.errors import PilotError
-from pilot.state import FINAL
 
 logger = logging.getLogger("bigjob")
 
@@ -269,12 +268,21 @@ class ComputeUnit(_ffi.Handle):
         self.compute_unit_description = compute_unit_description
         self.subjob_description = compute_unit_description
         self.compute_data_service = compute_data_service
-        self.id = _ffi.get_string("pilot_unit_id", self.handle)
-        self._url = _ffi.get_string("pilot_unit_url", self.handle)
-        self.url = self._url
-        if compute_data_service is not None and getattr(compute_data_service, "url", None):
-            self.url = compute_data_service.url + "/" + self.id
-        self._callbacks = _Callbacks(self, "pilot_unit_set_callback", 2)
+        self._id = self._url = self._callbacks = None  # read from the library when first needed
+
+    @property
+    def id(self):
+        if self._id is None:
+            self._id = _ffi.get_string("pilot_unit_id", self.handle)
+        return self._id
+
+    @property
+    def url(self):
+        """<cds url>/<id> for units of a ComputeDataService (as BigJob), else get_url()."""
+        cds = self.compute_data_service
+        if cds is not None and getattr(cds, "url", None):
+            return cds.url + "/" + self.id
+        return self.get_url()
 
     def get_id(self):
         """cu-<uuid>; the unit's sandbox directory is sj-<uuid>."""
@@ -282,6 +290,8 @@ class ComputeUnit(_ffi.Handle):
 
     def get_url(self):
         """The unit's reconnectable URL."""
+        if self._url is None:
+            self._url = _ffi.get_string("pilot_unit_url", self.handle)
         return self._url
 
     def get_state(self):
@@ -316,13 +326,13 @@ class ComputeUnit(_ffi.Handle):
         _ffi.call("pilot_unit_cancel", self.handle)
 
     def set_callback(self, member, cb):
+        if self._callbacks is None:
+            self._callbacks = _Callbacks(self, "pilot_unit_set_callback", 2)
         self._callbacks.add(member, cb)
 
     def unset_callback(self, member):
-        self._callbacks.clear()
-
-    def _is_final(self):
-        return self.get_state() in FINAL
+        if self._callbacks is not None:
+            self._callbacks.clear()
 
 
 class ComputeDataService(_ffi.Handle):
