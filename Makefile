@@ -1,16 +1,19 @@
 # BigJob in Go: build, test, demo, bench. `make help` lists the targets.
-GO  ?= go
-BIN := bin
+GO      ?= go
+PYTHON3 ?= python3
+PYTHON2 ?= env PYENV_VERSION=2.7.18 python2
+BIN     := bin
+PYLIB   := python/pilot/_lib
 
-.PHONY: all build demo test bench deps fmt-check vet clean help FORCE
+.PHONY: all build python-lib demo test test-go test-python bench deps fmt-check vet clean help FORCE
 
-all: build
+all: build python-lib
 
 help:
-	@echo "make build   build bin/pilot-agent (static), bin/hello and bin/pilot-bench"
-	@echo "make demo    run the seed example's workload (embedded coordination server if no Redis)"
-	@echo "make test    install what the tests need, then gofmt/vet checks and go test -race"
-	@echo "make bench   print the performance figures as JSON lines (see docs/PERFORMANCE.md)"
+	@echo "make             build the agent, the tools, and the Python package's library (python/pilot/_lib)"
+	@echo "make demo        run the seed example (examples/example.py) with python3; no Redis needed"
+	@echo "make test        install what the tests need, then Go (-race), C, C++ and Python 2.7/3 tests"
+	@echo "make bench       print the performance figures as JSON lines (see docs/PERFORMANCE.md)"
 
 build: $(BIN)/pilot-agent $(BIN)/hello $(BIN)/pilot-bench
 
@@ -24,6 +27,14 @@ $(BIN)/hello: FORCE
 $(BIN)/pilot-bench: FORCE
 	$(GO) build -trimpath -o $@ ./cmd/pilot-bench
 
+# The Python package carries the library and the agent, so that
+# PYTHONPATH=python is enough to import pilot.
+python-lib: $(BIN)/pilot-agent
+	mkdir -p $(PYLIB)
+	$(GO) build -buildmode=c-shared -trimpath -ldflags='-s -w' -o $(PYLIB)/libpilot.so ./capi
+	rm -f $(PYLIB)/libpilot.h
+	cp $(BIN)/pilot-agent $(PYLIB)/pilot-agent
+
 deps:
 	bash scripts/install-deps.sh
 
@@ -34,16 +45,22 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
-test: deps fmt-check vet build
+test: deps fmt-check vet build python-lib test-go test-python
+
+test-go:
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-demo: build
-	./$(BIN)/hello
+test-python:
+	cd python && $(PYTHON3) -m pytest -q -p no:cacheprovider tests
+	cd python && $(PYTHON2) -m unittest discover -s tests -t .
 
-bench: deps build
+demo: build python-lib
+	cd examples && PYTHONPATH=$(CURDIR)/python $(PYTHON3) example.py
+
+bench: deps build python-lib
 	./$(BIN)/pilot-bench
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) build $(PYLIB)
 
 FORCE:

@@ -19,6 +19,7 @@ from pilot.data import PilotDataService, PilotData, DataUnit
 application_id = "bigjob"
 version = _ffi.to_str(_ffi.lib.pilot_version())
 
+from pilot import api  # noqa: E402,F401  (pilot.api, as in BigJob)
 import bigjob  # noqa: E402  (BigJob's pilot package imports it too: pilot.bigjob)
 
 __all__ = [
