@@ -64,3 +64,27 @@ clean:
 	rm -rf $(BIN) build $(PYLIB)
 
 FORCE:
+
+# The C library and its installation. `make install PREFIX=/opt/pilot` puts
+# include/pilot.h, lib/libpilot.so, lib/pkgconfig/pilot.pc and bin/pilot-agent
+# under PREFIX (default /usr/local); DESTDIR, if set, is prepended for staged
+# installs. Only include/pilot.h is the public header: the one cgo writes is
+# removed.
+PREFIX        ?= /usr/local
+PILOT_VERSION  = $(shell sed -n 's/^const Version = "\(.*\)"$$/\1/p' core/errors.go)
+
+.PHONY: lib install
+
+lib:
+	mkdir -p build
+	$(GO) build -buildmode=c-shared -trimpath -ldflags='-s -w' -o build/libpilot.so ./capi
+	rm -f build/libpilot.h
+
+install: lib $(BIN)/pilot-agent
+	@test -n "$(PILOT_VERSION)" || { echo "install: no Version constant in core/errors.go" >&2; exit 1; }
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -m 644 include/pilot.h $(DESTDIR)$(PREFIX)/include/pilot.h
+	install -m 755 build/libpilot.so $(DESTDIR)$(PREFIX)/lib/libpilot.so
+	install -m 755 $(BIN)/pilot-agent $(DESTDIR)$(PREFIX)/bin/pilot-agent
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(PILOT_VERSION)|g' pilot.pc.in \
+		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/pilot.pc

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/bigjob-go/bigjob/core"
 	"github.com/bigjob-go/bigjob/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
@@ -60,16 +63,19 @@ func compile(t *testing.T, compiler, src string, extra ...string) string {
 	return exe
 }
 
-// run runs a compiled program with the test environment.
+// run runs a compiled program with the test environment (env entries
+// override it) and returns its standard output.
 func run(t *testing.T, exe, url string, env ...string) string {
 	t.Helper()
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), "PILOT_TEST_URL="+url, "PILOT_TEST_DIR="+t.TempDir(),
 		"BIGJOB_AGENT="+testenv.AgentBinary(t))
 	cmd.Env = append(cmd.Env, env...)
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s:\n%s", exe, out)
-	return string(out)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	require.NoError(t, err, "%s:\nstdout:\n%s\nstderr:\n%s", exe, &stdout, &stderr)
+	return stdout.String()
 }
 
 func TestSymbolsMatchHeader(t *testing.T) {
@@ -84,4 +90,97 @@ func TestABIFromC(t *testing.T) {
 			require.Contains(t, run(t, exe, b.URL), "all checks passed")
 		})
 	}
+}
+
+// The examples run the seed example's workload (examples/example.py) from C
+// and C++: both print the seed's three lines and leave four unit outputs.
+
+func TestCExample(t *testing.T) {
+	testHello(t, compile(t, "gcc", "../examples/c/hello.c"))
+}
+
+func TestCppExample(t *testing.T) {
+	testHello(t, compile(t, "g++", "../examples/cpp/hello.cpp", "-std=c++17"))
+}
+
+// testHello runs a compiled hello example on every backend.
+func testHello(t *testing.T, exe string, env ...string) {
+	t.Helper()
+	for _, b := range testenv.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			runHello(t, exe, b.URL, env...)
+		})
+	}
+}
+
+// runHello runs a hello example with a fresh HOME and checks its output and
+// the files its units wrote.
+func runHello(t *testing.T, exe, url string, env ...string) {
+	t.Helper()
+	home := t.TempDir()
+	env = append([]string{"HOME=" + home, "PILOT_COORDINATION_URL=" + url}, env...)
+	out := run(t, exe, url, env...)
+
+	rest := out
+	for _, line := range []string{
+		"Finished Pilot-Job setup. Submitting compute units\n",
+		"Waiting for compute units to complete\n",
+		"Terminate Pilot Jobs\n",
+	} {
+		i := strings.Index(rest, line)
+		require.GreaterOrEqual(t, i, 0, "stdout should have %q after the lines before it:\n%s", line, out)
+		rest = rest[i+len(line):]
+	}
+
+	files, err := filepath.Glob(filepath.Join(home, "agent", "bj-*", "sj-*", "stdout.txt"))
+	require.NoError(t, err)
+	require.Len(t, files, 4, "unit outputs: %v", files)
+	var got []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		got = append(got, string(b))
+	}
+	sort.Strings(got)
+	require.Equal(t, []string{
+		"Hello World I am CU number 0\n",
+		"Hello World I am CU number 1\n",
+		"Hello World I am CU number 2\n",
+		"Hello World I am CU number 3\n",
+	}, got)
+}
+
+// TestInstall installs into a temporary prefix and builds the C example with
+// nothing but what pkg-config says; the program then runs against the
+// installed library and agent.
+func TestInstall(t *testing.T) {
+	if _, err := exec.LookPath("pkg-config"); err != nil {
+		t.Skip("pkg-config is not installed (scripts/install-deps.sh installs it)")
+	}
+	prefix := t.TempDir()
+	cmd := exec.Command("make", "install", "PREFIX="+prefix)
+	cmd.Dir = ".."
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "make install:\n%s", out)
+	for _, f := range []string{"include/pilot.h", "lib/libpilot.so", "lib/pkgconfig/pilot.pc", "bin/pilot-agent"} {
+		require.FileExists(t, filepath.Join(prefix, f))
+	}
+	require.NoFileExists(t, "../build/libpilot.h", "cgo's header must not be left next to the library")
+
+	pkgConfig := func(args ...string) string {
+		cmd := exec.Command("pkg-config", args...)
+		cmd.Env = append(os.Environ(), "PKG_CONFIG_PATH="+filepath.Join(prefix, "lib", "pkgconfig"))
+		out, err := cmd.Output()
+		require.NoError(t, err, "pkg-config %v", args)
+		return strings.TrimSpace(string(out))
+	}
+	require.Equal(t, core.Version, pkgConfig("--modversion", "pilot"))
+	flags := strings.Fields(pkgConfig("--cflags", "--libs", "pilot"))
+
+	exe := filepath.Join(t.TempDir(), "hello")
+	args := append([]string{"-Wall", "-Wextra", "-Werror", "-o", exe, "../examples/c/hello.c"}, flags...)
+	out, err = exec.Command("gcc", args...).CombinedOutput()
+	require.NoError(t, err, "gcc %v:\n%s", args, out)
+
+	runHello(t, exe, testenv.Embedded(t), "BIGJOB_AGENT="+filepath.Join(prefix, "bin", "pilot-agent"))
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests and benchmarks need on a Debian 12 machine (root):
-# redis-server, a C and C++ compiler, pytest for python3, and checks that Go
-# and Python 2.7 (pyenv) are there. Safe to run again; it installs only what
-# is missing.
+# redis-server, a C and C++ compiler, pkg-config, pytest for python3, and
+# checks that Go and Python 2.7 (pyenv) are there. Safe to run again; it
+# installs only what is missing.
 set -euo pipefail
 
 need=()
@@ -11,6 +11,7 @@ command -v xargs >/dev/null 2>&1 || need+=(findutils)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
