@@ -14,6 +14,7 @@ help:
 	@echo "make demo        run the seed example (examples/example.py) with python3; no Redis needed"
 	@echo "make test        install what the tests need, then Go (-race), C, C++ and Python 2.7/3 tests"
 	@echo "make bench       print the performance figures as JSON lines (see docs/PERFORMANCE.md)"
+	@echo "make install     install pilot.h, libpilot.so, pilot-agent and pilot.pc under PREFIX (/usr/local)"
 
 build: $(BIN)/pilot-agent $(BIN)/hello $(BIN)/pilot-bench
 
