@@ -1,0 +1,409 @@
+"""Runs the BigJob-style user scripts of examples/scripts as a user would.
+
+Each script runs in a fresh temporary directory as its cwd, with
+COORDINATION_URL naming one backend of tests/env.py (a private redis-server,
+or the embedded server), under Python 3 and Python 2.7 (the Python-2-only
+scripts under 2.7 alone). The tests check the exit status, the printed lines,
+the files every unit wrote where BigJob puts them
+(<working_directory>/bj-<uuid>/sj-<uuid>/<output>, agent logs beside
+bj-<uuid>), and that no process of the run is left behind.
+
+Works on Python 2.7 and 3:
+    python3 -m pytest python/tests/test_scripts.py
+    cd python && PYENV_VERSION=2.7.18 python2 -m unittest tests.test_scripts
+"""
+from __future__ import print_function
+
+import ast
+import glob
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+from tests import env
+
+SCRIPTS = os.path.join(env.REPO, "examples", "scripts")
+TIMEOUT = 120  # seconds, for every script run
+PY3 = sys.version_info[0] >= 3
+
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+CU_ID = "cu-" + UUID
+BJ_ID = "bj-" + UUID
+SJ_ID = "sj-" + UUID
+
+
+def interpreter(version):
+    """The command and environment that run a script under Python version
+    (3 or 2), with the package on PYTHONPATH."""
+    e = dict(os.environ)
+    e["PYTHONPATH"] = env.PYTHON_DIR
+    if version == 3:
+        e.pop("PYENV_VERSION", None)  # so that the python3 shim picks Python 3
+        return ([sys.executable] if PY3 else ["python3"]), e
+    e["PYENV_VERSION"] = "2.7.18"  # python2 is a pyenv shim
+    return ["python2"], e
+
+
+def have_interpreter(version):
+    if version == 3 and PY3:
+        return True
+    cmd, e = interpreter(version)
+    try:
+        p = subprocess.Popen(cmd + ["-c", "import sys; sys.exit(sys.version_info[0])"], env=e,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        p.communicate()
+    except OSError:
+        return False
+    return p.returncode == version
+
+
+def processes_under(directory):
+    """Ids of the processes whose cwd is inside directory."""
+    prefix = os.path.realpath(directory) + os.sep
+    pids = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cwd = os.readlink("/proc/%s/cwd" % pid)
+        except OSError:
+            continue
+        if (cwd + os.sep).startswith(prefix):
+            pids.append(int(pid))
+    return pids
+
+
+class Run(object):
+    """The outcome of one script run."""
+
+    def __init__(self, name, version, backend, url, cwd):
+        self.name, self.version, self.backend, self.url, self.cwd = name, version, backend, url, cwd
+        self.status = None
+        self.out = self.err = ""
+        self.timed_out = False
+        self.seconds = 0.0
+        self.leftovers = []
+
+    @property
+    def lines(self):
+        return self.out.splitlines()
+
+    def __str__(self):
+        return "%s under Python %d on %s (%s), cwd %s: exit %s after %.1f s%s\n--- stdout\n%s--- stderr\n%s" % (
+            self.name, self.version, self.backend, self.url, self.cwd, self.status, self.seconds,
+            " (killed: timeout)" if self.timed_out else "", self.out, self.err)
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+class ScriptCase(unittest.TestCase):
+    """setUpClass starts a private redis-server; each test runs its script
+    against both backends (Python 2.7 has no subTest, so the messages name
+    the run)."""
+
+    maxDiff = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.backends, cls._servers = env.backends()
+
+    @classmethod
+    def tearDownClass(cls):
+        for s in cls._servers:
+            s.stop()
+
+    def setUp(self):
+        self.dirs = []
+
+    def tearDown(self):
+        for d in self.dirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+    # --- running -------------------------------------------------------------------------------------
+
+    def run_script(self, name, version, backend, url):
+        """Runs examples/scripts/<name> in a fresh cwd; returns its Run."""
+        if not have_interpreter(version):
+            self.skipTest("Python %d is not available" % version)
+        cwd = tempfile.mkdtemp(prefix="pytest-script-")
+        self.dirs.append(cwd)
+        run = Run(name, version, backend, url, cwd)
+        cmd, e = interpreter(version)
+        e["COORDINATION_URL"] = url
+        start = time.time()
+        p = subprocess.Popen(cmd + [os.path.join(SCRIPTS, name)], cwd=cwd, env=e,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        killed = []
+
+        def kill():
+            killed.append(True)
+            p.kill()
+        timer = threading.Timer(TIMEOUT, kill)
+        timer.start()
+        try:
+            out, err = p.communicate()
+        finally:
+            timer.cancel()
+        run.seconds = time.time() - start
+        run.status, run.timed_out = p.returncode, bool(killed)
+        run.out, run.err = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+        # cancel() returns when no process of the pilots is left; allow a moment, then clean up
+        deadline = time.time() + 5
+        while processes_under(cwd) and time.time() < deadline:
+            time.sleep(0.1)
+        run.leftovers = processes_under(cwd)
+        for pid in run.leftovers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        return run
+
+    def assert_ran(self, run):
+        """Exit status 0, no traceback, the backend that was asked for, and
+        no process left behind."""
+        self.assertFalse(run.timed_out, "timed out: %s" % run)
+        self.assertEqual(run.status, 0, str(run))
+        self.assertNotIn("Traceback", run.err, str(run))
+        if run.backend == "embedded":
+            self.assertIn("embedded", run.err, "the embedded server was not started: %s" % run)
+        else:
+            self.assertNotIn("embedded", run.err, "the embedded server was started: %s" % run)
+        self.assertEqual(run.leftovers, [], "processes left in %s after the script ended: %s" % (run.cwd, run))
+
+    def assert_lines(self, run, patterns):
+        """Every printed line matches its pattern (a regex matched in full);
+        returns the match objects."""
+        self.assertEqual(len(run.lines), len(patterns), "lines printed: %s" % run)
+        matches = []
+        for line, pattern in zip(run.lines, patterns):
+            m = re.match("(?:%s)$" % pattern, line)
+            self.assertTrue(m, "line %r does not match %r: %s" % (line, pattern, run))
+            matches.append(m)
+        return matches
+
+    def assert_pilot_dirs(self, run, workdir, pilots):
+        """workdir holds exactly the sandboxes bj-<uuid> of the pilots named,
+        with each agent's logs beside its sandbox; returns the sandboxes."""
+        found = sorted(os.path.basename(d) for d in glob.glob(os.path.join(workdir, "bj-*")))
+        self.assertEqual(found, sorted(pilots), "pilot sandboxes in %s: %s" % (workdir, run))
+        for bj in pilots:
+            for log in ("stdout-%s-agent.txt" % bj, "stderr-%s-agent.txt" % bj):
+                self.assertTrue(os.path.isfile(os.path.join(workdir, log)), "no agent log %s: %s" % (log, run))
+        return [os.path.join(workdir, bj) for bj in pilots]
+
+    def unit_files(self, run, sandboxes, name):
+        """{sj-<uuid>: contents of <sandbox>/sj-<uuid>/<name>} over the pilot sandboxes."""
+        out = {}
+        for sandbox in sandboxes:
+            for f in glob.glob(os.path.join(sandbox, "sj-*", name)):
+                sj = os.path.basename(os.path.dirname(f))
+                self.assertTrue(re.match(SJ_ID + "$", sj), "unit sandbox %s: %s" % (sj, run))
+                out[sj] = read(f)
+        return out
+
+    def unit_dirs(self, sandboxes):
+        return sorted(os.path.basename(d) for s in sandboxes for d in glob.glob(os.path.join(s, "sj-*")))
+
+    # --- 1. attribute-style descriptions, pilot-direct submission, cu.wait() --------------------------
+
+    def check_pilot_compute_direct(self, version):
+        for backend, url in self.backends:
+            run = self.run_script("pilot_compute_direct.py", version, backend, url)
+            self.assert_ran(run)
+            m = self.assert_lines(run, ["Pilot: bigjob:(%s):localhost" % BJ_ID]
+                                  + ["CU (%s): Done" % CU_ID, "Details: ({.*})"] * 3
+                                  + ["Pilot state after cancel: Done"])
+            bj = m[0].group(1)
+            sandbox, = self.assert_pilot_dirs(run, os.path.join(run.cwd, "agent"), [bj])
+            units = []
+            for k in range(3):
+                cu_id, details = m[1 + 2 * k].group(1), ast.literal_eval(m[2 + 2 * k].group(1))
+                self.assertEqual(details["state"], "Done", str(run))
+                self.assertEqual(details["Executable"], "/bin/echo", str(run))
+                self.assertEqual(details["Output"], "stdout.txt", str(run))
+                self.assertEqual(ast.literal_eval(details["Arguments"]),
+                                 ["Hello", "$GREETEE,", "I am CU number", str(k)], str(run))
+                self.assertEqual(ast.literal_eval(details["Environment"]), ["GREETEE=World"], str(run))
+                sj = details["job-id"]
+                self.assertTrue(re.match(SJ_ID + "$", sj), str(run))
+                self.assertEqual(read(os.path.join(sandbox, sj, "stdout.txt")),
+                                 "Hello World, I am CU number %d\n" % k, str(run))
+                self.assertEqual(read(os.path.join(sandbox, sj, "stderr.txt")), "", str(run))
+                units.append((cu_id, sj))
+            self.assertEqual(len(set(units)), 3, str(run))
+            self.assertEqual(self.unit_dirs([sandbox]), sorted(sj for _, sj in units), str(run))
+
+    def test_pilot_compute_direct_python3(self):
+        self.check_pilot_compute_direct(3)
+
+    def test_pilot_compute_direct_python2(self):
+        self.check_pilot_compute_direct(2)
+
+    # BUG (python/pilot/_ffi.py get_json): under Python 2, get_details() returns unicode keys and
+    # values, so a script's `print cu.get_details()` shows {u'state': u'Done', ...}; BigJob (and
+    # every other getter here: get_id, get_state, get_url) gives native str, printed {'state': 'Done'}.
+    @unittest.expectedFailure
+    def test_pilot_compute_direct_details_native_str_python2(self):
+        backend, url = self.backends[-1]
+        run = self.run_script("pilot_compute_direct.py", 2, backend, url)
+        self.assert_ran(run)
+        details = [line for line in run.lines if line.startswith("Details: ")]
+        self.assertEqual(len(details), 3, str(run))
+        for line in details:
+            self.assertIn("'state': 'Done'", line)
+            self.assertNotIn("u'", line)
+
+    # --- 2. environment as a dict with int values and as a list, through a ComputeDataService ---------
+
+    def check_simple_ensembles_env(self, version):
+        for backend, url in self.backends:
+            run = self.run_script("simple_ensembles_env.py", version, backend, url)
+            self.assert_ran(run)
+            m = self.assert_lines(run, ["Finished Pilot-Job setup. Submitting compute units",
+                                        "Waiting for compute units to complete"]
+                                  + [r"\* Task (%s) state: Done" % CU_ID] * 8
+                                  + ["Terminate Pilot Jobs", "8 tasks done, 0 failed"])
+            self.assertEqual(len(set(x.group(1) for x in m[2:10])), 8, str(run))
+            workdir = os.path.join(run.cwd, "agent")
+            bjs = [os.path.basename(d) for d in glob.glob(os.path.join(workdir, "bj-*"))]
+            self.assertEqual(len(bjs), 1, str(run))
+            sandbox, = self.assert_pilot_dirs(run, workdir, bjs)
+            # environment dict {'TASK_NO': i}: explicit output names
+            self.assertEqual(sorted(self.unit_files(run, [sandbox], "stdout.txt").values()),
+                             ["I am task number %d\n" % i for i in range(4)], str(run))
+            self.assertEqual(list(self.unit_files(run, [sandbox], "stderr.txt").values()), [""] * 4, str(run))
+            # environment list ['TASK_NO=%s' % i]: BigJob's default names stdout and stderr
+            self.assertEqual(sorted(self.unit_files(run, [sandbox], "stdout").values()),
+                             ["I am task number %d\n" % i for i in range(4, 8)], str(run))
+            self.assertEqual(list(self.unit_files(run, [sandbox], "stderr").values()), [""] * 4, str(run))
+            self.assertEqual(len(self.unit_dirs([sandbox])), 8, str(run))
+
+    def test_simple_ensembles_env_python3(self):
+        self.check_simple_ensembles_env(3)
+
+    def test_simple_ensembles_env_python2(self):
+        self.check_simple_ensembles_env(2)
+
+    # --- 3. two fork pilots on one decentral ComputeDataService, State.Done, PCS repr ----------------
+
+    def check_pilot_api_decentral(self, version):
+        for backend, url in self.backends:
+            run = self.run_script("pilot_api_decentral.py", version, backend, url)
+            self.assert_ran(run)
+            pj = r"PJ: %s/bigjob:(%s):localhost, State: (?:Unknown|Running);" % (re.escape(url), BJ_ID)
+            m = self.assert_lines(run, ["Wait for CUs to complete"]
+                                  + ["Finished CU (%s)" % CU_ID] * 8
+                                  + ["PCS State {", " " + pj + " " + pj, "}",
+                                     "Terminate Pilot Compute/Data Service", "Pilots: Done, Done"])
+            self.assertEqual(len(set(x.group(1) for x in m[1:9])), 8, str(run))
+            pilots = [m[10].group(1), m[10].group(2)]
+            self.assertNotEqual(pilots[0], pilots[1], str(run))
+            sandboxes = self.assert_pilot_dirs(run, os.path.join(run.cwd, "work"), pilots)
+            # units went to whichever pilot had a free slot: look in both sandboxes
+            expected = ["1970-01-0%d\n" % (i + 1) for i in range(4)] + ["Hello from unit %d\n" % i for i in range(4)]
+            self.assertEqual(sorted(self.unit_files(run, sandboxes, "stdout.txt").values()), sorted(expected),
+                             str(run))
+            self.assertEqual(list(self.unit_files(run, sandboxes, "stderr.txt").values()), [""] * 8, str(run))
+            self.assertEqual(len(self.unit_dirs(sandboxes)), 8, str(run))
+
+    def test_pilot_api_decentral_python3(self):
+        self.check_pilot_api_decentral(3)
+
+    def test_pilot_api_decentral_python2(self):
+        self.check_pilot_api_decentral(2)
+
+    # --- 4. coupled ensembles: A, barrier, B reading A's sandboxes, barrier, C ------------------------
+
+    def check_coupled_ensembles(self, version):
+        for backend, url in self.backends:
+            run = self.run_script("coupled_ensembles.py", version, backend, url)
+            self.assert_ran(run)
+            m = self.assert_lines(run, ["Waiting for stage A"] + ["A task (%s): Done" % CU_ID] * 4
+                                  + ["Waiting for stage B"] + ["B task (%s): Done" % CU_ID] * 4
+                                  + ["Waiting for stage C", "C task (%s): Done" % CU_ID,
+                                     "Stage C output: (.*)/(%s)/(%s)/C-stdout.txt" % (BJ_ID, SJ_ID), "Done"])
+            self.assertEqual(len(set(x.group(1) for x in m[1:5] + m[6:10] + m[11:12])), 9, str(run))
+            workdir = os.path.join(run.cwd, "ensembles")
+            c_line = m[12]
+            self.assertEqual(os.path.realpath(c_line.group(1)), os.path.realpath(workdir), str(run))
+            sandbox, = self.assert_pilot_dirs(run, workdir, [c_line.group(2)])
+            self.assertEqual(sorted(self.unit_files(run, [sandbox], "A-stdout.txt").values()),
+                             ["A-task %d\n" % i for i in range(4)], str(run))
+            self.assertEqual(sorted(self.unit_files(run, [sandbox], "B-stdout.txt").values()),
+                             sorted("A-task %d\nA-task %d\n" % (i, (i + 1) % 4) for i in range(4)), str(run))
+            self.assertEqual(self.unit_files(run, [sandbox], "C-stdout.txt"),
+                             {c_line.group(3): "".join("      2 A-task %d\n" % i for i in range(4))}, str(run))
+            for stage, n in (("A", 4), ("B", 4), ("C", 1)):
+                self.assertEqual(list(self.unit_files(run, [sandbox], stage + "-stderr.txt").values()), [""] * n,
+                                 str(run))
+            self.assertEqual(len(self.unit_dirs([sandbox])), 9, str(run))
+
+    def test_coupled_ensembles_python3(self):
+        self.check_coupled_ensembles(3)
+
+    def test_coupled_ensembles_python2(self):
+        self.check_coupled_ensembles(2)
+
+    # --- 5. the legacy bigjob API (Python 2 only: print statements, except X, e) ----------------------
+
+    def test_legacy_local_single_python2(self):
+        for backend, url in self.backends:
+            run = self.run_script("legacy_local_single.py", 2, backend, url)
+            self.assert_ran(run)
+            m = self.assert_lines(run, ["Pilot Job/BigJob URL: bigjob:(%s):localhost State: (?:Unknown|Running)"
+                                        % BJ_ID]
+                                  + ["Subjob: bigjob:(%s):localhost:jobs:(%s) State: Done" % (BJ_ID, SJ_ID)] * 3
+                                  + ["BigJob state after cancel: Done"])
+            bj = m[0].group(1)
+            # the relative working directory "agent" is relative to the script's cwd
+            sandbox, = self.assert_pilot_dirs(run, os.path.join(run.cwd, "agent"), [bj])
+            subjobs = []
+            for k in range(3):
+                self.assertEqual(m[1 + k].group(1), bj, str(run))
+                sj = m[1 + k].group(2)
+                self.assertEqual(read(os.path.join(sandbox, sj, "stdout.txt")), "hello_world %d\n" % k, str(run))
+                self.assertEqual(read(os.path.join(sandbox, sj, "stderr.txt")), "", str(run))
+                subjobs.append(sj)
+            self.assertEqual(self.unit_dirs([sandbox]), sorted(subjobs), str(run))
+
+    # --- 6. pilot API in Python 2 syntax, import saga, redis://@host:port, shared working dir --------
+
+    def test_local_coupled_ensembles_python2(self):
+        for backend, url in self.backends:
+            run = self.run_script("local_coupled_ensembles.py", 2, backend, url)
+            self.assert_ran(run)
+            names = sorted("%s%d" % (kind, i) for kind in "ABC" for i in range(4))
+            m = self.assert_lines(run, ["Waiting for A and B tasks to complete...",
+                                        "Waiting for C tasks to complete..."]
+                                  + [r"Task %s \((%s)\): Done" % (n, CU_ID) for n in names] + ["Done"])
+            self.assertEqual(len(set(x.group(1) for x in m[2:14])), 12, str(run))
+            workdir = os.path.join(run.cwd, "example1")
+            bjs = [os.path.basename(d) for d in glob.glob(os.path.join(workdir, "bj-*"))]
+            self.assertEqual(len(bjs), 1, str(run))
+            sandbox, = self.assert_pilot_dirs(run, workdir, bjs)
+            # a relative working_directory is relative to the pilot sandbox, shared by the units
+            shared = os.path.join(sandbox, "shared")
+            expected = {}
+            for i in range(4):
+                expected["A-%d.txt" % i] = "A-task %d\n" % i
+                expected["B-%d.txt" % i] = "B-task %d\n" % i
+                expected["C-%d.txt" % i] = "A-task %d\nB-task %d\n" % (i, i)
+                for kind in "ABC":
+                    expected["%s-%d.err" % (kind, i)] = ""
+            found = dict((name, read(os.path.join(shared, name))) for name in os.listdir(shared))
+            self.assertEqual(found, expected, str(run))
+
+
+if __name__ == "__main__":
+    unittest.main()
