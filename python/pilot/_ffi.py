@@ -195,7 +195,21 @@ def get_string(name, *args):
 
 
 def get_json(name, *args):
-    return json.loads(get_string(name, *args))
+    return native(json.loads(get_string(name, *args)))
+
+
+def native(value):
+    """value with every text string made a native str (bytes on Python 2,
+    where json gives unicode), as BigJob's getters returned them."""
+    if not PY2:
+        return value
+    if isinstance(value, text_type):
+        return value.encode("utf-8")
+    if isinstance(value, dict):
+        return dict((native(k), native(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return [native(v) for v in value]
+    return value
 
 
 def get_state(name, *args):

@@ -250,10 +250,8 @@ class ScriptCase(unittest.TestCase):
     def test_pilot_compute_direct_python2(self):
         self.check_pilot_compute_direct(2)
 
-    # BUG (python/pilot/_ffi.py get_json): under Python 2, get_details() returns unicode keys and
-    # values, so a script's `print cu.get_details()` shows {u'state': u'Done', ...}; BigJob (and
-    # every other getter here: get_id, get_state, get_url) gives native str, printed {'state': 'Done'}.
-    @unittest.expectedFailure
+    # Under Python 2, get_details() gives native str, as BigJob did: a script's
+    # `print cu.get_details()` shows {'state': 'Done', ...}, not {u'state': u'Done', ...}.
     def test_pilot_compute_direct_details_native_str_python2(self):
         backend, url = self.backends[-1]
         run = self.run_script("pilot_compute_direct.py", 2, backend, url)
