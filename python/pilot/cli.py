@@ -1,0 +1,491 @@
+"""pilot-cli: BigJob's command line tool for pilots and compute units.
+
+    pilot-cli -c redis://localhost --submit_pilot fork://localhost --number_cores 2
+    pilot-cli --list_pilots
+    pilot-cli --submit_cu PILOT_URL /bin/echo hello
+    pilot-cli --run_cu PILOT_URL /bin/date
+    pilot-cli --list_cus PILOT_URL
+    pilot-cli --get_cu_state CU_URL
+    pilot-cli --wait_cus PILOT_URL
+    pilot-cli --cancel_cu CU_URL
+    pilot-cli --cancel_pilot PILOT_URL
+
+Installed as the console script `pilot-cli` (pilot.cli:main); also runs as
+`python -m pilot.cli`. Works on Python 2.7 and 3.
+
+It takes every option of BigJob's pilot-cli and prints the same lines. Each
+call does one action. As in BigJob, the URLs of the pilots it started are kept
+(pickled, protocol 2, so both interpreters read it) in
+~/.bigjob/pilot-cli.p ($HOME is honored); --list_pilots reads them and
+--cancel_pilot and --clean remove them. Differences from BigJob:
+
+- --wait_cus PILOT_URL waits until every unit of the pilot is final, and
+  --cancel_cu CU_URL cancels the unit (both were broken);
+- ~/.bigjob is created when missing;
+- --pilot_description and --compute_unit_description are parsed with
+  ast.literal_eval (a Python dict literal; JSON is accepted too), never eval;
+- command arguments that start with "-" can follow "--":
+  pilot-cli --run_cu PILOT_URL -- /bin/echo -n hello;
+- usage errors (a bad literal, two actions, no action, an option that the
+  action does not use) exit with status 2 and a message naming the option;
+  errors of the pilot API print "pilot-cli: <message>" and exit with status 1.
+
+A pilot outlives the pilot-cli call that started it only when its
+coordination store does: use a Redis server that keeps running (redis-server).
+With no Redis server at a loopback URL, the library starts an embedded
+in-process store (and warns so); it stops when the pilot-cli call exits, so
+the pilot it just started loses its store and stops too, and later calls
+cannot find it. Single-call actions (--version, --clean, --help) work with
+either.
+"""
+from __future__ import absolute_import, print_function
+
+import argparse
+import ast
+import errno
+import json
+import os
+import pickle
+import sys
+import tempfile
+
+PROG = "pilot-cli"
+STATE_DIR = os.path.join("~", ".bigjob")
+STATE_FILE = "pilot-cli.p"
+PICKLE_PROTOCOL = 2  # readable by Python 2.7 and 3
+
+EPILOG = """\
+Each call does one action. The URLs of the pilots started here are kept in
+~/.bigjob/pilot-cli.p. Put -- before a command or arguments that start with
+"-": %(prog)s --run_cu PILOT_URL -- /bin/echo -n hi
+
+A pilot outlives this command only when its coordination store does: point
+--coordination at a running Redis server. With no Redis server at a loopback
+URL, the library starts an embedded in-process store, which stops when this
+command exits, and the pilot with it: use that only for single-call actions
+such as --version.
+
+Exit status: 0 on success, 1 on errors of the pilot API, 2 on usage errors."""
+
+# (attribute, option) of the actions; exactly one is given per call.
+ACTIONS = [
+    ("submit_pilot", "--submit_pilot"), ("list_pilots", "--list_pilots"), ("cancel_pilot", "--cancel_pilot"),
+    ("submit_cu", "--submit_cu"), ("run_cu", "--run_cu"), ("get_cu_state", "--get_cu_state"),
+    ("wait_cus", "--wait_cus"), ("list_cus", "--list_cus"), ("cancel_cu", "--cancel_cu"),
+    ("clean", "--clean"), ("version", "--version"),
+]
+
+# What ast.literal_eval raises on bad input (RecursionError is a RuntimeError).
+_LITERAL_ERRORS = (ValueError, SyntaxError, TypeError, MemoryError, RuntimeError)
+
+_NOT_GIVEN = object()  # default of --submit_pilot (given without a value, it is None)
+
+
+class UsageError(Exception):
+    """A bad command line: printed with the usage, exit status 2."""
+
+
+class CLIError(Exception):
+    """An error of this tool (not of the pilot API): exit status 1."""
+
+
+def _out(line=""):
+    """Prints a line of output at once (the waits come after some lines)."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def _err(line):
+    sys.stderr.write("%s: %s\n" % (PROG, line))
+    sys.stderr.flush()
+
+
+def _positive_int(text):
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError("expected a positive integer, not %r" % (text,))
+    return n
+
+
+def parse_description(option, text):
+    """The dict of a description option: a Python dict literal (or JSON),
+    parsed without evaluating code. A bad value is a UsageError naming the
+    option."""
+    try:
+        value = ast.literal_eval(text)
+    except _LITERAL_ERRORS as e:
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise UsageError("%s: not a Python dict literal: %s (%r)" % (option, _describe(e), text))
+    if not isinstance(value, dict):
+        raise UsageError("%s: expected a dict literal such as \"{'executable': '/bin/date'}\", not a %s (%r)"
+                         % (option, type(value).__name__, text))
+    return value
+
+
+def _describe(e):
+    if isinstance(e, SyntaxError) and e.msg:
+        return e.msg
+    if isinstance(e, ValueError) and "malformed" in str(e):
+        return "only literals are allowed (strings, numbers, lists, dicts, True, False, None), not names or calls"
+    return str(e) or type(e).__name__
+
+
+def build_parser():
+    p = argparse.ArgumentParser(
+        prog=PROG, description="BigJob Command Line Utility: start pilots and run compute units on them.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--coordination", "-c", metavar="URL", default="redis://localhost",
+                   help="coordination store of new pilots: redis://[password@]host[:port] "
+                        "(default: %(default)s)")
+    p.add_argument("--clean", action="store_true", default=False,
+                   help="forget the saved pilot URLs (delete ~/.bigjob/pilot-cli.p)")
+    p.add_argument("--version", action="store_true", default=False, help="print the BigJob version")
+
+    g = p.add_argument_group("Manage pilots")
+    g.add_argument("--number_cores", metavar="N", type=_positive_int, default=None,
+                   help="with --submit_pilot: number of processes of the pilot (default: 1)")
+    g.add_argument("--cores_per_node", metavar="N", type=_positive_int, default=None,
+                   help="with --submit_pilot: processes per node (default: 1)")
+    g.add_argument("--submit_pilot", nargs="?", metavar="RESOURCE_URL", default=_NOT_GIVEN,
+                   help="start a pilot on a resource, e.g. fork://localhost, and save its URL")
+    g.add_argument("--pilot_description", metavar="PILOT_COMPUTE_DESCRIPTION", default=None,
+                   help="with --submit_pilot: the pilot compute description as a Python dict literal, e.g. "
+                        "\"{'service_url': 'fork://localhost', 'number_of_processes': 1, "
+                        "'working_directory': '/tmp'}\"")
+    g.add_argument("--cancel_pilot", metavar="PILOT_URL", default=None,
+                   help="cancel a pilot and forget its URL")
+    g.add_argument("--list_pilots", action="store_true", default=False,
+                   help="list the saved pilots and their states")
+    g.add_argument("--wait_cus", metavar="PILOT_URL", default=None,
+                   help="wait until every compute unit of a pilot has terminated")
+    g.add_argument("--list_cus", metavar="PILOT_URL", default=None,
+                   help="list the compute units of a pilot")
+
+    g = p.add_argument_group("Manage compute units")
+    g.add_argument("--submit_cu", nargs="+", metavar=("PILOT_URL", "COMMAND ARGS"), default=None,
+                   help="submit a compute unit to a pilot (does not wait)")
+    g.add_argument("--compute_unit_description", metavar="COMPUTE_UNIT_DESCRIPTION", default=None,
+                   help="with --submit_cu/--run_cu PILOT_URL: the compute unit description as a Python "
+                        "dict literal, e.g. \"{'executable': '/bin/date', 'arguments': [], "
+                        "'number_of_processes': 1, 'output': 'stdout.txt', 'error': 'stderr.txt'}\"")
+    g.add_argument("--run_cu", nargs="+", metavar=("PILOT_URL", "COMMAND ARGS"), default=None,
+                   help="submit a compute unit to a pilot and wait until it has terminated")
+    g.add_argument("--get_cu_state", metavar="CU_URL", default=None, help="print the state of a compute unit")
+    g.add_argument("--cancel_cu", metavar="CU_URL", default=None, help="cancel a compute unit")
+    # The command after "--" (see the epilog).
+    p.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
+    return p
+
+
+def _given(args, attr):
+    v = getattr(args, attr)
+    if attr == "submit_pilot":
+        return v is not _NOT_GIVEN
+    return v not in (None, False)
+
+
+def check_args(args):
+    """Checks what argparse cannot; returns the action's attribute name."""
+    given = [(a, o) for a, o in ACTIONS if _given(args, a)]
+    if not given:
+        raise UsageError("no action given: use one of %s (see --help)" % ", ".join(o for _, o in ACTIONS))
+    if len(given) > 1:
+        raise UsageError("one action at a time: %s" % " and ".join(o for _, o in given))
+    action = given[0][0]
+    if not args.coordination:
+        raise UsageError("--coordination: the URL is empty")
+
+    def only_with(option, value, allowed):
+        if value is not None and action not in allowed:
+            raise UsageError("%s is only used with %s" % (option, " or ".join("--" + a for a in allowed)))
+
+    only_with("--number_cores", args.number_cores, ["submit_pilot"])
+    only_with("--cores_per_node", args.cores_per_node, ["submit_pilot"])
+    only_with("--pilot_description", args.pilot_description, ["submit_pilot"])
+    only_with("--compute_unit_description", args.compute_unit_description, ["submit_cu", "run_cu"])
+    if args.rest and action not in ("submit_cu", "run_cu"):
+        raise UsageError("unrecognized arguments: %s" % " ".join(args.rest))
+
+    if action == "submit_pilot":
+        if args.pilot_description is not None:
+            if args.number_cores is not None or args.cores_per_node is not None:
+                raise UsageError("--pilot_description: give the numbers of processes in the description, "
+                                 "not with --number_cores/--cores_per_node")
+            args.pilot_description = parse_description("--pilot_description", args.pilot_description)
+        elif args.submit_pilot is None:
+            raise UsageError("--submit_pilot: give a RESOURCE_URL (e.g. fork://localhost) or --pilot_description")
+    elif action in ("submit_cu", "run_cu"):
+        option = "--" + action
+        words = getattr(args, action) + list(args.rest)
+        if args.compute_unit_description is not None:
+            if len(words) > 1:
+                raise UsageError("%s: give either a command or --compute_unit_description, not both (got %s)"
+                                 % (option, " ".join(words[1:])))
+            args.compute_unit_description = parse_description("--compute_unit_description",
+                                                              args.compute_unit_description)
+        elif len(words) < 2:
+            raise UsageError("%s: give PILOT_URL and the COMMAND to run (or --compute_unit_description)" % option)
+        setattr(args, action, words)
+    return action
+
+
+class BigJobCLI(object):
+    """The actions; the list of saved pilot URLs is read when first needed."""
+
+    def __init__(self, pilot_module):
+        self.pilot = pilot_module
+        self._pilots = None
+
+    # Saved pilots ----------------------------------------------------------
+
+    @staticmethod
+    def state_file():
+        return os.path.join(os.path.expanduser(STATE_DIR), STATE_FILE)
+
+    @property
+    def pilots(self):
+        if self._pilots is None:
+            self._pilots = self._restore()
+        return self._pilots
+
+    def _restore(self):
+        path = self.state_file()
+        try:
+            with open(path, "rb") as f:
+                urls = pickle.load(f)
+        except (IOError, OSError) as e:
+            if e.errno == errno.ENOENT:
+                return []
+            raise CLIError("cannot read %s: %s" % (path, e.strerror or e))
+        except Exception as e:  # a corrupt file: start afresh, as BigJob did
+            _err("warning: ignoring unreadable %s (%s: %s); --clean removes it" % (path, type(e).__name__, e))
+            return []
+        if not isinstance(urls, list) or not all(isinstance(u, (str, type(u"")))
+                                                 for u in urls):
+            _err("warning: ignoring %s: it does not hold a list of pilot URLs; --clean removes it" % path)
+            return []
+        return [_native(u) for u in urls]
+
+    def _persist(self):
+        path = self.state_file()
+        directory = os.path.dirname(path)
+        try:
+            if not os.path.isdir(directory):
+                os.makedirs(directory)
+            fd, tmp = tempfile.mkstemp(prefix=STATE_FILE + ".", dir=directory)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    pickle.dump(list(self.pilots), f, PICKLE_PROTOCOL)
+                os.rename(tmp, path)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        except (IOError, OSError) as e:
+            raise CLIError("cannot save the pilot list in %s: %s" % (path, e.strerror or e))
+
+    # Pilots ----------------------------------------------------------------
+
+    def submit_pilot(self, coordination_url, resource_url, number_cores, cores_per_node):
+        pcd = {
+            "service_url": resource_url,
+            "working_directory": os.getcwd(),
+            "number_of_processes": number_cores,
+            "processes_per_node": cores_per_node,
+        }
+        self.submit_pilot_by_description(coordination_url, pcd)
+
+    def submit_pilot_by_description(self, coordination_url, pcd):
+        pcs = self.pilot.PilotComputeService(coordination_url=coordination_url)
+        pc = pcs.create_pilot(pilot_compute_description=pcd)
+        url = pc.get_url()
+        _out("Started Pilot: %s" % url)
+        self.pilots.append(url)
+        self._persist()
+
+    def cancel_pilot(self, pilot_url):
+        pc = self.pilot.PilotCompute(pilot_url=pilot_url)
+        pc.cancel()
+        if pilot_url in self.pilots:
+            self.pilots.remove(pilot_url)
+            self._persist()
+        _out("Terminated Pilot: %s" % pilot_url)
+
+    def list_pilots(self):
+        _out("\nPilot Compute" + "\t" * 9 + "State")
+        _out("-" * 101)
+        if not self.pilots:
+            _out("No pilot found")
+        for url in self.pilots:
+            try:
+                pc = self.pilot.PilotCompute(pilot_url=url)
+                state = pc.get_state()
+                url = pc.get_url()
+            except self.pilot.PilotError as e:
+                state = "Unknown (%s)" % e.value
+            _out("%s\t%s" % (url, state))
+        _out()
+
+    def list_cus(self, pilot_url):
+        pc = self.pilot.PilotCompute(pilot_url=pilot_url)
+        cus = pc.list_compute_units()
+        _out("\nPilot Compute: %s" % pc.get_url())
+        _out("State: %s" % pc.get_state())
+        _out("#\tCompute Unit" + "\t" * 5 + "State\tQueue\tRuntime")
+        _out("-" * 89)
+        if not cus:
+            _out("No Compute Unit found.")
+        for i, cu in enumerate(cus):
+            url = cu.get_url()
+            short = url.rsplit(":jobs:", 1)[-1].split("/?", 1)[0]
+            state = cu.get_state()
+            details = cu.get_details() or {}
+            queue_time = _elapsed(details, "start_time", "end_queue_time")
+            run_time = _elapsed(details, "end_queue_time", "end_time")
+            _out("%d\t%s\t\t%s\t%.1f\t%.1f" % (i + 1, short, state, queue_time, run_time))
+        _out()
+
+    def wait_cus(self, pilot_url):
+        pc = self.pilot.PilotCompute(pilot_url=pilot_url)
+        _out("Waiting for termination")
+        pc.wait()
+        _out("All CUs of %s terminated" % pc.get_url())
+
+    # Compute units ---------------------------------------------------------
+
+    @staticmethod
+    def command_description(command):
+        return {
+            "executable": command[0],
+            "arguments": list(command[1:]),
+            "total_core_count": 1,
+            "number_of_processes": 1,
+            "output": "stdout.txt",
+            "error": "stderr.txt",
+        }
+
+    def submit_cu(self, pilot_url, cud):
+        pc = self.pilot.PilotCompute(pilot_url=pilot_url)
+        cu = pc.submit_compute_unit(cud)
+        _out("Started ComputeUnit: %s" % cu.get_url())
+        return cu
+
+    def run_cu(self, pilot_url, cud):
+        cu = self.submit_cu(pilot_url, cud)
+        _out("Waiting for termination")
+        cu.wait()
+        _out("CU %s terminated" % cu.get_url())
+        return cu
+
+    def get_cu_state(self, cu_url):
+        cu = self.pilot.ComputeUnit(cu_url=cu_url)
+        _out("Compute Unit: %s State: %s" % (cu_url, cu.get_state()))
+
+    def cancel_cu(self, cu_url):
+        cu = self.pilot.ComputeUnit(cu_url=cu_url)
+        cu.cancel()
+        _out("Terminated CU: %s" % cu_url)
+
+    # Auxiliary -------------------------------------------------------------
+
+    def version(self):
+        _out("BigJob Version: %s" % self.pilot.version)
+
+    def clean(self):
+        try:
+            os.remove(self.state_file())
+        except OSError as e:
+            if e.errno != errno.ENOENT:
+                raise CLIError("cannot remove %s: %s" % (self.state_file(), e.strerror or e))
+        self._pilots = []
+
+
+def _native(text):
+    """text as the native str (Python 2 reads Python 3's pickles as unicode)."""
+    if not isinstance(text, str):
+        return text.encode("utf-8")
+    return text
+
+
+def _elapsed(details, start, end):
+    try:
+        return float(details[end]) - float(details[start])
+    except (KeyError, TypeError, ValueError):
+        return 0.0
+
+
+def run(args, action, pilot_module):
+    app = BigJobCLI(pilot_module)
+    if action == "submit_pilot":
+        if args.pilot_description is not None:
+            pcd = args.pilot_description
+            if args.submit_pilot and "service_url" not in pcd:
+                pcd["service_url"] = args.submit_pilot
+            app.submit_pilot_by_description(args.coordination, pcd)
+        else:
+            app.submit_pilot(args.coordination, args.submit_pilot,
+                             args.number_cores if args.number_cores is not None else 1,
+                             args.cores_per_node if args.cores_per_node is not None else 1)
+    elif action in ("submit_cu", "run_cu"):
+        words = getattr(args, action)
+        cud = args.compute_unit_description
+        if cud is None:
+            cud = app.command_description(words[1:])
+        getattr(app, action)(words[0], cud)
+    elif action in ("list_pilots", "clean", "version"):
+        getattr(app, action)()
+    else:
+        getattr(app, action)(getattr(args, action))
+
+
+def _silence_stdout():
+    """Points stdout at /dev/null, so that the flush at exit does not fail
+    again on a closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def main(argv=None):
+    """Runs pilot-cli with argv (default sys.argv[1:]); returns the exit
+    status (argparse exits with 2 itself on bad options)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        action = check_args(args)
+    except UsageError as e:
+        parser.error(str(e))
+    try:
+        import pilot
+    except Exception as e:
+        _err("cannot load the pilot library: %s" % e)
+        return 1
+    try:
+        run(args, action, pilot)
+    except pilot.PilotError as e:
+        _err(e.value)
+        return 1
+    except CLIError as e:
+        _err(e)
+        return 1
+    except EnvironmentError as e:  # OSError, IOError
+        if e.errno == errno.EPIPE:  # e.g. pilot-cli --list_pilots | head -1
+            _silence_stdout()
+            return 1
+        _err(e)
+        return 1
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
