@@ -127,3 +127,21 @@ func TestTLSCoordination(t *testing.T) {
 	_, err = core.NewService(ctxT(t), o)
 	require.ErrorContains(t, err, "certificate")
 }
+
+// Reconnecting by URL reuses a store this process has (the embedded one
+// included) but never starts one: nothing could be found in a new, empty one.
+func TestReconnectDoesNotStartAStore(t *testing.T) {
+	url := fmt.Sprintf("redis://localhost:%d", testenv.FreePort(t))
+	name := "/bigjob:bj-00000000-0000-0000-0000-000000000000:localhost"
+	_, err := core.OpenPilot(ctxT(t), url+name, testOptions(t, url))
+	require.ErrorContains(t, err, "nothing listens at "+url)
+	require.ErrorContains(t, err, "start that Redis again")
+	_, err = core.OpenUnit(ctxT(t), url+"/PilotComputeServiceQueue-pcs-x:jobs:sj-y", testOptions(t, url))
+	require.ErrorContains(t, err, "nothing listens at")
+
+	s := newService(t, url) // starts the embedded server in this process
+	p, _ := newPilot(t, s, 1)
+	rp, err := core.OpenPilot(ctxT(t), p.URL(), testOptions(t, url))
+	require.NoError(t, err, "a store this process has is reused")
+	rp.Close()
+}

@@ -47,7 +47,10 @@ func OpenUnit(ctx context.Context, unitURL string, o Options) (*Unit, error) {
 		pilotName string
 	)
 	if svc, isQueue := strings.CutPrefix(owner, coord.ServiceQueueName("")); isQueue {
-		d, release, err = acquireDomain(ctx, addr, svc, o)
+		d, release, err = acquireDomain(ctx, addr, svc, reconnectOptions(o))
+		if err != nil {
+			err = reconnectError("unit "+id, addr, err)
+		}
 	} else {
 		if _, _, err = coord.ParsePilotName(owner); err != nil {
 			return nil, &coord.URLError{What: "unit", URL: addr.Redacted() + "/" + name, Problem: err.Error()}

@@ -47,10 +47,10 @@ func splitObjectURL(kind, raw string) (coord.Address, string, error) {
 // resolvePilotDomain finds the service of pilot name ("bigjob:bj-…:host")
 // and returns its domain.
 func resolvePilotDomain(ctx context.Context, addr coord.Address, name string, o Options) (*domain, func(), error) {
-	o = o.withDefaults()
+	o = reconnectOptions(o)
 	store, drop, err := acquireStore(ctx, addr, o)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, reconnectError("pilot "+name, addr, err)
 	}
 	svc, err := store.ResolvePilot(ctx, name)
 	drop()
@@ -61,6 +61,24 @@ func resolvePilotDomain(ctx context.Context, addr coord.Address, name string, o 
 		return nil, nil, fmt.Errorf("look up pilot %s: %w", name, err)
 	}
 	return acquireDomain(ctx, addr, svc, o)
+}
+
+// reconnectOptions are the options of a reconnection by URL: it may use a
+// store this process already has (an embedded server included), but never
+// starts an embedded server, which would be empty.
+func reconnectOptions(o Options) Options {
+	o = o.withDefaults()
+	o.NoEmbedded = true
+	return o
+}
+
+// reconnectError explains that the store a URL names cannot be reached.
+func reconnectError(what string, addr coord.Address, err error) error {
+	if coord.IsRefused(err) {
+		return fmt.Errorf("%s: nothing listens at %s, the coordination store its URL names; start that Redis again (an embedded store ends with the process that started it): %w",
+			what, addr.Redacted(), err)
+	}
+	return err
 }
 
 // findAgent locates the pilot-agent binary (see Options.AgentPath).
