@@ -22,6 +22,15 @@ import (
 // flushTimeout bounds one batch write of the flusher.
 const flushTimeout = 30 * time.Second
 
+// During a burst (the previous write ended less than burstWindow ago), the
+// flusher lets a small batch grow for up to lingerTime before writing it:
+// fewer, larger script calls. A unit enqueued after a quiet spell is written
+// at once.
+const (
+	burstWindow = 2 * time.Millisecond
+	lingerTime  = time.Millisecond
+)
+
 // outbox buffers the units enqueued for one queue (a pilot's, or the
 // service queue) of a domain.
 type outbox struct {
@@ -35,7 +44,8 @@ type outbox struct {
 	next     uint64 // sequence number of the next enqueued unit
 	done     uint64 // units 1..done are written or failed
 	failed   map[uint64]error
-	running  bool // a flusher goroutine is active
+	running  bool      // a flusher goroutine is active
+	lastDone time.Time // when the last batch write ended
 	err      error
 	progress chan struct{} // closed and replaced whenever done advances
 }
@@ -96,6 +106,7 @@ func (o *outbox) enqueue(ud UnitDescription) (*Unit, error) {
 
 // flush writes batches until nothing is pending.
 func (o *outbox) flush() {
+	lingered := false
 	for {
 		o.mu.Lock()
 		if len(o.pending) == 0 {
@@ -103,6 +114,13 @@ func (o *outbox) flush() {
 			o.mu.Unlock()
 			return
 		}
+		if !lingered && len(o.pending) < submitBatch && time.Since(o.lastDone) < burstWindow {
+			o.mu.Unlock()
+			time.Sleep(lingerTime)
+			lingered = true
+			continue
+		}
+		lingered = false
 		n := min(len(o.pending), submitBatch)
 		batch := o.pending[:n:n]
 		o.pending = o.pending[n:]
@@ -122,6 +140,7 @@ func (o *outbox) flush() {
 			o.err = err
 		}
 		o.done += uint64(n)
+		o.lastDone = time.Now()
 		close(o.progress)
 		o.progress = make(chan struct{})
 		o.mu.Unlock()

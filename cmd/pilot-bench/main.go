@@ -16,7 +16,9 @@
 //	               and BigJob's tests/performance/throughput.py pattern: 128
 //	               /bin/date units on a 16-slot pilot (bench/throughput.py)
 //
-// It starts a private redis-server unless -redis names one. Usage:
+// Each case runs on a fresh private redis-server (so that no case measures
+// what an earlier one left in the store), unless -redis names a server.
+// Usage:
 //
 //	pilot-bench [-cases throughput,control_plane,latency,memory] [-redis URL]
 package main
@@ -63,21 +65,6 @@ func main() {
 		}
 		return
 	}
-	url := *flagRedis
-	store := "redis-server (given)"
-	if url == "" {
-		dir, err := os.MkdirTemp("", "pilot-bench-redis-*")
-		if err != nil {
-			log.Fatal(err)
-		}
-		defer os.RemoveAll(dir)
-		srv, err := redisserver.Start(dir)
-		if err != nil {
-			log.Fatal(err)
-		}
-		defer srv.Stop()
-		url, store = srv.URL, "private redis-server"
-	}
 	cases := map[string]func(context.Context, core.Options) (result, error){
 		"throughput":      func(ctx context.Context, o core.Options) (result, error) { return throughput(ctx, o, *flagWorkdir) },
 		"throughput_disk": func(ctx context.Context, o core.Options) (result, error) { return throughput(ctx, o, os.TempDir()) },
@@ -90,6 +77,7 @@ func main() {
 	}
 	host, _ := os.Hostname()
 	for _, name := range strings.Split(*flagCases, ",") {
+		url, store, stop := storeFor(name)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 		var rs []result
 		var err error
@@ -106,6 +94,7 @@ func main() {
 			log.Fatalf("unknown case %q", name)
 		}
 		cancel()
+		stop()
 		if err != nil {
 			log.Fatalf("%s: %v", name, err)
 		}
@@ -118,6 +107,26 @@ func main() {
 			enc.SetEscapeHTML(false)
 			enc.Encode(r)
 		}
+	}
+}
+
+// storeFor returns the coordination URL for a case: -redis, or a fresh
+// private redis-server that stop removes.
+func storeFor(name string) (url, store string, stop func()) {
+	if *flagRedis != "" {
+		return *flagRedis, "redis-server (given)", func() {}
+	}
+	dir, err := os.MkdirTemp("", "pilot-bench-redis-*")
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv, err := redisserver.Start(dir)
+	if err != nil {
+		log.Fatalf("%s: %v", name, err)
+	}
+	return srv.URL, "private redis-server, fresh for this case", func() {
+		srv.Stop()
+		os.RemoveAll(dir)
 	}
 }
 

@@ -40,6 +40,11 @@ local function touch_service()
   for _, k in ipairs({'info', 'pilots', 'q', 'ev', 'ev:n'}) do expire(P .. k) end
 end
 
+-- ensure_ttl gives a key a TTL if it has none (a collection just created).
+local function ensure_ttl(key)
+  if TTL > 0 and redis.call('TTL', key) == -1 then redis.call('EXPIRE', key, TTL) end
+end
+
 local function touch_pilot(pid)
   for _, s in ipairs({'', ':q', ':ctl', ':units', ':pending', ':active'}) do expire(P .. pid .. s) end
 end

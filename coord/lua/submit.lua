@@ -26,7 +26,9 @@ else
   if need > (tonumber(r[2]) or 0) then return {'too-large', tostring(need), str(r[2])} end
   queue, via = P .. target .. ':q', 'pilot'
 end
-redis.pcall('XGROUP', 'CREATE', queue, 'agents', '0', 'MKSTREAM')
+if redis.call('EXISTS', queue) == 0 then
+  redis.pcall('XGROUP', 'CREATE', queue, 'agents', '0', 'MKSTREAM')
+end
 for i = 0, n - 1 do
   local id, slots, desc = ARGV[7 + 3 * i], ARGV[8 + 3 * i], ARGV[9 + 3 * i]
   local key = P .. id
@@ -42,7 +44,12 @@ for i = 0, n - 1 do
     emit('u ' .. id .. ' Unknown ' .. target)
   end
 end
-touch_service()
-if via == 'pilot' then touch_pilot(target) end
+-- heartbeats renew the TTLs of a running pilot's keys; here only the
+-- collections this call may have created get one
+ensure_ttl(queue)
+if via == 'pilot' then
+  ensure_ttl(P .. target .. ':units')
+  ensure_ttl(P .. target .. ':pending')
+end
 publish()
 return {'ok'}
