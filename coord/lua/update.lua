@@ -10,12 +10,11 @@ for _ = 1, n do
   local key = P .. uid
   local r = redis.call('HMGET', key, 'state', 'via', 'pilot')
   if r[1] and not FINAL[r[1]] then
-    local args = {key, 'state', state}
-    for j = 0, k - 1 do
-      args[#args + 1] = ARGV[i + 4 + 2 * j]
-      args[#args + 1] = ARGV[i + 5 + 2 * j]
+    if k > 0 then
+      redis.call('HSET', key, 'state', state, unpack(ARGV, i + 4, i + 3 + 2 * k))
+    else
+      redis.call('HSET', key, 'state', state)
     end
-    redis.call('HSET', unpack(args))
     local pilot = str(r[3])
     if FINAL[state] then
       if pilot ~= '' then
@@ -24,8 +23,10 @@ for _ = 1, n do
       end
       expire(key) -- the TTL from submission is renewed once, at the end
     end
-    for s in string.gmatch(passed, '%S+') do
-      emit('u ' .. uid .. ' ' .. s .. ' ' .. pilot)
+    if passed ~= '' then
+      for s in string.gmatch(passed, '%S+') do
+        emit('u ' .. uid .. ' ' .. s .. ' ' .. pilot)
+      end
     end
     emit('u ' .. uid .. ' ' .. state .. ' ' .. pilot)
     applied = applied + 1
