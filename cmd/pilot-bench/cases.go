@@ -21,7 +21,10 @@ func throughput(ctx context.Context, o core.Options, workdir string) (result, er
 		return nil, err
 	}
 	defer closeAll()
-	var pilotRates, xargsRates []float64
+	// Each round runs xargs and then the pilot, back to back; the figure is
+	// the median of the rounds' ratios, which cancels the machine's drift
+	// better than comparing best runs taken minutes apart.
+	var pilotRates, xargsRates, ratios []float64
 	for range *flagRounds {
 		d, err := xargs(ctx, n)
 		if err != nil {
@@ -33,14 +36,15 @@ func throughput(ctx context.Context, o core.Options, workdir string) (result, er
 			return nil, err
 		}
 		pilotRates = append(pilotRates, float64(n)/d.Seconds())
+		ratios = append(ratios, pilotRates[len(pilotRates)-1]/xargsRates[len(xargsRates)-1])
 	}
-	best := func(r []float64) float64 { return slices.Max(r) }
 	return result{
 		"units": n, "slots": 2, "rounds": *flagRounds,
-		"pilot_units_per_s":    round(best(pilotRates)),
+		"pilot_units_per_s":    round(median(pilotRates)),
 		"baseline":             "xargs -P2 -n1 true",
-		"baseline_units_per_s": round(best(xargsRates)),
-		"ratio":                round2(best(pilotRates) / best(xargsRates)),
+		"baseline_units_per_s": round(median(xargsRates)),
+		"ratio":                round2(median(ratios)),
+		"round_ratios":         roundAll2(ratios),
 		"sandboxes":            workdir + " (" + fsType(workdir) + ")",
 		"all_pilot_rates":      roundAll(pilotRates),
 		"all_baseline_rates":   roundAll(xargsRates),
@@ -219,8 +223,23 @@ func peakRSS(pid string) (float64, error) {
 }
 
 func ms(d time.Duration) float64 { return round2(float64(d.Microseconds()) / 1000) }
-func round(f float64) float64    { return float64(int64(f + 0.5)) }
-func round2(f float64) float64   { return float64(int64(f*100+0.5)) / 100 }
+
+// median of a non-empty slice (the lower middle for even lengths).
+func median(fs []float64) float64 {
+	s := slices.Clone(fs)
+	slices.Sort(s)
+	return s[(len(s)-1)/2]
+}
+
+func roundAll2(fs []float64) []float64 {
+	out := make([]float64, len(fs))
+	for i, f := range fs {
+		out[i] = round2(f)
+	}
+	return out
+}
+func round(f float64) float64  { return float64(int64(f + 0.5)) }
+func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
 func roundAll(fs []float64) []float64 {
 	out := make([]float64, len(fs))
 	for i, f := range fs {

@@ -46,7 +46,7 @@ var (
 	flagCtl     = flag.Int("control-units", 100000, "units of the control-plane case")
 	flagLat     = flag.Int("latency-units", 200, "units of the latency case")
 	flagMem     = flag.Int("memory-units", 100000, "queued units of the memory case")
-	flagRounds  = flag.Int("rounds", 2, "rounds of the throughput case (pilot and baseline alternate)")
+	flagRounds  = flag.Int("rounds", 3, "rounds of the throughput cases (baseline and pilot back to back)")
 	flagWorkdir = flag.String("workdir", defaultWorkdir(), "directory for the pilots' working directories")
 	flagChild   = flag.String("child", "", "internal: run as the submitting child of the memory case")
 	flagChildPD = flag.String("pilot", "", "internal: pilot URL for -child")
