@@ -27,20 +27,13 @@ func pilot_dataservice_new(out *C.pilot_dataservice) (st C.pilot_status) {
 //export pilot_dataservice_free
 func pilot_dataservice_free(h C.pilot_dataservice) (st C.pilot_status) {
 	defer guard("pilot_dataservice_free", &st)
-	if err := remove(uint64(h), kindData); err != nil {
-		return fail(err)
-	}
-	return ok()
+	return free(uint64(h), kindData)
 }
 
 //export pilot_dataservice_id
 func pilot_dataservice_id(h C.pilot_dataservice, out **C.char) (st C.pilot_status) {
 	defer guard("pilot_dataservice_id", &st)
-	c, _, err := dataService(h)
-	if err != nil {
-		return fail(err)
-	}
-	return setString("pilot_dataservice_id", out, c.ID())
+	return stringOf("pilot_dataservice_id", uint64(h), kindData, out, (*core.DataService).ID)
 }
 
 //export pilot_dataservice_add_service

@@ -43,30 +43,19 @@ func pilot_job_open(pilotURL *C.pilot_cchar, optionsJSON *C.pilot_cchar, out *C.
 //export pilot_job_free
 func pilot_job_free(h C.pilot_job) (st C.pilot_status) {
 	defer guard("pilot_job_free", &st)
-	if err := remove(uint64(h), kindJob); err != nil {
-		return fail(err)
-	}
-	return ok()
+	return free(uint64(h), kindJob)
 }
 
 //export pilot_job_id
 func pilot_job_id(h C.pilot_job, out **C.char) (st C.pilot_status) {
 	defer guard("pilot_job_id", &st)
-	p, _, err := job(h)
-	if err != nil {
-		return fail(err)
-	}
-	return setString("pilot_job_id", out, p.ID())
+	return stringOf("pilot_job_id", uint64(h), kindJob, out, (*core.Pilot).ID)
 }
 
 //export pilot_job_url
 func pilot_job_url(h C.pilot_job, out **C.char) (st C.pilot_status) {
 	defer guard("pilot_job_url", &st)
-	p, _, err := job(h)
-	if err != nil {
-		return fail(err)
-	}
-	return setString("pilot_job_url", out, p.URL())
+	return stringOf("pilot_job_url", uint64(h), kindJob, out, (*core.Pilot).URL)
 }
 
 //export pilot_job_state

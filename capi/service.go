@@ -85,10 +85,7 @@ func pilot_service_new(optionsJSON *C.pilot_cchar, out *C.pilot_service) (st C.p
 //export pilot_service_free
 func pilot_service_free(h C.pilot_service) (st C.pilot_status) {
 	defer guard("pilot_service_free", &st)
-	if err := remove(uint64(h), kindService); err != nil {
-		return fail(err)
-	}
-	return ok()
+	return free(uint64(h), kindService)
 }
 
 func service(h C.pilot_service) (*core.Service, *entry, error) {
@@ -98,21 +95,13 @@ func service(h C.pilot_service) (*core.Service, *entry, error) {
 //export pilot_service_id
 func pilot_service_id(h C.pilot_service, out **C.char) (st C.pilot_status) {
 	defer guard("pilot_service_id", &st)
-	s, _, err := service(h)
-	if err != nil {
-		return fail(err)
-	}
-	return setString("pilot_service_id", out, s.ID())
+	return stringOf("pilot_service_id", uint64(h), kindService, out, (*core.Service).ID)
 }
 
 //export pilot_service_url
 func pilot_service_url(h C.pilot_service, out **C.char) (st C.pilot_status) {
 	defer guard("pilot_service_url", &st)
-	s, _, err := service(h)
-	if err != nil {
-		return fail(err)
-	}
-	return setString("pilot_service_url", out, s.URL())
+	return stringOf("pilot_service_url", uint64(h), kindService, out, (*core.Service).URL)
 }
 
 //export pilot_service_create_pilot

@@ -43,30 +43,19 @@ func pilot_unit_open(unitURL *C.pilot_cchar, optionsJSON *C.pilot_cchar, out *C.
 //export pilot_unit_free
 func pilot_unit_free(h C.pilot_unit) (st C.pilot_status) {
 	defer guard("pilot_unit_free", &st)
-	if err := remove(uint64(h), kindUnit); err != nil {
-		return fail(err)
-	}
-	return ok()
+	return free(uint64(h), kindUnit)
 }
 
 //export pilot_unit_id
 func pilot_unit_id(h C.pilot_unit, out **C.char) (st C.pilot_status) {
 	defer guard("pilot_unit_id", &st)
-	u, _, err := unit(h)
-	if err != nil {
-		return fail(err)
-	}
-	return setString("pilot_unit_id", out, u.ID())
+	return stringOf("pilot_unit_id", uint64(h), kindUnit, out, (*core.Unit).ID)
 }
 
 //export pilot_unit_url
 func pilot_unit_url(h C.pilot_unit, out **C.char) (st C.pilot_status) {
 	defer guard("pilot_unit_url", &st)
-	u, _, err := unit(h)
-	if err != nil {
-		return fail(err)
-	}
-	return setString("pilot_unit_url", out, u.URL())
+	return stringOf("pilot_unit_url", uint64(h), kindUnit, out, (*core.Unit).URL)
 }
 
 //export pilot_unit_state

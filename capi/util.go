@@ -51,6 +51,23 @@ func setString(fn string, out **C.char, s string) C.pilot_status {
 	return ok()
 }
 
+// stringOf is the body of the exports that return one string of an object.
+func stringOf[T any](fn string, h uint64, k kind, out **C.char, get func(T) string) C.pilot_status {
+	obj, _, err := object[T](h, k)
+	if err != nil {
+		return fail(err)
+	}
+	return setString(fn, out, get(obj))
+}
+
+// free is the body of the pilot_*_free exports.
+func free(h uint64, k kind) C.pilot_status {
+	if err := remove(h, k); err != nil {
+		return fail(err)
+	}
+	return ok()
+}
+
 // setJSON stores v as a JSON C string in *out.
 func setJSON(fn string, out **C.char, v any) C.pilot_status {
 	b, err := json.Marshal(v)

@@ -259,11 +259,7 @@ func TestPilotCancelLeavesNothing(t *testing.T) {
 		s := newService(t, url)
 		p, _ := newPilot(t, s, 2)
 		m := marker(t)
-		var uds []core.UnitDescription
-		for range 4 {
-			uds = append(uds, sleeper(m))
-		}
-		us, err := p.SubmitBulk(ctxT(t), uds)
+		us, err := p.SubmitBulk(ctxT(t), sleepers(m, 4))
 		require.NoError(t, err)
 		waitForUnitState(t, us[0], core.Running)
 		waitForUnitState(t, us[1], core.Running)
@@ -430,11 +426,7 @@ func TestServiceCancel(t *testing.T) {
 		m := marker(t)
 		p1, _ := newPilot(t, s, 1)
 		p2, _ := newPilot(t, s, 1)
-		var uds []core.UnitDescription
-		for range 4 {
-			uds = append(uds, sleeper(m))
-		}
-		us, err := s.SubmitBulk(ctxT(t), uds)
+		us, err := s.SubmitBulk(ctxT(t), sleepers(m, 4))
 		require.NoError(t, err)
 		require.Eventually(t, func() bool { return len(processesWith(m)) >= 6 }, bound, 20e6)
 		require.NoError(t, s.Cancel(ctxT(t)))
@@ -480,11 +472,7 @@ func TestFreeSlotsCountsRunningUnits(t *testing.T) {
 	s := newService(t, url)
 	p, _ := newPilot(t, s, 2)
 	m := marker(t)
-	var uds []core.UnitDescription
-	for range 5 {
-		uds = append(uds, sleeper(m))
-	}
-	us, err := p.SubmitBulk(ctxT(t), uds)
+	us, err := p.SubmitBulk(ctxT(t), sleepers(m, 5))
 	require.NoError(t, err)
 	waitForUnitState(t, us[0], core.Running)
 	waitForUnitState(t, us[1], core.Running)

@@ -102,6 +102,15 @@ func marker(t *testing.T) core.EnvVar {
 
 func processesWith(m core.EnvVar) []int { return proc.WithEnv(m.Name, m.Value) }
 
+// sleepers is n sleeper units.
+func sleepers(m core.EnvVar, n int) []core.UnitDescription {
+	uds := make([]core.UnitDescription, n)
+	for i := range uds {
+		uds[i] = sleeper(m)
+	}
+	return uds
+}
+
 // sleeper is a unit that runs a background child and a foreground sleep,
 // both carrying the marker.
 func sleeper(m core.EnvVar) core.UnitDescription {

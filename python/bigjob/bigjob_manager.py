@@ -153,7 +153,29 @@ def _find_bigjob(pilot_url):
                       "here, or the full URL (bj.get_url())" % pilot_url)
 
 
-class subjob(object):
+class UnitJob(object):
+    """A legacy job object wrapping a ComputeUnit (self._cu, None until
+    submitted); state_before_submit is what get_state says until then."""
+
+    state_before_submit = "New"
+    _cu = None
+
+    def get_state(self):
+        return self._cu.get_state() if self._cu is not None else self.state_before_submit
+
+    def wait(self):
+        if self._cu is not None:
+            return self._cu.wait()
+
+    def cancel(self):
+        if self._cu is not None:
+            self._cu.cancel()
+
+    def get_details(self):
+        return self._cu.get_details() if self._cu is not None else None
+
+
+class subjob(UnitJob):
     """A compute unit of the legacy API."""
 
     def __init__(self, coordination_url=None, subjob_url=None):
@@ -185,21 +207,6 @@ class subjob(object):
             self._cu = bj._require().submit_compute_unit(cud)
         except PilotError as e:
             raise BigJobError(e.value)
-
-    def get_state(self):
-        """The state string; "New" before submit_job."""
-        return self._cu.get_state() if self._cu is not None else "New"
-
-    def wait(self):
-        if self._cu is not None:
-            return self._cu.wait()
-
-    def cancel(self):
-        if self._cu is not None:
-            self._cu.cancel()
-
-    def get_details(self):
-        return self._cu.get_details() if self._cu is not None else None
 
     def get_exe(self):
         jd = self.job_description

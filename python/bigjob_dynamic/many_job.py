@@ -8,7 +8,7 @@ original BigJob at its last release; working here.
 """
 from __future__ import absolute_import
 
-from bigjob.bigjob_manager import description
+from bigjob.bigjob_manager import UnitJob, description
 from pilot.compute import ComputeDataService, PilotComputeService
 
 # resource dictionary key -> pilot compute description key
@@ -57,8 +57,10 @@ class many_job_service(object):
         self._pcs.cancel()
 
 
-class sub_job(object):
+class sub_job(UnitJob):
     """A job of a many_job_service; run() queues it."""
+
+    state_before_submit = "Unknown"
 
     def __init__(self, manyjob, job_description):
         self.manyjob = manyjob
@@ -69,17 +71,6 @@ class sub_job(object):
         jd = self.job_description
         cud = jd.as_dict() if isinstance(jd, description) else dict(jd)
         self._cu = self.manyjob._cds.submit_compute_unit(cud)
-
-    def get_state(self):
-        return self._cu.get_state() if self._cu is not None else "Unknown"
-
-    def wait(self):
-        if self._cu is not None:
-            return self._cu.wait()
-
-    def cancel(self):
-        if self._cu is not None:
-            self._cu.cancel()
 
     def get_exe(self):
         jd = self.job_description

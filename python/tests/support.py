@@ -6,6 +6,8 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 import unittest
 
 from tests import env
@@ -71,28 +73,40 @@ def sandbox_outputs(wd, name="stdout"):
     return sorted(out)
 
 
+class Completed(object):
+    """What run_process saw: status, out, err (text), timed_out, seconds."""
+
+    def __init__(self, status, out, err, timed_out, seconds):
+        self.status, self.out, self.err = status, out, err
+        self.timed_out, self.seconds = timed_out, seconds
+
+
+def run_process(cmd, cwd=None, env=None, timeout=120):
+    """Runs cmd and waits for it, killing it after timeout seconds (works on
+    Python 2.7, whose communicate has no timeout)."""
+    start = time.time()
+    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    killed = []
+
+    def kill():
+        killed.append(True)
+        p.kill()
+
+    timer = threading.Timer(timeout, kill)
+    timer.start()
+    try:
+        out, err = p.communicate()
+    finally:
+        timer.cancel()
+    return Completed(p.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"),
+                     bool(killed), time.time() - start)
+
+
 def run_python(code, env_extra=None, timeout=120):
     """Runs code in a new interpreter (this one's) with the package on the
     path; returns (status, stdout, stderr)."""
     e = dict(os.environ)
     e["PYTHONPATH"] = env.PYTHON_DIR
     e.update(env_extra or {})
-    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
-    try:
-        out, err = _communicate(p, timeout)
-    finally:
-        if p.poll() is None:
-            p.kill()
-    return p.returncode, out.decode("utf-8"), err.decode("utf-8")
-
-
-def _communicate(p, timeout):
-    if sys.version_info[0] >= 3:
-        return p.communicate(timeout=timeout)
-    import threading  # Python 2.7: no timeout argument
-    timer = threading.Timer(timeout, p.kill)
-    timer.start()
-    try:
-        return p.communicate()
-    finally:
-        timer.cancel()
+    r = run_process([sys.executable, "-c", code], env=e, timeout=timeout)
+    return r.status, r.out, r.err

@@ -23,11 +23,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 
 from tests import env
+from tests.support import run_process
 
 TIMEOUT = 60  # seconds, for every pilot-cli call
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -126,22 +126,9 @@ class CLICase(unittest.TestCase):
         e.update({"PYTHONPATH": env.PYTHON_DIR, "HOME": self.home})
         e.update(kwargs.pop("env", {}))
         cmd = kwargs.pop("cmd", [sys.executable, "-m", "pilot.cli"])
-        p = subprocess.Popen(cmd + list(args), cwd=self.work, env=e,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        timed_out = []
-
-        def kill():
-            timed_out.append(True)
-            p.kill()
-
-        timer = threading.Timer(timeout, kill)
-        timer.start()
-        try:
-            out, err = p.communicate()
-        finally:
-            timer.cancel()
-        r = Result(args, p.returncode, out.decode("utf-8"), err.decode("utf-8"))
-        if timed_out:
+        done = run_process(cmd + list(args), cwd=self.work, env=e, timeout=timeout)
+        r = Result(args, done.status, done.out, done.err)
+        if done.timed_out:
             self.fail("timed out after %ds: %r" % (timeout, r))
         for url in re.findall(r"^Started Pilot: (\S+)$", r.out, re.M):
             self.started.append(url)

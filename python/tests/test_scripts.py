@@ -18,16 +18,15 @@ import ast
 import glob
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 
 from tests import env
+from tests.support import BackendCase, run_process
 
 SCRIPTS = os.path.join(env.REPO, "examples", "scripts")
 TIMEOUT = 120  # seconds, for every script run
@@ -106,28 +105,11 @@ def read(path):
         return f.read()
 
 
-class ScriptCase(unittest.TestCase):
-    """setUpClass starts a private redis-server; each test runs its script
-    against both backends (Python 2.7 has no subTest, so the messages name
-    the run)."""
+class ScriptCase(BackendCase):
+    """Each test runs its script against both backends of BackendCase
+    (Python 2.7 has no subTest, so the messages name the run)."""
 
     maxDiff = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.backends, cls._servers = env.backends()
-
-    @classmethod
-    def tearDownClass(cls):
-        for s in cls._servers:
-            s.stop()
-
-    def setUp(self):
-        self.dirs = []
-
-    def tearDown(self):
-        for d in self.dirs:
-            shutil.rmtree(d, ignore_errors=True)
 
     # --- running -------------------------------------------------------------------------------------
 
@@ -140,23 +122,9 @@ class ScriptCase(unittest.TestCase):
         run = Run(name, version, backend, url, cwd)
         cmd, e = interpreter(version)
         e["COORDINATION_URL"] = url
-        start = time.time()
-        p = subprocess.Popen(cmd + [os.path.join(SCRIPTS, name)], cwd=cwd, env=e,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        killed = []
-
-        def kill():
-            killed.append(True)
-            p.kill()
-        timer = threading.Timer(TIMEOUT, kill)
-        timer.start()
-        try:
-            out, err = p.communicate()
-        finally:
-            timer.cancel()
-        run.seconds = time.time() - start
-        run.status, run.timed_out = p.returncode, bool(killed)
-        run.out, run.err = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+        done = run_process(cmd + [os.path.join(SCRIPTS, name)], cwd=cwd, env=e, timeout=TIMEOUT)
+        run.seconds, run.status, run.timed_out = done.seconds, done.status, done.timed_out
+        run.out, run.err = done.out, done.err
         # cancel() returns when no process of the pilots is left; allow a moment, then clean up
         deadline = time.time() + 5
         while processes_under(cwd) and time.time() < deadline:
