@@ -234,13 +234,41 @@ def options(coordination_url=None):
     return to_bytes(json.dumps(opts))
 
 
-class Handle(object):
-    """Owns one library handle and frees it once (explicitly or when collected)."""
+class _Owned(object):
+    """One library handle, freed once by release() or when collected. It
+    refers to nothing else, so it never sits in a reference cycle (Python
+    2.7 never collects cycles that hold an object with __del__)."""
 
-    _free = None  # name of the free function
+    __slots__ = ("handle", "free")
+
+    def __init__(self, handle, free):
+        self.handle, self.free = handle, free
+
+    def release(self):
+        h, self.handle = self.handle, 0
+        if h and os.getpid() == _pid:
+            try:
+                getattr(lib, self.free)(h)
+            except Exception:  # interpreter shutdown, or freed already
+                pass
+
+    def __del__(self):
+        self.release()
+
+
+class Handle(object):
+    """Base of the objects that own a library handle (_free names the
+    function that frees it)."""
+
+    _free = None
 
     def __init__(self, handle):
-        self._handle = handle
+        self._owned = _Owned(handle, self._free)
+
+    @property
+    def _handle(self):
+        owned = getattr(self, "_owned", None)
+        return owned.handle if owned is not None else 0
 
     @property
     def handle(self):
@@ -249,15 +277,7 @@ class Handle(object):
         return self._handle
 
     def _release(self):
-        h, self._handle = getattr(self, "_handle", 0), 0
-        if h and os.getpid() == _pid:
-            try:
-                getattr(lib, self._free)(h)
-            except Exception:  # interpreter shutdown, or freed already
-                pass
-
-    def __del__(self):
-        self._release()
+        self._owned.release()
 
 
 @atexit.register

@@ -217,3 +217,41 @@ print(pc.get_state())
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestHandlesAreFreed(unittest.TestCase):
+    """Objects in reference cycles (a service and its pilots, a data service
+    and its units, callbacks) are collected and their library handles freed,
+    on Python 2.7 too: the embedded server the script started then stops,
+    since nothing uses it any more."""
+
+    def test_no_handle_outlives_its_objects(self):
+        from tests import env
+        from tests.support import run_python
+        code = """
+import gc, socket, sys, tempfile, time
+import pilot
+port = %d
+pcs = pilot.PilotComputeService("redis://localhost:%%d" %% port)
+pc = pcs.create_pilot({"service_url": "fork://localhost", "number_of_processes": 1,
+                       "working_directory": tempfile.mkdtemp()})
+cds = pilot.ComputeDataService()
+cds.add_pilot_compute_service(pcs)
+cu = cds.submit_compute_unit({"executable": "/bin/true"})
+cu.wait()
+cu.set_callback("state", lambda *a: None)
+pcs.cancel()
+del pcs, pc, cds, cu
+gc.collect()
+print(len(gc.garbage))
+for _ in range(100):
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.2).close()
+        time.sleep(0.05)
+    except Exception:
+        print("closed")
+        break
+""" % env.free_port()
+        status, out, err = run_python(code)
+        self.assertEqual(status, 0, err)
+        self.assertEqual(out.split(), ["0", "closed"], err)
