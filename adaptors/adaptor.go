@@ -69,12 +69,37 @@ func (s JobState) String() string {
 	return [...]string{"unknown", "queued", "running", "ended"}[s]
 }
 
+// EndKind says how an ended job ended, as far as the resource manager tells.
+type EndKind int
+
+const (
+	EndUnknown   EndKind = iota // ended; the resource manager does not say how
+	EndCompleted                // its script exited with status 0
+	EndWalltime                 // killed when it reached its walltime
+	EndCanceled                 // removed by a user or an administrator
+	EndFailed                   // non-zero exit, node failure, out of memory, ...
+)
+
+func (k EndKind) String() string {
+	return [...]string{"unknown", "completed", "walltime", "canceled", "failed"}[k]
+}
+
+// Status is what the resource manager says of a job.
+type Status struct {
+	State JobState
+	End   EndKind // for JobEnded
+	// Reason is the resource manager's own word for the state, e.g. SLURM's
+	// "TIMEOUT" or a Condor hold reason; "" when it gives none.
+	Reason string
+}
+
 // Adaptor starts and stops pilot agents on one kind of resource. Methods
 // may be called concurrently. Cancel is idempotent and succeeds on jobs that
-// have ended.
+// have ended. Errors name the resource and, when a command failed, carry its
+// standard error.
 type Adaptor interface {
 	Submit(ctx context.Context, r Request) (Handle, error)
-	State(ctx context.Context, h Handle) (JobState, error)
+	State(ctx context.Context, h Handle) (Status, error)
 	Cancel(ctx context.Context, h Handle) error
 }
 

@@ -123,26 +123,27 @@ func decode(h adaptors.Handle) (handleData, error) {
 	return d, nil
 }
 
-func (adaptor) State(ctx context.Context, h adaptors.Handle) (adaptors.JobState, error) {
+func (adaptor) State(ctx context.Context, h adaptors.Handle) (adaptors.Status, error) {
 	d, err := decode(h)
 	if err != nil {
-		return adaptors.JobUnknown, err
+		return adaptors.Status{}, err
 	}
 	if host, _ := os.Hostname(); d.Host != host {
-		return adaptors.JobUnknown, nil
+		return adaptors.Status{}, nil
 	}
-	if ended := endedChan(d.PID); ended != nil {
+	running, ended := adaptors.Status{State: adaptors.JobRunning}, adaptors.Status{State: adaptors.JobEnded}
+	if ch := endedChan(d.PID); ch != nil {
 		select {
-		case <-ended:
-			return adaptors.JobEnded, nil
+		case <-ch:
+			return ended, nil
 		default:
-			return adaptors.JobRunning, nil
+			return running, nil
 		}
 	}
 	if proc.Alive(d.PID, d.Start) {
-		return adaptors.JobRunning, nil
+		return running, nil
 	}
-	return adaptors.JobEnded, nil
+	return ended, nil
 }
 
 // Cancel asks the agent to stop (SIGTERM), waits up to StopGrace, then kills

@@ -1,0 +1,119 @@
+// Package remote runs commands and places files on the host where a resource
+// lives: this machine, or a host (a login node) reached over SSH. Adaptors use
+// a Runner for every command they issue (sbatch, qstat, mkdir, the agent
+// itself), so that a batch system is driven the same way locally and through
+// an SSH connection.
+package remote
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Runner runs shell command lines on one host. Implementations are safe for
+// concurrent use.
+type Runner interface {
+	// Run runs line with /bin/sh -c on the host, with stdin (nil: empty) as
+	// its standard input, and returns its standard output. A command that
+	// exits non-zero gives a *CommandError carrying its standard error; a
+	// command that could not be run at all (no connection) gives an error
+	// that names the host. ctx bounds the whole call: when it is done the
+	// command is killed.
+	Run(ctx context.Context, line string, stdin io.Reader) ([]byte, error)
+	// Host names the host for messages: "localhost" or "user@host:port".
+	Host() string
+	// Local reports whether commands run on this machine, so that paths of
+	// this machine are valid there.
+	Local() bool
+}
+
+// CommandError is a command that ran and failed.
+type CommandError struct {
+	Host     string
+	Line     string // the command line
+	ExitCode int    // -1 when killed by a signal or ctx
+	Stderr   string // its standard error, trimmed (at most 4 KiB)
+	Stdout   string // its standard output, trimmed (at most 4 KiB)
+}
+
+func (e *CommandError) Error() string {
+	msg := fmt.Sprintf("on %s: command %q exited with status %d", e.Host, e.Line, e.ExitCode)
+	if e.Stderr != "" {
+		msg += ": " + e.Stderr
+	} else if e.Stdout != "" {
+		msg += ": " + e.Stdout
+	}
+	return msg
+}
+
+// maxOutput bounds what a CommandError keeps of a command's output.
+const maxOutput = 4096
+
+func trimOutput(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > maxOutput {
+		s = "..." + s[len(s)-maxOutput:]
+	}
+	return s
+}
+
+// Quote quotes s for a POSIX shell: the result is one word whose value is s.
+func Quote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_-./=:,@%+", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// Join quotes each argument and joins them with spaces: a command line that
+// runs argv as given.
+func Join(argv ...string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = Quote(a)
+	}
+	return strings.Join(q, " ")
+}
+
+// Local is the Runner for this machine.
+var Local Runner = local{}
+
+type local struct{}
+
+func (local) Host() string { return "localhost" }
+func (local) Local() bool  { return true }
+
+func (local) Run(ctx context.Context, line string, stdin io.Reader) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", line)
+	cmd.Stdin = stdin
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// Its own process group, so that a canceled ctx takes its children too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	// A background child that keeps the output pipes open does not hold Run.
+	cmd.WaitDelay = 2 * time.Second
+	err := cmd.Run()
+	if err == nil {
+		return stdout.Bytes(), nil
+	}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		ce := &CommandError{Host: "localhost", Line: line, ExitCode: exit.ExitCode(),
+			Stderr: trimOutput(stderr.Bytes()), Stdout: trimOutput(stdout.Bytes())}
+		if ctx.Err() != nil {
+			ce.Stderr = strings.TrimSpace(ce.Stderr + " (" + ctx.Err().Error() + ")")
+		}
+		return stdout.Bytes(), ce
+	}
+	return nil, fmt.Errorf("on localhost: run %q: %w", line, err)
+}
