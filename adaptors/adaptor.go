@@ -25,10 +25,10 @@ type Request struct {
 	PilotID  string   // bj-<uuid>
 	Resource *url.URL // the pilot's service_url
 
-	Slots            int    // number_of_processes
-	ProcessesPerNode int    // processes_per_node (0: unset)
-	WorkingDirectory string // as given; "" means the home directory
-	Walltime         time.Duration
+	Slots            int           // number_of_processes
+	ProcessesPerNode int           // processes_per_node (0: unset)
+	WorkingDirectory string        // as given; "" means the home directory
+	Walltime         time.Duration // walltime; 0 when the description gives none (the queue's default applies)
 	Queue            string
 	Project          string
 	SPMDVariation    string
@@ -197,4 +197,17 @@ func StatePollInterval(a Adaptor) time.Duration {
 		return h.StatePollInterval()
 	}
 	return DefaultStatePollInterval
+}
+
+// EnvCoordination is the variable of Agent.Env that holds the coordination
+// URL. Adaptors that start the agent elsewhere hand it over in a file of
+// mode 0600 (the agent's -coordination-file flag) instead.
+const EnvCoordination = "BIGJOB_COORDINATION"
+
+// WalltimeMargin is how long before its walltime an agent in a batch job
+// ends its pilot by itself, so that it records why before the batch system
+// kills it (SGE kills at once, with SIGKILL): a thirtieth of the walltime,
+// at least 10 s and at most 2 min.
+func WalltimeMargin(walltime time.Duration) time.Duration {
+	return min(max(walltime/30, 10*time.Second), 2*time.Minute)
 }

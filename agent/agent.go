@@ -39,10 +39,16 @@ type Config struct {
 	Dir       string        // the pilot's working directory; default the current directory
 	Hosts     []string      // one entry per slot; default from the batch environment or the description
 	Shell     string        // default /bin/bash
-	MPIRun    string        // default mpirun
+	MPIRun    string        // MPI launcher; default the description's mpi_launcher, else mpirun
 	KillGrace time.Duration // SIGTERM to SIGKILL for killed units; default 2 s
 	Walltime  time.Duration // default the description's walltime
-	Logger    *slog.Logger  // default: discarded
+	// WalltimeMargin: the agent ends the pilot this long before its
+	// walltime, so that it records why before a batch system kills it. It
+	// is capped at half the walltime. Default 0 (fork and ssh pilots).
+	WalltimeMargin time.Duration
+	Logger         *slog.Logger // default: discarded
+
+	minute time.Duration // the unit of wall_time_limit; tests shorten it
 }
 
 // stopPlan says how the agent ends and what becomes of the pilot and its
@@ -74,6 +80,10 @@ type agent struct {
 	ownPrefetch, svcPrefetch int
 	devnull                  *os.File
 	walltime                 time.Duration
+	deadline                 time.Time // when the agent ends the pilot
+	svcPause                 time.Duration
+	svcResume                <-chan time.Time // service pulls are paused until then
+	place                    placement
 	hb                       time.Duration
 	grace                    time.Duration
 	env                      []string // base environment of units
@@ -115,14 +125,14 @@ func start(ctx context.Context, c Config) (*agent, error) {
 	if c.Shell == "" {
 		c.Shell = "/bin/bash"
 	}
-	if c.MPIRun == "" {
-		c.MPIRun = "mpirun"
-	}
 	if c.KillGrace <= 0 {
 		c.KillGrace = 2 * time.Second
 	}
+	if c.minute <= 0 {
+		c.minute = time.Minute
+	}
 	a := &agent{c: c, store: c.Store, keys: c.Keys, id: c.PilotID, log: c.Logger,
-		launch:  launcher{Shell: c.Shell, MPIRun: c.MPIRun},
+		launch:  launcher{Shell: c.Shell},
 		running: map[string]*task{}, tasks: map[string]*task{},
 		want: make(chan pull, 1), pulled: make(chan []coord.Claimed, 1),
 		exits: make(chan exit), ctl: make(chan string), hbStop: make(chan *stopPlan, 1)}
@@ -148,6 +158,11 @@ func start(ctx context.Context, c Config) (*agent, error) {
 		a.walltime = c.Walltime
 	}
 	a.noExec = a.desc.NoExec
+	a.deadline = endTime(time.Now(), a.walltime, c.WalltimeMargin)
+	if err := a.configure(); err != nil {
+		a.abort(ctx, err)
+		return nil, err
+	}
 
 	dir := c.Dir
 	if dir == "" {
@@ -162,10 +177,15 @@ func start(ctx context.Context, c Config) (*agent, error) {
 	if err := os.MkdirAll(a.sandbox, 0o755); err != nil {
 		return nil, fmt.Errorf("create pilot sandbox: %w", err)
 	}
-	hosts := c.Hosts
+	hosts, source := c.Hosts, "the agent's configuration"
 	if len(hosts) == 0 {
-		hosts = slotHosts(a.desc)
+		if hosts, source, err = discoverSlots(os.Getenv, os.ReadFile, a.desc.NumberOfProcesses); err != nil {
+			err = fmt.Errorf("find the pilot's slots: %w", err)
+			a.abort(ctx, err)
+			return nil, err
+		}
 	}
+	a.log.Info("slots", "count", len(hosts), "from", source)
 	a.pool = newSlotPool(hosts)
 	a.ownPrefetch, a.svcPrefetch = max(4*a.pool.total, 32), a.pool.total
 	if a.noExec {
@@ -195,14 +215,34 @@ func start(ctx context.Context, c Config) (*agent, error) {
 	return a, nil
 }
 
-// slotHosts is one "localhost" per process of the pilot (fork and ssh).
-func slotHosts(d core.PilotDescription) []string {
-	n := max(d.NumberOfProcesses, 1)
-	hosts := make([]string, n)
-	for i := range hosts {
-		hosts[i] = "localhost"
+// endTime is when an agent started at start ends its pilot: at the
+// walltime less the margin, which is at most half the walltime.
+func endTime(start time.Time, walltime, margin time.Duration) time.Time {
+	return start.Add(walltime - min(margin, walltime/2))
+}
+
+// configure reads the launch settings of the pilot description.
+func (a *agent) configure() error {
+	var err error
+	if a.place, err = newPlacement(a.desc); err != nil {
+		return err
 	}
-	return hosts
+	mpi := a.desc.Extra["mpi_launcher"]
+	if a.c.MPIRun != "" {
+		mpi = a.c.MPIRun
+	}
+	if a.launch.MPI, err = parseLauncher(mpi); err != nil {
+		return &core.DescriptionError{Description: "pilot compute description", Key: "mpi_launcher", Problem: err.Error()}
+	}
+	return nil
+}
+
+// abort ends a pilot whose agent cannot start, with the reason.
+func (a *agent) abort(ctx context.Context, why error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	msg := "its agent cannot start: " + why.Error()
+	a.store.FinishPilot(ctx, a.keys, a.id, string(core.Failed), msg, string(core.Failed), "pilot "+a.id+" failed: "+msg)
 }
 
 // unitEnv is the environment units start from: the agent's own, without the
@@ -231,7 +271,7 @@ func (a *agent) loop(ctx context.Context) error {
 	go a.puller(bg)
 	go a.control(bg)
 	go a.heartbeat(bg)
-	wall := time.NewTimer(a.walltime)
+	wall := time.NewTimer(time.Until(a.deadline))
 	defer wall.Stop()
 
 	var plan *stopPlan
@@ -247,6 +287,8 @@ func (a *agent) loop(ctx context.Context) error {
 		case cmd := <-a.ctl:
 			plan = a.command(cmd)
 		case plan = <-a.hbStop:
+		case <-a.svcResume:
+			a.svcResume = nil
 		case <-wall.C:
 			why := fmt.Sprintf("walltime of %s reached", a.walltime)
 			plan = &stopPlan{pilotState: core.Done, reason: why,
@@ -303,6 +345,9 @@ func (a *agent) requestPull() {
 	}
 	room := a.pool.nfree - len(a.backlog)
 	want := pull{own: max(room+a.ownPrefetch, 0), svc: max(room+a.svcPrefetch, 0)}
+	if a.svcResume != nil {
+		want.svc = 0 // paused after declining service units
+	}
 	if want.own == 0 && want.svc == 0 {
 		return
 	}
@@ -348,16 +393,50 @@ func (a *agent) accept(cl []coord.Claimed) {
 
 // schedule starts backlog units in order while the one at the head fits:
 // a unit waiting for more slots is never passed by smaller ones behind it.
+// A unit whose wall_time_limit reaches past the pilot's end is not started
+// (see decline).
 func (a *agent) schedule() {
+	var declined []string
 	for len(a.backlog) > 0 && !a.stopping {
 		t := a.backlog[0]
+		if lim := time.Duration(t.ud.WallTimeLimit) * a.c.minute; lim > 0 && time.Now().Add(lim).After(a.deadline) {
+			a.backlog = a.backlog[1:]
+			delete(a.tasks, t.id)
+			if t.service {
+				declined = append(declined, t.id)
+			} else {
+				left := time.Until(a.deadline).Round(time.Second)
+				a.w.add(!a.busy(), t.final(core.Failed, "", fmt.Sprintf("not started: its wall_time_limit of %d min is longer than the %s pilot %s has left", t.ud.WallTimeLimit, left, a.id)))
+			}
+			continue
+		}
 		if t.ud.Slots() > a.pool.nfree {
-			return
+			break
 		}
 		a.backlog = a.backlog[1:]
 		t.hosts = a.pool.take(t.ud.Slots())
 		a.start(t)
 	}
+	if len(declined) > 0 {
+		a.decline(declined)
+	}
+}
+
+// decline gives service units that cannot finish in the pilot's remaining
+// time back to the service queue, for pilots with more time, and pauses
+// this pilot's service pulls (5 s, doubling up to a minute while it keeps
+// declining) so that it does not take them straight back.
+func (a *agent) decline(ids []string) {
+	a.svcPause = min(max(2*a.svcPause, 5*time.Second), time.Minute)
+	a.svcResume = time.After(a.svcPause)
+	a.log.Info("giving back units whose wall_time_limit exceeds the pilot's remaining time", "units", len(ids), "pause", a.svcPause)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := a.store.Requeue(ctx, a.keys, a.id, ids); err != nil {
+			a.log.Warn("give back units", "units", len(ids), "err", err)
+		}
+	}()
 }
 
 func (a *agent) cancelUnit(id string) {
@@ -385,6 +464,7 @@ func (a *agent) finish(x exit) {
 	delete(a.running, t.id)
 	delete(a.tasks, t.id)
 	a.pool.release(t.hosts)
+	t.release()
 	if t.machinefile != "" {
 		os.Remove(t.machinefile)
 	}

@@ -26,13 +26,19 @@ type harness struct {
 }
 
 func newHarness(t *testing.T, slots int, cfg Config) *harness {
+	return newHarnessFor(t, core.PilotDescription{ServiceURL: "fork://localhost", NumberOfProcesses: slots}, cfg)
+}
+
+// newHarnessFor runs an agent for a pilot described by pd.
+func newHarnessFor(t *testing.T, pd core.PilotDescription, cfg Config) *harness {
+	slots := pd.NumberOfProcesses
 	a, err := coord.ParseURL(testenv.Embedded(t))
 	require.NoError(t, err)
 	s, err := coord.Dial(context.Background(), a, coord.Config{})
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
 	h := &harness{t: t, store: s, keys: coord.ServiceKeys("pcs-test"), id: "bj-test", dir: t.TempDir(), done: make(chan error, 1)}
-	desc, _ := json.Marshal(core.PilotDescription{ServiceURL: "fork://localhost", NumberOfProcesses: slots})
+	desc, _ := json.Marshal(pd)
 	require.NoError(t, s.CreatePilot(context.Background(), h.keys, h.id, coord.PilotName(h.id, "localhost"), slots,
 		map[string]string{coord.FieldDescription: string(desc), "hb_interval_ms": "100"}))
 	cfg.Store, cfg.Keys, cfg.PilotID, cfg.Dir = s, h.keys, h.id, h.dir
@@ -46,7 +52,7 @@ func newHarness(t *testing.T, slots int, cfg Config) *harness {
 			t.Error("agent did not stop")
 		}
 	})
-	require.Eventually(t, func() bool { return h.field(h.id, "state") == "Running" }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return core.State(h.field(h.id, "state")) != core.Unknown }, 10*time.Second, 10*time.Millisecond)
 	return h
 }
 
@@ -66,6 +72,14 @@ func (h *harness) submit(id string, ud core.UnitDescription) {
 
 func (h *harness) submitRaw(id string, slots int, desc []byte) {
 	_, err := h.store.Submit(context.Background(), h.keys, h.id, []coord.NewUnit{{ID: id, Slots: slots, Description: desc}})
+	require.NoError(h.t, err)
+}
+
+// submitService queues a unit on the service-wide queue.
+func (h *harness) submitService(id string, ud core.UnitDescription) {
+	b, err := json.Marshal(ud)
+	require.NoError(h.t, err)
+	_, err = h.store.Submit(context.Background(), h.keys, "", []coord.NewUnit{{ID: id, Slots: ud.Slots(), Description: b}})
 	require.NoError(h.t, err)
 }
 
@@ -137,4 +151,67 @@ func TestSlotPool(t *testing.T) {
 	require.Equal(t, []string{"b", "c"}, got)
 	p.release(got)
 	require.Equal(t, 2, p.nfree)
+}
+
+func TestUnitsThatCannotFinishInTimeAreNotStarted(t *testing.T) {
+	// A "minute" of 200 ms: a pilot with 2 s left cannot fit a 20-"minute" unit.
+	h := newHarness(t, 1, Config{Walltime: 2 * time.Second, minute: 200 * time.Millisecond, KillGrace: 100 * time.Millisecond})
+	h.submit("cu-toolong", core.UnitDescription{Executable: "/bin/true", WallTimeLimit: 20})
+	h.submitService("cu-svc-toolong", core.UnitDescription{Executable: "/bin/true", WallTimeLimit: 20})
+	h.submit("cu-fits", core.UnitDescription{Executable: "/bin/true", WallTimeLimit: 1})
+	h.submit("cu-overruns", core.UnitDescription{Executable: "/bin/sleep", Arguments: []string{"30"}, WallTimeLimit: 2})
+	require.Equal(t, "Failed", h.waitFinal("cu-toolong"))
+	require.Contains(t, h.field("cu-toolong", "reason"), "wall_time_limit of 20 min is longer than")
+	require.Equal(t, "Done", h.waitFinal("cu-fits"))
+	require.Equal(t, "Failed", h.waitFinal("cu-overruns"), "killed at its limit")
+	require.Contains(t, h.field("cu-overruns", "reason"), "ran longer than its wall_time_limit of 2 min")
+	// the service unit went back to the service queue, unclaimed, for pilots with more time
+	require.Eventually(t, func() bool {
+		return h.field("cu-svc-toolong", "state") == "Unknown" && h.field("cu-svc-toolong", "pilot") == ""
+	}, 5*time.Second, 10*time.Millisecond)
+}
+
+func TestWalltimeMargin(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	require.Equal(t, t0.Add(50*time.Second), endTime(t0, time.Minute, 10*time.Second))
+	require.Equal(t, t0.Add(time.Hour), endTime(t0, time.Hour, 0), "fork pilots have no margin")
+	require.Equal(t, t0.Add(30*time.Second), endTime(t0, time.Minute, time.Hour), "at most half the walltime")
+}
+
+func TestSlotsFromTheBatchEnvironment(t *testing.T) {
+	nodefile := filepath.Join(t.TempDir(), "nodes")
+	require.NoError(t, os.WriteFile(nodefile, []byte("localhost\nlocalhost\nlocalhost\n"), 0o644))
+	t.Setenv("PBS_NODEFILE", nodefile)
+	h := newHarness(t, 1, Config{})
+	require.Equal(t, "3", h.field(h.id, "slots"), "the nodefile, not number_of_processes, sizes the pilot")
+}
+
+func TestBadBatchEnvironmentFailsThePilot(t *testing.T) {
+	t.Setenv("SLURM_JOB_NODELIST", "node[3-1]")
+	h := newHarness(t, 1, Config{})
+	require.Equal(t, "Failed", h.field(h.id, "state"))
+	require.Contains(t, h.field(h.id, "reason"), "SLURM_JOB_NODELIST")
+	require.ErrorContains(t, <-h.done, "descending range")
+	h.done <- nil
+}
+
+func TestBadLaunchSettingsFailThePilot(t *testing.T) {
+	t.Setenv("SLURM_JOB_ID", "")
+	for key, v := range map[string]any{"launch_method": "teleport", "mpi_launcher": "", "remote_shell": 3} {
+		t.Run(key, func(t *testing.T) {
+			pd := core.PilotDescription{ServiceURL: "fork://localhost", NumberOfProcesses: 1, Extra: map[string]any{key: v}}
+			h := newHarnessFor(t, pd, Config{})
+			require.Equal(t, "Failed", h.field(h.id, "state"))
+			require.Contains(t, h.field(h.id, "reason"), key)
+			require.Error(t, <-h.done)
+			h.done <- nil
+		})
+	}
+	t.Run("srun outside SLURM", func(t *testing.T) {
+		pd := core.PilotDescription{ServiceURL: "fork://localhost", NumberOfProcesses: 1, Extra: map[string]any{"launch_method": "srun"}}
+		h := newHarnessFor(t, pd, Config{})
+		require.Contains(t, h.field(h.id, "reason"), "needs a SLURM allocation")
+		require.Error(t, <-h.done)
+		h.done <- nil
+	})
 }

@@ -1,12 +1,14 @@
 package agent
 
 import (
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/bigjob-go/bigjob/core"
+	"github.com/bigjob-go/bigjob/internal/shell"
 )
 
 // command is how a unit's process is started.
@@ -24,31 +26,86 @@ type command struct {
 // executable is not a bash builtin or keyword), the program is executed
 // directly with the same argv and environment, which saves a bash start per
 // unit.
+//
+// MPI units run under the pilot's MPI launcher with exactly the slots they
+// hold: `<launcher> -np N -machinefile <file>` for mpirun, mpiexec and
+// their kin; `srun --overlap --distribution=arbitrary -n N` with
+// SLURM_HOSTFILE=<file> for srun; `aprun -n N` for aprun.
 type launcher struct {
-	Shell  string // default /bin/bash
-	MPIRun string // default mpirun
+	Shell string   // default /bin/bash
+	MPI   []string // the MPI launcher and its flags; default mpirun
 }
 
 // build returns the command for ud, to run in dir with base environment env.
-// machinefile is set for MPI units.
-func (l launcher) build(ud core.UnitDescription, dir string, env []string, machinefile string) command {
-	if !ud.MPI() {
+// machinefile is set for MPI units. shell forces the bash form (for units
+// that another program carries to a remote host as one line).
+func (l launcher) build(ud core.UnitDescription, dir string, env []string, machinefile string, shell bool) command {
+	if !ud.MPI() && !shell {
 		if c, ok := direct(ud, dir, env); ok {
 			return c
 		}
 	}
+	return command{Path: l.Shell, Args: []string{"bash", "-c", l.line(ud, machinefile)}, Env: env}
+}
+
+// line is the bash line of ud.
+func (l launcher) line(ud core.UnitDescription, machinefile string) string {
 	var b strings.Builder
 	for _, e := range ud.Environment {
 		b.WriteString("export " + e.Name + "=" + doubleQuote(e.Value) + "; ")
 	}
 	if ud.MPI() {
-		b.WriteString(l.MPIRun + " -np " + strconv.Itoa(ud.Slots()) + " -machinefile " + machinefile + " ")
+		b.WriteString(l.mpi(ud.Slots(), machinefile) + " ")
 	}
 	b.WriteString(ud.Executable)
 	for _, a := range ud.Arguments {
 		b.WriteString(" " + a)
 	}
-	return command{Path: l.Shell, Args: []string{"bash", "-c", b.String()}, Env: env}
+	return b.String()
+}
+
+// mpi is the launcher part of an MPI unit's line.
+func (l launcher) mpi(n int, machinefile string) string {
+	words := l.MPI
+	if len(words) == 0 {
+		words = []string{"mpirun"}
+	}
+	np := strconv.Itoa(n)
+	launcher := strings.Join(words, " ")
+	switch filepath.Base(words[0]) {
+	case "srun":
+		return "SLURM_HOSTFILE=" + shell.Quote(machinefile) + " " + words[0] + " --overlap --distribution=arbitrary " +
+			strings.Join(words[1:], " ") + " -n " + np
+	case "aprun":
+		return launcher + " -n " + np
+	default:
+		return launcher + " -np " + np + " -machinefile " + shell.Quote(machinefile)
+	}
+}
+
+// parseLauncher splits a launcher setting: a command line or a list of words.
+func parseLauncher(v any) ([]string, error) {
+	var words []string
+	switch v := v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		words = strings.Fields(v)
+	case []any:
+		for _, w := range v {
+			s, ok := w.(string)
+			if !ok {
+				return nil, fmt.Errorf("%v is not a string", w)
+			}
+			words = append(words, s)
+		}
+	default:
+		return nil, fmt.Errorf("give a command line such as \"mpirun --allow-run-as-root\"")
+	}
+	if len(words) == 0 {
+		return nil, fmt.Errorf("empty; give a command line such as \"mpirun\"")
+	}
+	return words, nil
 }
 
 // direct returns the bash-free command for ud if bash would run exactly it.

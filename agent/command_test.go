@@ -11,7 +11,7 @@ import (
 )
 
 func TestDirectOnlyWhenBashWouldNotMatter(t *testing.T) {
-	l := launcher{Shell: "/bin/bash", MPIRun: "mpirun"}
+	l := launcher{Shell: "/bin/bash"}
 	env := []string{"PATH=/usr/bin:/bin", "HOME=/root"}
 	cases := []struct {
 		name   string
@@ -34,7 +34,7 @@ func TestDirectOnlyWhenBashWouldNotMatter(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cmd := l.build(c.ud, "/tmp", env, "/tmp/mf")
+			cmd := l.build(c.ud, "/tmp", env, "/tmp/mf", false)
 			require.Equal(t, c.direct, cmd.Path != "/bin/bash", "command: %+v", cmd)
 		})
 	}
@@ -53,7 +53,7 @@ func TestDirectMatchesBash(t *testing.T) {
 	}
 	dir := t.TempDir()
 	for _, ud := range uds {
-		fast := l.build(ud, dir, env, "")
+		fast := l.build(ud, dir, env, "", false)
 		require.NotEqual(t, "/bin/bash", fast.Path, "expected the direct path for %+v", ud)
 		slow := command{Path: "/bin/bash", Args: []string{"bash", "-c", bashLine(ud)}, Env: env}
 		require.Equal(t, run(t, slow, dir), run(t, fast, dir), "unit %+v", ud)
@@ -82,4 +82,31 @@ func run(t *testing.T, c command, dir string) string {
 	cmd.Stderr = &out
 	require.NoError(t, cmd.Run(), "output: %s", out.String())
 	return out.String()
+}
+
+func TestMPILaunchers(t *testing.T) {
+	ud := core.UnitDescription{Executable: "./ring", Arguments: []string{"-v"}, SPMDVariation: "mpi", NumberOfProcesses: 4}
+	cases := map[string]struct {
+		launcher []string
+		want     string
+	}{
+		"default": {nil, "mpirun -np 4 -machinefile '/tmp/my mf' ./ring -v"},
+		"flags":   {[]string{"mpirun", "--allow-run-as-root"}, "mpirun --allow-run-as-root -np 4 -machinefile '/tmp/my mf' ./ring -v"},
+		"mpiexec": {[]string{"/opt/mpi/bin/mpiexec"}, "/opt/mpi/bin/mpiexec -np 4 -machinefile '/tmp/my mf' ./ring -v"},
+		"srun":    {[]string{"srun", "--mpi=pmix"}, "SLURM_HOSTFILE='/tmp/my mf' srun --overlap --distribution=arbitrary --mpi=pmix -n 4 ./ring -v"},
+		"aprun":   {[]string{"aprun"}, "aprun -n 4 ./ring -v"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			cmd := launcher{Shell: "/bin/bash", MPI: c.launcher}.build(ud, "/tmp", nil, "/tmp/my mf", false)
+			require.Equal(t, []string{"bash", "-c", c.want}, cmd.Args)
+		})
+	}
+	words, err := parseLauncher([]any{"mpirun", "-x", "PATH"})
+	require.NoError(t, err)
+	require.Equal(t, []string{"mpirun", "-x", "PATH"}, words)
+	_, err = parseLauncher("  ")
+	require.ErrorContains(t, err, "empty")
+	_, err = parseLauncher(7)
+	require.ErrorContains(t, err, "command line")
 }

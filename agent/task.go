@@ -27,6 +27,9 @@ type task struct {
 	wd          string
 	stderr      string // path of its stderr file
 	machinefile string
+	via         string      // launch method: launchLocal, launchSSH or launchSRun
+	keepalive   *os.File    // for ssh units: closing it ends the remote side
+	limit       *time.Timer // kills it at its wall_time_limit
 
 	mu         sync.Mutex // guards the fields below against the kill timer
 	proc       *os.Process
@@ -62,7 +65,15 @@ func (a *agent) start(t *task) {
 		return
 	}
 	a.running[t.id] = t
-	running.Fields = append(running.Fields, "sandbox", t.wd, "pid", strconv.Itoa(t.proc.Pid))
+	if n := t.ud.WallTimeLimit; n > 0 {
+		t.limit = time.AfterFunc(time.Duration(n)*a.c.minute, func() {
+			t.kill(core.Failed, fmt.Sprintf("killed: it ran longer than its wall_time_limit of %d min", n), a.c.KillGrace)
+		})
+	}
+	if t.service {
+		a.svcPause = 0
+	}
+	running.Fields = append(running.Fields, "sandbox", t.wd, "pid", strconv.Itoa(t.proc.Pid), "launch", t.via)
 	a.w.add(false, running)
 	go a.reap(t)
 }
@@ -126,15 +137,45 @@ func (a *agent) spawn(t *task) error {
 	if t.machinefile != "" {
 		env = append(env, "BIGJOB_MACHINEFILE="+t.machinefile)
 	}
-	c := a.launch.build(ud, t.wd, env, t.machinefile)
+	t.via = a.place.via(t.hosts[0], ud.MPI())
+	c := a.launch.build(ud, t.wd, env, t.machinefile, t.via == launchSSH)
+	switch t.via {
+	case launchSRun:
+		c = srunStep(c, t.hosts[0])
+	case launchSSH:
+		input := ""
+		if ud.Input != "" {
+			input = at(ud.Input)
+		}
+		c = a.place.sshCommand(c.Args[2], t.hosts[0], t.wd, input, env)
+		r, w, err := os.Pipe()
+		if err != nil {
+			return fmt.Errorf("start %s on %s: %w", ud.Executable, t.hosts[0], err)
+		}
+		defer r.Close()
+		stdin, t.keepalive = r, w
+	}
 	cmd := &exec.Cmd{Path: c.Path, Args: c.Args, Env: c.Env, Dir: t.wd,
 		Stdin: stdin, Stdout: stdout, Stderr: stderr,
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}}
 	if err := cmd.Start(); err != nil {
+		t.release()
 		return fmt.Errorf("start %s: %w", ud.Executable, err)
 	}
 	t.proc = cmd.Process
 	return nil
+}
+
+// release frees what a unit holds besides its slots: the keep-alive pipe
+// of an ssh unit and its wall_time_limit timer.
+func (t *task) release() {
+	if t.keepalive != nil {
+		t.keepalive.Close()
+		t.keepalive = nil
+	}
+	if t.limit != nil {
+		t.limit.Stop()
+	}
 }
 
 // reap waits for the unit's process. Once it has exited (still unreaped, so
@@ -196,6 +237,8 @@ func (t *task) outcome(x exit) coord.Update {
 		why = fmt.Sprintf("exit code 127: command not found (executable %q)", t.ud.Executable)
 	case code == 126:
 		why = fmt.Sprintf("exit code 126: %q is not executable", t.ud.Executable)
+	case code == 255 && t.via == launchSSH:
+		why = fmt.Sprintf("exit code 255: the unit or the remote shell to %s failed", t.hosts[0])
 	}
 	if tail := lastLine(t.stderr); tail != "" {
 		why += "; stderr ends with: " + tail

@@ -50,6 +50,7 @@ type UnitDescription struct {
 	FileTransfer      []string // file_transfer: "src [> target]" entries staged into the sandbox
 	InputData         []string // input_data: data unit URLs
 	OutputData        []any    // output_data: list of {data unit URL: [patterns]}
+	WallTimeLimit     int      // wall_time_limit: minutes the unit may run (0: no limit); see Pilot
 
 	AffinityDatacenterLabel string // affinity_datacenter_label
 	AffinityMachineLabel    string // affinity_machine_label
@@ -167,6 +168,10 @@ func parseUnit(kv []keyValue) (UnitDescription, error) {
 			d.AffinityDatacenterLabel = p.str(k, v)
 		case "affinity_machine_label":
 			d.AffinityMachineLabel = p.str(k, v)
+		case "wall_time_limit":
+			if v != nil {
+				d.WallTimeLimit = p.positive(k, v)
+			}
 		default:
 			d.setExtra(k, v)
 		}
@@ -198,6 +203,9 @@ func (d UnitDescription) Validate() error {
 	}
 	if d.NumberOfProcesses < 0 {
 		return bad("number_of_processes", fmt.Sprintf("%d is not a positive whole number; give the slots the unit needs, e.g. 1", d.NumberOfProcesses))
+	}
+	if d.WallTimeLimit < 0 {
+		return bad("wall_time_limit", fmt.Sprintf("%d is not a positive number of minutes", d.WallTimeLimit))
 	}
 	switch strings.ToLower(d.SPMDVariation) {
 	case "", "single", "mpi":
@@ -264,6 +272,7 @@ func (d UnitDescription) MarshalJSON() ([]byte, error) {
 	}
 	o.str("affinity_datacenter_label", d.AffinityDatacenterLabel)
 	o.str("affinity_machine_label", d.AffinityMachineLabel)
+	o.int("wall_time_limit", d.WallTimeLimit)
 	o.extra(d.Extra)
 	return o.marshal()
 }

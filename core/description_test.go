@@ -44,6 +44,7 @@ func TestUnitDescriptionEveryKey(t *testing.T) {
 	require.Len(t, d.OutputData, 1)
 	require.Equal(t, "dc", d.AffinityDatacenterLabel)
 	require.Equal(t, "m", d.AffinityMachineLabel)
+	require.Equal(t, 5, d.WallTimeLimit)
 	// unknown keys are kept
 	require.Equal(t, json.Number("8"), d.Extra["total_core_count"])
 	require.Equal(t, map[string]any{"nested": []any{json.Number("1"), json.Number("2")}}, d.Extra["my_own_key"])
@@ -56,6 +57,7 @@ func TestUnitDescriptionEveryKey(t *testing.T) {
 	require.Equal(t, d.Environment, back.Environment)
 	require.Equal(t, d.Arguments, back.Arguments)
 	require.Equal(t, d.Extra["my_own_key"], back.Extra["my_own_key"])
+	require.Equal(t, 5, back.WallTimeLimit)
 }
 
 func TestUnitDescriptionForms(t *testing.T) {

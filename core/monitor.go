@@ -11,12 +11,14 @@ import (
 	"github.com/bigjob-go/bigjob/coord"
 )
 
-// monitor declares pilots Failed when their agent is gone, so that no pilot
+// monitor ends pilots whose agent is gone, so that no pilot
 // is left Running and no wait hangs. It watches the pilots this process has
 // an interest in (ones it created, ones someone waits on) and runs only while
 // at least one of them is not final. A pilot is dead when
 //   - its adaptor says the job ended (the fork adaptor knows at once for the
-//     agents it started; otherwise State is asked at the adaptor's pace), or
+//     agents it started; otherwise State is asked at the adaptor's pace); a
+//     job the resource manager ended at its walltime or removed leaves the
+//     pilot Done with the resource manager's reason, any other end Failed, or
 //   - it is Running and its heartbeat counter has not moved for
 //     HeartbeatTimeout, as measured on this process's clock while it could
 //     read the store (clock skew and store outages do not count).
@@ -44,6 +46,7 @@ type watched struct {
 	adaptor   adaptors.Adaptor
 	nextState time.Time // next time to ask the adaptor
 	notified  bool      // a goroutine waits on the adaptor's Ended channel
+	stateErrs int       // State errors in a row
 }
 
 func newMonitor(d *domain) *monitor {
@@ -149,11 +152,12 @@ func (m *monitor) check(ctx context.Context) bool {
 		if s.Heartbeat != w.beat || s.State != w.state {
 			w.beat, w.state, w.changed = s.Heartbeat, s.State, now
 		}
-		switch {
-		case m.jobEnded(ctx, w, now):
-			m.fail(s, w, "its agent exited without ending the pilot; see stderr-"+s.ID+"-agent.txt in the pilot's working directory")
-		case State(s.State) == Running && now.Sub(w.changed) > m.d.opts.HeartbeatTimeout:
-			m.fail(s, w, fmt.Sprintf("no heartbeat from its agent for %s", now.Sub(w.changed).Round(time.Second)))
+		if js, ended := m.jobEnded(ctx, w, now); ended {
+			m.ended(s, w, js)
+			continue
+		}
+		if State(s.State) == Running && now.Sub(w.changed) > m.d.opts.HeartbeatTimeout {
+			m.finish(s, w, Failed, fmt.Sprintf("no heartbeat from its agent for %s", now.Sub(w.changed).Round(time.Second)))
 		}
 	}
 	return true
@@ -194,39 +198,83 @@ func (m *monitor) loadHandle(ctx context.Context, s coord.PilotStatus, w *watche
 }
 
 // jobEnded asks the adaptor, at its pace, whether the pilot's job is gone.
-func (m *monitor) jobEnded(ctx context.Context, w *watched, now time.Time) bool {
+// A resource manager that keeps failing to answer while the pilot has not
+// started (a broken qstat, say) fails the pilot after stateFailures tries:
+// nothing else would ever end it.
+func (m *monitor) jobEnded(ctx context.Context, w *watched, now time.Time) (adaptors.Status, bool) {
 	if w.adaptor == nil || now.Before(w.nextState) {
-		return false
+		return adaptors.Status{}, false
 	}
 	w.nextState = now.Add(adaptors.StatePollInterval(w.adaptor))
 	js, err := w.adaptor.State(ctx, *w.handle)
 	if err != nil {
-		m.d.log.Warn("ask the resource manager about a pilot job", "job", w.handle.ID, "err", err)
-		return false
+		w.stateErrs++
+		m.d.log.Warn("ask the resource manager about a pilot job", "job", w.handle.ID, "err", err, "failures", w.stateErrs)
+		if w.stateErrs >= stateFailures && State(w.state) != Running {
+			return adaptors.Status{State: adaptors.JobEnded, End: adaptors.EndFailed,
+				Reason: fmt.Sprintf("its resource manager cannot be asked about job %s: %v", w.handle.ID, err)}, true
+		}
+		return adaptors.Status{}, false
 	}
-	return js == adaptors.JobEnded
+	w.stateErrs = 0
+	return js, js.State == adaptors.JobEnded
 }
 
-// fail declares a pilot Failed and has the adaptor remove what is left of
-// it. Called with m.mu held; the store and adaptor calls run outside it.
-func (m *monitor) fail(s coord.PilotStatus, w *watched, why string) {
+// stateFailures is how many State errors in a row fail a pilot that has
+// not started.
+const stateFailures = 5
+
+// ended records the end of a pilot whose job the resource manager no
+// longer runs. A job ended by its walltime or removed by someone is the
+// resource manager ending the pilot: Done, with its word for it. Anything
+// else means the agent died without ending the pilot: Failed.
+func (m *monitor) ended(s coord.PilotStatus, w *watched, js adaptors.Status) {
+	job := "job " + w.handle.ID
+	switch js.End {
+	case adaptors.EndWalltime:
+		m.finish(s, w, Done, withReason(fmt.Sprintf("the resource manager ended %s at its walltime", job), js.Reason))
+	case adaptors.EndCanceled:
+		m.finish(s, w, Done, withReason(fmt.Sprintf("the resource manager removed %s", job), js.Reason))
+	default:
+		why := "its agent exited without ending the pilot"
+		if js.Reason != "" {
+			why += " (" + js.Reason + ")"
+		}
+		m.finish(s, w, Failed, why+"; see stderr-"+s.ID+"-agent.txt in the pilot's working directory")
+	}
+}
+
+func withReason(s, reason string) string {
+	if reason == "" {
+		return s
+	}
+	return s + " (" + reason + ")"
+}
+
+// finish ends a pilot in state st and has the adaptor remove what is left
+// of it; its unfinished units fail with the same reason. Called with m.mu
+// held; the store and adaptor calls run outside it.
+func (m *monitor) finish(s coord.PilotStatus, w *watched, st State, why string) {
 	w.final = true
 	name := s.Name
 	if name == "" {
 		name = s.ID
 	}
-	reason := "pilot " + name + " failed: " + why
+	reason := "pilot " + name + " ended: " + why
+	if st == Failed {
+		reason = "pilot " + name + " failed: " + why
+	}
 	h, a := w.handle, w.adaptor
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), m.d.opts.StopTimeout+10*time.Second)
 		defer cancel()
-		err := m.d.store.FinishPilot(ctx, m.d.keys, s.ID, string(Failed), why, string(Failed), reason)
+		err := m.d.store.FinishPilot(ctx, m.d.keys, s.ID, string(st), why, string(Failed), reason)
 		if err == nil {
-			m.d.log.Warn("pilot failed", "pilot", name, "why", why)
+			m.d.log.Warn("pilot ended by its resource", "pilot", name, "state", st, "why", why)
 		}
 		if a != nil {
 			if err := a.Cancel(ctx, *h); err != nil {
-				m.d.log.Warn("clean up a failed pilot's job", "pilot", name, "err", err)
+				m.d.log.Warn("clean up an ended pilot's job", "pilot", name, "err", err)
 			}
 		}
 	}()

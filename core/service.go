@@ -119,7 +119,7 @@ func (s *Service) CreatePilot(ctx context.Context, pd PilotDescription) (*Pilot,
 		Slots:            pd.NumberOfProcesses,
 		ProcessesPerNode: pd.ProcessesPerNode,
 		WorkingDirectory: pd.WorkingDirectory,
-		Walltime:         time.Duration(pd.WalltimeMinutes()) * time.Minute,
+		Walltime:         time.Duration(pd.Walltime) * time.Minute, // 0: not given
 		Queue:            pd.Queue,
 		Project:          pd.Project,
 		SPMDVariation:    pd.SPMDVariation,
@@ -127,7 +127,7 @@ func (s *Service) CreatePilot(ctx context.Context, pd PilotDescription) (*Pilot,
 		Agent: adaptors.Agent{
 			Path: agent,
 			Args: []string{"-pilot", id, "-service", s.id},
-			Env:  []string{"BIGJOB_COORDINATION=" + s.d.addr.String()},
+			Env:  []string{adaptors.EnvCoordination + "=" + s.d.addr.String()},
 		},
 	}
 	h, err := adaptor.Submit(ctx, req)

@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -34,7 +33,7 @@ var StopGrace = 5 * time.Second
 
 func init() {
 	adaptors.Register(Scheme, func(u *url.URL) (adaptors.Adaptor, error) {
-		if !isLocal(u.Hostname()) {
+		if !adaptors.IsLocalHost(u.Hostname()) {
 			return nil, fmt.Errorf("fork:// runs pilots on this machine only; for host %q use ssh://%s", u.Hostname(), u.Host)
 		}
 		return adaptor{}, nil
@@ -67,7 +66,7 @@ type handleData struct {
 }
 
 func (adaptor) Submit(ctx context.Context, r adaptors.Request) (adaptors.Handle, error) {
-	dir, err := WorkingDirectory(r.WorkingDirectory)
+	dir, err := adaptors.LocalDirectory(r.WorkingDirectory)
 	if err != nil {
 		return adaptors.Handle{}, err
 	}
@@ -179,32 +178,4 @@ func endedChan(pid int) chan struct{} {
 	children.Lock()
 	defer children.Unlock()
 	return children.m[pid]
-}
-
-// WorkingDirectory resolves a pilot working_directory on this machine: ""
-// and "~" are the home directory, a leading ~ or $HOME is expanded, and a
-// relative path is taken from the current directory.
-func WorkingDirectory(wd string) (string, error) {
-	home, err := os.UserHomeDir()
-	if err != nil && (wd == "" || strings.HasPrefix(wd, "~") || strings.Contains(wd, "$HOME")) {
-		return "", fmt.Errorf("working_directory %q: %w", wd, err)
-	}
-	switch {
-	case wd == "" || wd == "~":
-		wd = home
-	case strings.HasPrefix(wd, "~/"):
-		wd = filepath.Join(home, wd[2:])
-	}
-	wd = strings.ReplaceAll(wd, "${HOME}", home)
-	wd = strings.ReplaceAll(wd, "$HOME", home)
-	return filepath.Abs(wd)
-}
-
-func isLocal(host string) bool {
-	switch host {
-	case "", "localhost", "127.0.0.1", "::1":
-		return true
-	}
-	h, _ := os.Hostname()
-	return host == h
 }

@@ -1,9 +1,11 @@
 // Command pilot-agent is the agent that runs inside a pilot: resource
 // adaptors start it on the resource. It reads the coordination URL from the
-// environment variable BIGJOB_COORDINATION (never from the command line, where
-// ps would show its password) and removes it from its environment.
+// file named by -coordination-file, which it then removes, or else from the
+// environment variable BIGJOB_COORDINATION, which it removes from its
+// environment: never from the command line, where ps would show its
+// password.
 //
-//	pilot-agent -pilot bj-<uuid> -service pcs-<uuid>
+//	pilot-agent -pilot bj-<uuid> -service pcs-<uuid> [-coordination-file F] [-walltime-margin 10s] [-mpirun LAUNCHER]
 //
 // Exit status: 0 when the pilot ended normally, 1 on a startup error, 3 when
 // it gave up after losing the coordination store.
@@ -17,6 +19,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -27,10 +30,12 @@ import (
 func main() {
 	pilot := flag.String("pilot", "", "pilot id, bj-<uuid>")
 	service := flag.String("service", "", "service id, pcs-<uuid>")
-	mpirun := flag.String("mpirun", "mpirun", "MPI launcher for spmd_variation mpi")
+	mpirun := flag.String("mpirun", "", "MPI launcher for spmd_variation mpi (default: the pilot description's mpi_launcher, else mpirun)")
+	coordFile := flag.String("coordination-file", "", "file holding the coordination URL; removed once read")
+	margin := flag.Duration("walltime-margin", 0, "end the pilot this long before its walltime (batch jobs)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := run(log, *pilot, *service, *mpirun); err != nil {
+	if err := run(log, *pilot, *service, *mpirun, *coordFile, *margin); err != nil {
 		log.Error("agent failed", "err", err)
 		if errors.Is(err, agent.ErrStoreLost) {
 			os.Exit(3)
@@ -39,11 +44,19 @@ func main() {
 	}
 }
 
-func run(log *slog.Logger, pilot, service, mpirun string) error {
+func run(log *slog.Logger, pilot, service, mpirun, coordFile string, margin time.Duration) error {
 	url := os.Getenv("BIGJOB_COORDINATION")
 	os.Unsetenv("BIGJOB_COORDINATION")
+	if coordFile != "" {
+		b, err := os.ReadFile(coordFile)
+		if err != nil {
+			return fmt.Errorf("read the coordination file: %w", err)
+		}
+		os.Remove(coordFile)
+		url = strings.TrimSpace(string(b))
+	}
 	if pilot == "" || service == "" || url == "" {
-		return fmt.Errorf("usage: BIGJOB_COORDINATION=redis://host:port pilot-agent -pilot bj-<uuid> -service pcs-<uuid>")
+		return fmt.Errorf("usage: BIGJOB_COORDINATION=redis://host:port pilot-agent -pilot bj-<uuid> -service pcs-<uuid> (or -coordination-file F instead of the variable)")
 	}
 	addr, err := coord.ParseURL(url)
 	if err != nil {
@@ -64,6 +77,8 @@ func run(log *slog.Logger, pilot, service, mpirun string) error {
 		PilotID: pilot,
 		MPIRun:  mpirun,
 		Logger:  log,
+
+		WalltimeMargin: margin,
 	})
 }
 

@@ -1,0 +1,118 @@
+package agent
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/bigjob-go/bigjob/core"
+	"github.com/bigjob-go/bigjob/internal/shell"
+)
+
+// Launch methods: how a unit reaches the host of its first slot. MPI units
+// always start here: their launcher places the ranks.
+const (
+	launchAuto  = "auto"  // here for this host; srun inside SLURM, else ssh, for other hosts
+	launchLocal = "local" // always here
+	launchSSH   = "ssh"   // always through the remote shell, this host included
+	launchSRun  = "srun"  // always as a SLURM job step, this host included
+)
+
+// placement carries units to the hosts of their slots. It is set up once
+// from the pilot description (launch_method, remote_shell) and the
+// environment.
+type placement struct {
+	method string
+	self   []string // this host's names
+	rsh    []string // remote shell command, e.g. ssh -o BatchMode=yes
+	srun   bool     // inside a SLURM allocation with srun at hand
+}
+
+func newPlacement(d core.PilotDescription) (placement, error) {
+	p := placement{method: launchAuto, rsh: []string{"ssh", "-o", "BatchMode=yes"}}
+	if v, ok := d.Extra["launch_method"]; ok {
+		s, _ := v.(string)
+		switch s {
+		case launchAuto, launchLocal, launchSSH, launchSRun:
+			p.method = s
+		default:
+			return p, &core.DescriptionError{Description: "pilot compute description", Key: "launch_method",
+				Problem: fmt.Sprintf("%v is not a launch method; use \"auto\", \"local\", \"ssh\" or \"srun\"", v)}
+		}
+	}
+	if v, ok := d.Extra["remote_shell"]; ok {
+		words, err := parseLauncher(v)
+		if err != nil {
+			return p, &core.DescriptionError{Description: "pilot compute description", Key: "remote_shell", Problem: err.Error()}
+		}
+		p.rsh = words
+	}
+	if os.Getenv("SLURM_JOB_ID") != "" {
+		_, err := exec.LookPath("srun")
+		p.srun = err == nil
+	}
+	if p.method == launchSRun && !p.srun {
+		return p, &core.DescriptionError{Description: "pilot compute description", Key: "launch_method",
+			Problem: "\"srun\" needs a SLURM allocation (SLURM_JOB_ID) and srun on PATH; use \"auto\" outside SLURM"}
+	}
+	host, _ := os.Hostname()
+	p.self = []string{host}
+	return p, nil
+}
+
+// via says how a unit whose first slot is on host is started: launchLocal,
+// launchSSH or launchSRun.
+func (p placement) via(host string, mpi bool) string {
+	switch {
+	case mpi || p.method == launchLocal:
+		return launchLocal
+	case p.method != launchAuto:
+		return p.method
+	case isLocalHost(host, p.self):
+		return launchLocal
+	case p.srun:
+		return launchSRun
+	}
+	return launchSSH
+}
+
+// srunStep wraps c as a one-task SLURM job step on host. --overlap: the
+// agent does its own slot accounting, so steps share the allocation.
+func srunStep(c command, host string) command {
+	argv := []string{"srun", "--overlap", "--nodes=1", "--ntasks=1", "--nodelist=" + host, "--", c.Path}
+	return command{Path: mustLookPath("srun"), Args: append(argv, c.Args[1:]...), Env: c.Env}
+}
+
+// sshCommand runs a unit's bash line on host through the remote shell. The
+// remote side runs it in a session of its own and kills that session when
+// the connection's standard input closes, which happens when the agent
+// kills the local ssh (cancel, walltime): no unit outlives its pilot on the
+// other host. The unit's input file, if any, is read there.
+func (p placement) sshCommand(line, host, dir, input string, env []string) command {
+	var b strings.Builder
+	b.WriteString("cd " + shell.Quote(dir) + " || exit 1; ")
+	for _, e := range env {
+		if k, v, ok := strings.Cut(e, "="); ok && strings.HasPrefix(k, "BIGJOB_") {
+			b.WriteString("export " + k + "=" + shell.Quote(v) + "; ")
+		}
+	}
+	in := "/dev/null"
+	if input != "" {
+		in = input
+	}
+	b.WriteString("setsid /bin/bash -c " + shell.Quote(line) + " <" + shell.Quote(in) + " & p=$!; ")
+	b.WriteString("{ cat >/dev/null; kill -TERM -$p; } >/dev/null 2>&1 & w=$!; ")
+	b.WriteString("wait $p; r=$?; kill $w 2>/dev/null; exit $r")
+	argv := append(append([]string(nil), p.rsh...), host, b.String())
+	return command{Path: mustLookPath(p.rsh[0]), Args: argv, Env: env}
+}
+
+// mustLookPath resolves a program on PATH; a missing one is left as it is
+// and fails at start with "executable file not found".
+func mustLookPath(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	return name
+}
