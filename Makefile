@@ -5,14 +5,16 @@ PYTHON2 ?= env PYENV_VERSION=2.7.18 python2
 BIN     := bin
 PYLIB   := python/pilot/_lib
 
-.PHONY: all build python-lib demo test test-go test-python bench deps fmt-check vet clean help FORCE
+.PHONY: all build python-lib demo test test-go test-python test-pbs bench deps services fmt-check vet clean help FORCE
 
 all: build python-lib
 
 help:
 	@echo "make             build the agent, the tools, and the Python package's library (python/pilot/_lib)"
 	@echo "make demo        run the seed example (examples/example.py) with python3; no Redis needed"
-	@echo "make test        install what the tests need, then Go (-race), C, C++ and Python 2.7/3 tests"
+	@echo "make test        install what the tests need, start SLURM and SGE, then Go (-race), C, C++ and Python 2.7/3 tests"
+	@echo "make services    start the single-host SLURM and SGE the tests use (scripts/services/start.sh)"
+	@echo "make test-pbs    install slurm-wlm-torque (removes gridengine-client) and run the real-PBS tests"
 	@echo "make bench       print the performance figures as JSON lines (see docs/PERFORMANCE.md)"
 	@echo "make install     install pilot.h, libpilot.so, pilot-agent and pilot.pc under PREFIX (/usr/local)"
 
@@ -39,6 +41,10 @@ python-lib: $(BIN)/pilot-agent
 deps:
 	bash scripts/install-deps.sh
 
+# SLURM and SGE, single-host, started by hand (docs/TESTING.md); idempotent.
+services: deps
+	bash scripts/services/start.sh
+
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
@@ -46,7 +52,7 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
-test: deps fmt-check vet build python-lib test-go test-python
+test: deps services fmt-check vet build python-lib test-go test-python
 
 test-go:
 	$(GO) test -race -count=1 -timeout 20m ./...
@@ -54,6 +60,13 @@ test-go:
 test-python:
 	cd python && $(PYTHON3) -m pytest -q -p no:cacheprovider tests
 	cd python && $(PYTHON2) -m unittest discover -s tests -t .
+
+# PBS is slurm-wlm-torque, which conflicts with gridengine-client: a step of
+# its own, after the SGE tests. scripts/services/sge.sh (make services) puts
+# SGE back.
+test-pbs:
+	bash scripts/services/torque.sh
+	$(GO) test -race -count=1 -timeout 20m -run 'PBSReal' ./adaptors/...
 
 demo: build python-lib
 	cd examples && PYTHONPATH=$(CURDIR)/python $(PYTHON3) example.py
