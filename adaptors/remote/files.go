@@ -1,0 +1,278 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"regexp"
+	"strings"
+)
+
+// userName is what may follow "~" in a path the helpers expand.
+var userName = regexp.MustCompile(`^[A-Za-z0-9._][A-Za-z0-9._-]*$`)
+
+// pathWord returns a shell word whose value is the path p on the host.
+func pathWord(p string) string {
+	const home = `"${HOME:?is not set}"`
+	switch {
+	case p == "" || p == "~" || p == "$HOME":
+		return home
+	case strings.HasPrefix(p, "~/"):
+		return home + "/" + Quote(p[2:])
+	case strings.HasPrefix(p, "$HOME/"):
+		return home + "/" + Quote(p[len("$HOME/"):])
+	case strings.HasPrefix(p, "/"):
+		return Quote(p)
+	case strings.HasPrefix(p, "~"):
+		name, rest, slash := strings.Cut(p[1:], "/")
+		if userName.MatchString(name) {
+			if slash {
+				return "~" + name + "/" + Quote(rest)
+			}
+			return "~" + name
+		}
+	}
+	return home + "/" + Quote(p)
+}
+
+// MakeDir creates dir on r's host, with its parents, and returns its
+// absolute physical path there (symbolic links resolved).
+//
+// Paths given to MakeDir, WriteFile and StageAgent are paths on r's host:
+// "", "~" and "$HOME" name the home directory of the user the commands run
+// as, "~/x", "$HOME/x" and relative paths are under it, "~user/x" is under
+// that user's home, and absolute paths are taken as they are. This holds for
+// the Local runner too: a relative path is under $HOME, not under the
+// current directory.
+func MakeDir(ctx context.Context, r Runner, dir string) (string, error) {
+	line := "d=" + pathWord(dir) + ` && mkdir -p -- "$d" && cd -P -- "$d" && pwd -P`
+	out, err := r.Run(ctx, line, nil)
+	if err != nil {
+		return "", fmt.Errorf("make directory %q on %s: %w", dir, r.Host(), err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	abs := lines[len(lines)-1]
+	if !strings.HasPrefix(abs, "/") {
+		return "", fmt.Errorf("make directory %q on %s: unexpected output %q", dir, r.Host(), out)
+	}
+	return abs, nil
+}
+
+// WriteFile writes data to path (see MakeDir) on r's host, atomically: it writes a
+// temporary file in the same directory, which is created with permissions
+// no wider than mode from the start (a file of mode 0600 is never readable
+// by others, even for a moment) and renamed over path. The directory must
+// exist.
+func WriteFile(ctx context.Context, r Runner, path string, data []byte, mode os.FileMode) error {
+	perm := mode.Perm()
+	line := "p=" + pathWord(path) + ` && t="${p%/*}/.${p##*/}.tmp-` + randomSuffix() + `"` +
+		fmt.Sprintf(" && umask %03o && (set -C && cat > \"$t\") && chmod %03o \"$t\"", 0o777&^perm, perm) +
+		` && mv -f -- "$t" "$p" || { rm -f -- "$t"; exit 1; }`
+	if _, err := r.Run(ctx, line, bytes.NewReader(data)); err != nil {
+		return fmt.Errorf("write %s on %s: %w", path, r.Host(), err)
+	}
+	return nil
+}
+
+// randomSuffix names temporary files that concurrent writers do not share.
+func randomSuffix() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// onCopy, when set (by tests), is called each time StageAgent copies.
+var onCopy func(host, path string)
+
+// StageAgent makes the agent binary at localPath (on this machine) available
+// in dir/.bigjob/ (dir as for MakeDir) on r's host and returns its path there. For a Local runner
+// it returns localPath, the same file system. Otherwise the file is
+// pilot-agent-<first 16 hex digits of its sha256>: an existing file of the
+// right sha256 is reused, else the binary is copied through the session,
+// made executable and its sha256 checked before it takes that name, so that
+// concurrent stagers never expose a partial file. The binary must be an ELF
+// executable for the host's system and architecture (uname -sm).
+func StageAgent(ctx context.Context, r Runner, localPath, dir string) (string, error) {
+	if r.Local() {
+		if _, err := os.Stat(localPath); err != nil {
+			return "", fmt.Errorf("stage agent: %w", err)
+		}
+		return localPath, nil
+	}
+	bin, err := inspectBinary(localPath)
+	if err != nil {
+		return "", fmt.Errorf("stage agent on %s: %w", r.Host(), err)
+	}
+	stageDir := ".bigjob"
+	if dir != "" {
+		stageDir = strings.TrimSuffix(dir, "/") + "/.bigjob"
+	}
+	abs, err := MakeDir(ctx, r, stageDir)
+	if err != nil {
+		return "", fmt.Errorf("stage agent: %w", err)
+	}
+	target := abs + "/pilot-agent-" + bin.sum[:16]
+
+	out, err := r.Run(ctx, "uname -sm && { sha256sum -- "+Quote(target)+" 2>/dev/null || true; }", nil)
+	if err != nil {
+		return "", fmt.Errorf("stage agent on %s: %w", r.Host(), err)
+	}
+	uname, present := parseProbe(out)
+	if err := checkArch(localPath, bin.goos, bin.goarch, r.Host(), uname); err != nil {
+		return "", fmt.Errorf("stage agent: %w", err)
+	}
+	if present == bin.sum {
+		slog.Debug("stage agent: reusing the staged binary", "host", r.Host(), "path", target)
+		return target, nil
+	}
+
+	if onCopy != nil {
+		onCopy(r.Host(), target)
+	}
+	f, err := os.Open(localPath)
+	if err != nil {
+		return "", fmt.Errorf("stage agent: %w", err)
+	}
+	defer f.Close()
+	line := `t=` + Quote(target+".tmp-"+randomSuffix()) +
+		` && umask 022 && (set -C && cat > "$t") && chmod 755 "$t" && s=$(sha256sum < "$t")` +
+		` && [ "${s%% *}" = ` + bin.sum + ` ] && mv -f -- "$t" ` + Quote(target) +
+		` || { echo "copy failed; sha256 of the copy: ${s:-not computed}, want ` + bin.sum + `" >&2; rm -f -- "$t"; exit 1; }`
+	if _, err := r.Run(ctx, line, f); err != nil {
+		return "", fmt.Errorf("stage agent: copy %s to %s on %s: %w", localPath, target, r.Host(), err)
+	}
+	slog.Debug("stage agent: copied", "host", r.Host(), "path", target)
+	return target, nil
+}
+
+// sumLine is a line of sha256sum.
+var sumLine = regexp.MustCompile(`^([0-9a-f]{64}) `)
+
+// parseProbe splits the output of `uname -sm; sha256sum FILE` into the uname
+// line and the sum ("" if the file is missing). It reads from the end, past
+// what login scripts may print first.
+func parseProbe(out []byte) (uname, sum string) {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	last := lines[len(lines)-1]
+	if m := sumLine.FindStringSubmatch(last); m != nil && len(lines) > 1 {
+		return lines[len(lines)-2], m[1]
+	}
+	return last, ""
+}
+
+// binaryInfo is what StageAgent needs to know of the local binary.
+type binaryInfo struct {
+	sum          string // sha256, hex
+	goos, goarch string
+}
+
+func inspectBinary(path string) (binaryInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return binaryInfo{}, err
+	}
+	defer f.Close()
+	ef, err := elf.NewFile(f)
+	if err != nil {
+		return binaryInfo{}, fmt.Errorf("%s is not an ELF executable (%v): build pilot-agent for the host with GOOS=linux", path, err)
+	}
+	var bin binaryInfo
+	bin.goos, bin.goarch = elfPlatform(ef)
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, 1<<62)); err != nil {
+		return binaryInfo{}, fmt.Errorf("read %s: %w", path, err)
+	}
+	bin.sum = hex.EncodeToString(h.Sum(nil))
+	return bin, nil
+}
+
+// elfPlatform names the GOOS and GOARCH an ELF file is for.
+func elfPlatform(f *elf.File) (goos, goarch string) {
+	switch {
+	case f.OSABI == elf.ELFOSABI_FREEBSD:
+		goos = "freebsd"
+	case f.Section(".note.netbsd.ident") != nil:
+		goos = "netbsd"
+	case f.Section(".note.openbsd.ident") != nil:
+		goos = "openbsd"
+	default:
+		goos = "linux"
+	}
+	switch f.Machine {
+	case elf.EM_X86_64:
+		goarch = "amd64"
+	case elf.EM_386:
+		goarch = "386"
+	case elf.EM_AARCH64:
+		goarch = "arm64"
+	case elf.EM_ARM:
+		goarch = "arm"
+	case elf.EM_PPC64:
+		goarch = "ppc64"
+		if f.ByteOrder == binary.LittleEndian {
+			goarch = "ppc64le"
+		}
+	case elf.EM_S390:
+		goarch = "s390x"
+	case elf.EM_RISCV:
+		goarch = "riscv64"
+	case elf.EM_LOONGARCH:
+		goarch = "loong64"
+	default:
+		goarch = strings.ToLower(strings.TrimPrefix(f.Machine.String(), "EM_"))
+	}
+	return goos, goarch
+}
+
+// unamePlatform maps the output of `uname -sm` to GOOS and GOARCH; "" for
+// what it does not know.
+func unamePlatform(uname string) (goos, goarch string) {
+	f := strings.Fields(uname)
+	if len(f) < 2 {
+		return "", ""
+	}
+	switch f[0] {
+	case "Linux", "FreeBSD", "NetBSD", "OpenBSD", "Darwin":
+		goos = strings.ToLower(f[0])
+	}
+	switch m := f[len(f)-1]; {
+	case m == "x86_64" || m == "amd64":
+		goarch = "amd64"
+	case m == "i386" || m == "i486" || m == "i586" || m == "i686" || m == "i86pc":
+		goarch = "386"
+	case m == "aarch64" || m == "arm64":
+		goarch = "arm64"
+	case strings.HasPrefix(m, "armv") || m == "arm":
+		goarch = "arm"
+	case m == "ppc64le" || m == "ppc64" || m == "s390x" || m == "riscv64":
+		goarch = m
+	case m == "loongarch64":
+		goarch = "loong64"
+	}
+	return goos, goarch
+}
+
+// checkArch fails when the host, described by its `uname -sm`, cannot run
+// a binary for goos/goarch. A host it cannot classify passes, with a warning.
+func checkArch(path, goos, goarch, host, uname string) error {
+	hos, harch := unamePlatform(uname)
+	if hos == "" || harch == "" {
+		slog.Warn("stage agent: cannot tell the host's platform; copying the agent anyway",
+			"host", host, "uname", uname, "agent", goos+"/"+goarch)
+		return nil
+	}
+	if hos == goos && harch == goarch {
+		return nil
+	}
+	return fmt.Errorf("the agent binary %s is %s/%s but host %s is %s; "+
+		"build pilot-agent for it with GOOS=%s GOARCH=%s CGO_ENABLED=0 go build -o pilot-agent ./cmd/pilot-agent",
+		path, goos, goarch, host, strings.TrimSpace(uname), hos, harch)
+}

@@ -1,0 +1,226 @@
+package remote_test
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/bigjob-go/bigjob/adaptors/remote"
+)
+
+func TestMakeDir(t *testing.T) {
+	_, _, r := sshServer(t)
+	ctx := context.Background()
+	me, err := user.Current()
+	require.NoError(t, err)
+	home, err := filepath.EvalSymlinks(me.HomeDir) // the remote user's, from passwd
+	require.NoError(t, err)
+
+	name := fmt.Sprintf("bigjob-test-makedir-%d", time.Now().UnixNano())
+	t.Cleanup(func() { os.RemoveAll(filepath.Join(home, name)) })
+	got, err := remote.MakeDir(ctx, r, name+"/a b")
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(home, name, "a b"), got, "a relative path is under the remote home")
+	require.DirExists(t, got)
+
+	for _, dir := range []string{"", "~", "$HOME"} {
+		got, err = remote.MakeDir(ctx, r, dir)
+		require.NoError(t, err)
+		require.Equal(t, home, got, "%q", dir)
+	}
+	for _, dir := range []string{"~/" + name + "/t", "$HOME/" + name + "/t"} {
+		got, err = remote.MakeDir(ctx, r, dir)
+		require.NoError(t, err)
+		require.Equal(t, filepath.Join(home, name, "t"), got, "%q", dir)
+	}
+
+	// An absolute path through a symbolic link gives the physical path.
+	tmp, err := filepath.EvalSymlinks(t.TempDir())
+	require.NoError(t, err)
+	require.NoError(t, os.Symlink(tmp, filepath.Join(tmp, "link")))
+	got, err = remote.MakeDir(ctx, r, filepath.Join(tmp, "link", "x", "y"))
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(tmp, "x", "y"), got)
+
+	_, err = remote.MakeDir(ctx, r, "/proc/no/such")
+	require.ErrorContains(t, err, "make directory \"/proc/no/such\" on "+r.Host())
+}
+
+func TestMakeDirLocalIsUnderHome(t *testing.T) {
+	home, err := filepath.EvalSymlinks(t.TempDir())
+	require.NoError(t, err)
+	t.Setenv("HOME", home)
+	got, err := remote.MakeDir(context.Background(), remote.Local, "work/dir")
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(home, "work", "dir"), got, "relative to $HOME, not to the current directory")
+}
+
+func TestWriteFile(t *testing.T) {
+	for name, r := range runners(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			path := filepath.Join(dir, "secret")
+			require.NoError(t, remote.WriteFile(ctx, r, path, []byte("password"), 0o600))
+			st, err := os.Stat(path)
+			require.NoError(t, err)
+			require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			require.Equal(t, "password", string(b))
+
+			require.NoError(t, os.Chmod(path, 0o644))
+			require.NoError(t, remote.WriteFile(ctx, r, path, []byte("new\x00data"), 0o600))
+			st, err = os.Stat(path)
+			require.NoError(t, err)
+			require.Equal(t, os.FileMode(0o600), st.Mode().Perm(), "the replacement has the mode asked")
+			b, err = os.ReadFile(path)
+			require.NoError(t, err)
+			require.Equal(t, "new\x00data", string(b))
+
+			script := filepath.Join(dir, "run.sh")
+			require.NoError(t, remote.WriteFile(ctx, r, script, []byte("#!/bin/sh\necho ran\n"), 0o755))
+			out, err := r.Run(ctx, remote.Quote(script), nil)
+			require.NoError(t, err)
+			require.Equal(t, "ran\n", string(out))
+
+			ents, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			require.Len(t, ents, 2, "no temporary file left behind")
+
+			err = remote.WriteFile(ctx, r, filepath.Join(dir, "missing", "f"), nil, 0o600)
+			require.ErrorContains(t, err, "write "+filepath.Join(dir, "missing", "f")+" on "+r.Host())
+		})
+	}
+}
+
+func TestStageAgent(t *testing.T) {
+	_, _, r := sshServer(t)
+	ctx := context.Background()
+	const agent = "/bin/true" // an executable ELF file for this machine
+	want, err := os.ReadFile(agent)
+	require.NoError(t, err)
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	require.NoError(t, err)
+
+	path, err := remote.StageAgent(ctx, r, agent, dir)
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(dir, ".bigjob"), filepath.Dir(path))
+	require.Regexp(t, `^pilot-agent-[0-9a-f]{16}$`, filepath.Base(path))
+	require.Equal(t, 1, remote.Copies(r.Host(), path))
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	_, err = r.Run(ctx, remote.Quote(path), nil)
+	require.NoError(t, err, "the staged file is executable")
+	inode := inodeOf(t, path)
+
+	again, err := remote.StageAgent(ctx, r, agent, dir)
+	require.NoError(t, err)
+	require.Equal(t, path, again)
+	require.Equal(t, 1, remote.Copies(r.Host(), path), "a staged binary of the right sha256 is reused")
+	require.Equal(t, inode, inodeOf(t, path))
+
+	require.NoError(t, os.WriteFile(path, []byte("damaged"), 0o755))
+	_, err = remote.StageAgent(ctx, r, agent, dir)
+	require.NoError(t, err)
+	require.Equal(t, 2, remote.Copies(r.Host(), path), "a file of another sha256 is replaced")
+	got, err = os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+}
+
+func TestStageAgentConcurrently(t *testing.T) {
+	_, _, r := sshServer(t)
+	dir := t.TempDir()
+	var wg sync.WaitGroup
+	paths := make([]string, 4)
+	errs := make([]error, 4)
+	for i := range paths {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			paths[i], errs[i] = remote.StageAgent(context.Background(), r, "/bin/true", dir)
+		}()
+	}
+	wg.Wait()
+	for i := range paths {
+		require.NoError(t, errs[i])
+		require.Equal(t, paths[0], paths[i])
+	}
+	want, _ := os.ReadFile("/bin/true")
+	got, err := os.ReadFile(paths[0])
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	ents, err := os.ReadDir(filepath.Dir(paths[0]))
+	require.NoError(t, err)
+	require.Len(t, ents, 1, "no temporary file left behind")
+}
+
+func TestStageAgentLocal(t *testing.T) {
+	path, err := remote.StageAgent(context.Background(), remote.Local, "/bin/true", t.TempDir())
+	require.NoError(t, err)
+	require.Equal(t, "/bin/true", path)
+}
+
+func TestStageAgentRefusesAnotherArchitecture(t *testing.T) {
+	_, _, r := sshServer(t)
+	// The header of an ELF executable for linux/arm64, which is enough.
+	var hdr bytes.Buffer
+	ident := [elf.EI_NIDENT]byte{0x7f, 'E', 'L', 'F', byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)}
+	require.NoError(t, binary.Write(&hdr, binary.LittleEndian, elf.Header64{
+		Ident: ident, Type: uint16(elf.ET_EXEC), Machine: uint16(elf.EM_AARCH64), Version: uint32(elf.EV_CURRENT),
+		Ehsize: 64, Phentsize: 56, Shentsize: 64,
+	}))
+	agent := filepath.Join(t.TempDir(), "pilot-agent")
+	require.NoError(t, os.WriteFile(agent, hdr.Bytes(), 0o755))
+	uname, err := r.Run(context.Background(), "uname -m", nil)
+	require.NoError(t, err)
+	if strings.TrimSpace(string(uname)) == "aarch64" {
+		t.Skip("this host is arm64")
+	}
+
+	_, err = remote.StageAgent(context.Background(), r, agent, t.TempDir())
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "is linux/arm64 but host "+r.Host()+" is Linux ")
+	require.Contains(t, err.Error(), "GOARCH=")
+}
+
+func TestCheckArch(t *testing.T) {
+	err := remote.CheckArch("build/pilot-agent", "linux", "amd64", "u@h:22", "Linux aarch64")
+	require.EqualError(t, err, "the agent binary build/pilot-agent is linux/amd64 but host u@h:22 is Linux aarch64; "+
+		"build pilot-agent for it with GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -o pilot-agent ./cmd/pilot-agent")
+	require.NoError(t, remote.CheckArch("a", "linux", "amd64", "h", "Linux x86_64"))
+	require.NoError(t, remote.CheckArch("a", "linux", "386", "h", "Linux i686"))
+	require.NoError(t, remote.CheckArch("a", "linux", "arm", "h", "Linux armv7l"))
+	require.ErrorContains(t, remote.CheckArch("a", "linux", "amd64", "h", "Darwin x86_64"), "GOOS=darwin GOARCH=amd64")
+	require.NoError(t, remote.CheckArch("a", "linux", "amd64", "h", "Plan9 weird"), "an unknown platform passes")
+}
+
+func inodeOf(t *testing.T, path string) uint64 {
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	return st.Sys().(*syscall.Stat_t).Ino
+}
+
+func TestParseProbe(t *testing.T) {
+	sum := strings.Repeat("ab", 32)
+	uname, got := remote.ParseProbe([]byte("Welcome from .bashrc\nLinux x86_64\n" + sum + "  /h/.bigjob/pilot-agent-x\n"))
+	require.Equal(t, "Linux x86_64", uname)
+	require.Equal(t, sum, got)
+	uname, got = remote.ParseProbe([]byte("Linux aarch64\n"))
+	require.Equal(t, "Linux aarch64", uname)
+	require.Empty(t, got, "no staged file")
+}
