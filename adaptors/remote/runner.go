@@ -15,13 +15,17 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/bigjob-go/bigjob/internal/shell"
 )
 
 // Runner runs shell command lines on one host. Implementations are safe for
 // concurrent use.
 type Runner interface {
-	// Run runs line with /bin/sh -c on the host, with stdin (nil: empty) as
-	// its standard input, and returns its standard output. A command that
+	// Run runs line on the host (locally with /bin/sh -c, over SSH with the
+	// remote user's login shell, which must be a Bourne-family shell), with
+	// stdin (nil: empty) as its standard input, and returns its standard
+	// output. A command that
 	// exits non-zero gives a *CommandError carrying its standard error; a
 	// command that could not be run at all (no connection) gives an error
 	// that names the host. ctx bounds the whole call: when it is done the
@@ -65,24 +69,11 @@ func trimOutput(b []byte) string {
 }
 
 // Quote quotes s for a POSIX shell: the result is one word whose value is s.
-func Quote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_-./=:,@%+", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
+func Quote(s string) string { return shell.Quote(s) }
 
 // Join quotes each argument and joins them with spaces: a command line that
 // runs argv as given.
-func Join(argv ...string) string {
-	q := make([]string, len(argv))
-	for i, a := range argv {
-		q[i] = Quote(a)
-	}
-	return strings.Join(q, " ")
-}
+func Join(argv ...string) string { return shell.Join(argv...) }
 
 // Local is the Runner for this machine.
 var Local Runner = local{}
