@@ -1,0 +1,212 @@
+package condor
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bigjob-go/bigjob/adaptors"
+	"github.com/bigjob-go/bigjob/adaptors/batch"
+	"github.com/bigjob-go/bigjob/adaptors/batch/batchtest"
+	"github.com/bigjob-go/bigjob/adaptors/remote"
+)
+
+func TestScriptGolden(t *testing.T) {
+	outside := batchtest.Minimal()
+	outside.CoordinationFile = "/scratch/alice/bj-0a1b2c3d.coord"
+	hosts := batchtest.Minimal()
+	hosts.CandidateHosts = []string{"gpu01", `odd"host\name`}
+	awkward := batchtest.Awkward()
+	awkward.Project = "group_physics.alice" // accounting groups hold no blanks
+	cases := map[string]batch.Job{
+		"minimal": batchtest.Minimal(),
+		"full":    batchtest.Full(),
+		"awkward": awkward,
+		"outside": outside,
+		"hosts":   hosts,
+	}
+	for name, j := range cases {
+		t.Run(name, func(t *testing.T) {
+			s, err := New().Script(j)
+			require.NoError(t, err)
+			batchtest.Golden(t, name+".golden", s)
+		})
+	}
+}
+
+// submitCommands reads a submit description as condor_submit would: one
+// "command = value" a line, '#' lines are comments.
+func submitCommands(t *testing.T, s string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		if strings.HasPrefix(l, "#") || l == "queue" {
+			continue
+		}
+		k, v, ok := strings.Cut(l, " = ")
+		require.True(t, ok, "line %q", l)
+		m[k] = v
+	}
+	return m
+}
+
+func TestScriptMapping(t *testing.T) {
+	s, err := New().Script(batchtest.Full())
+	require.NoError(t, err)
+	c := submitCommands(t, s)
+	assert.Equal(t, "vanilla", c["universe"])
+	assert.Equal(t, "/home/alice/bin/pilot-agent", c["executable"])
+	assert.Equal(t, `"-walltime-margin 2m0s -coordination-file bj-0a1b2c3d.coord"`, c["arguments"])
+	assert.Equal(t, ".bigjob/bj-0a1b2c3d.coord", c["transfer_input_files"], "relative to initialdir")
+	assert.Equal(t, "/home/alice/pilots", c["initialdir"])
+	assert.Equal(t, "YES", c["should_transfer_files"])
+	assert.Equal(t, "ON_EXIT", c["when_to_transfer_output"])
+	assert.Equal(t, "false", c["getenv"])
+	assert.Equal(t, "/home/alice/pilots/stdout-bj-0a1b2c3d-agent.txt", c["output"])
+	assert.Equal(t, "/home/alice/pilots/stderr-bj-0a1b2c3d-agent.txt", c["error"])
+	assert.Equal(t, "/home/alice/pilots/bj-0a1b2c3d.condor.log", c["log"])
+	assert.Equal(t, "10", c["request_cpus"])
+	assert.Equal(t, `(Machine == "node01.example.org" || Machine == "node02.example.org")`, c["requirements"])
+	assert.Equal(t, "TG-MCB090174", c["accounting_group"])
+	assert.Equal(t, "5430", c["+BigJobWalltime"])
+	assert.Equal(t, "(JobStatus == 2) && (time() - JobCurrentStartDate > BigJobWalltime)", c["periodic_remove"])
+	assert.NotContains(t, s, "normal", "HTCondor has no queues")
+	assert.True(t, strings.HasSuffix(s, "\nqueue\n"))
+
+	s, err = New().Script(batchtest.Minimal())
+	require.NoError(t, err)
+	c = submitCommands(t, s)
+	for _, absent := range []string{"requirements", "accounting_group", "+BigJobWalltime", "periodic_remove"} {
+		assert.NotContains(t, c, absent)
+	}
+}
+
+func TestArguments(t *testing.T) {
+	for _, c := range []struct {
+		argv []string
+		want string
+	}{
+		{[]string{"3", "simple", "arguments"}, `"3 simple arguments"`},
+		{[]string{"one", "two with spaces", "3"}, `"one 'two with spaces' 3"`},
+		{[]string{"one", `"two"`, "spacey 'quoted' argument"}, `"one ""two"" 'spacey ''quoted'' argument'"`},
+		{[]string{""}, `"''"`},
+	} {
+		got, err := arguments(c.argv)
+		require.NoError(t, err)
+		assert.Equal(t, c.want, got)
+	}
+}
+
+func TestScriptRefusesWhatTheSubmitLanguageCannotCarry(t *testing.T) {
+	for name, c := range map[string]struct {
+		edit func(*batch.Job)
+		key  string
+	}{
+		"newline in host":           {func(j *batch.Job) { j.CandidateHosts = []string{"a\nqueue 100"} }, "candidate_hosts"},
+		"macro in working dir":      {func(j *batch.Job) { j.Dir = "/home/$(Owner)" }, "working_directory"},
+		"trailing backslash in dir": {func(j *batch.Job) { j.Stdout = `/home/a\` }, "working_directory"},
+		"blank in project":          {func(j *batch.Job) { j.Project = "group one" }, "project"},
+		"comma in coordination":     {func(j *batch.Job) { j.CoordinationFile = "/tmp/a,b/coord" }, "working_directory"},
+		"newline in agent":          {func(j *batch.Job) { j.Agent = "/bin/agent\nqueue" }, "agent_path"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			j := batchtest.Minimal()
+			c.edit(&j)
+			_, err := New().Script(j)
+			var ve *batch.ValueError
+			require.ErrorAs(t, err, &ve)
+			assert.Equal(t, c.key, ve.Key)
+			assert.Contains(t, err.Error(), "condor")
+		})
+	}
+}
+
+func TestState(t *testing.T) {
+	ended := func(k adaptors.EndKind, reason string) adaptors.Status {
+		return adaptors.Status{State: adaptors.JobEnded, End: k, Reason: reason}
+	}
+	const walltimeReason = "removed: The job attribute PeriodicRemove expression '(JobStatus == 2) && (time() - JobCurrentStartDate > BigJobWalltime)' evaluated to TRUE"
+	for file, want := range map[string]adaptors.Status{
+		"idle":               {State: adaptors.JobQueued, Reason: "idle"},
+		"running":            {State: adaptors.JobRunning, Reason: "running"},
+		"held":               {State: adaptors.JobQueued, Reason: "held: Error from slot1@node01.example.org: Failed to execute '/var/lib/condor/execute/dir_8812/condor_exec.exe': (errno=8: 'Exec format error')"},
+		"transferring":       {State: adaptors.JobRunning, Reason: "transferring output"},
+		"suspended":          {State: adaptors.JobRunning, Reason: "suspended"},
+		"removing-walltime":  ended(adaptors.EndWalltime, walltimeReason),
+		"completed-in-queue": ended(adaptors.EndCompleted, "exit code 0"),
+		"history-completed":  ended(adaptors.EndCompleted, "exit code 0"),
+		"history-failed":     ended(adaptors.EndFailed, "exit code 3"),
+		"history-signal":     ended(adaptors.EndFailed, "completed without an exit code"),
+		"history-removed":    ended(adaptors.EndCanceled, "removed: via condor_rm (by user alice)"),
+		"history-walltime":   ended(adaptors.EndWalltime, walltimeReason),
+		"history-unknown":    ended(adaptors.EndUnknown, ""),
+		"history-off":        ended(adaptors.EndUnknown, ""),
+	} {
+		t.Run(file, func(t *testing.T) {
+			f := batchtest.Load(t, filepath.Join("testdata/state", file+".txt"))
+			st, err := New().State(context.Background(), f.Exec, "42.0")
+			require.NoError(t, err)
+			assert.Equal(t, want, st)
+		})
+	}
+}
+
+func TestStateErrors(t *testing.T) {
+	f := batchtest.Load(t, "testdata/state/schedd-down.txt")
+	_, err := New().State(context.Background(), f.Exec, "42.0")
+	var ce *remote.CommandError
+	require.ErrorAs(t, err, &ce)
+	assert.Contains(t, err.Error(), "query condor job 42.0")
+	assert.Contains(t, err.Error(), "Failed to fetch ads")
+
+	for file, quoted := range map[string]string{"garbage": "-- Schedd: login1", "history-garbage": "OWNER"} {
+		t.Run(file, func(t *testing.T) {
+			f := batchtest.Load(t, filepath.Join("testdata/state", file+".txt"))
+			_, err := New().State(context.Background(), f.Exec, "42.0")
+			var oe *batch.OutputError
+			require.ErrorAs(t, err, &oe)
+			assert.Equal(t, "condor", oe.System)
+			assert.Contains(t, err.Error(), quoted)
+		})
+	}
+}
+
+func TestSubmit(t *testing.T) {
+	const path = "/home/alice/pilots/.bigjob/bj-0a1b2c3d.job"
+	for _, file := range []string{"terse", "verbose"} {
+		f := batchtest.Load(t, filepath.Join("testdata/submit", file+".txt"))
+		id, err := New().Submit(context.Background(), f.Exec, path)
+		require.NoError(t, err, file)
+		assert.Equal(t, "42.0", id, file)
+		assert.Equal(t, []string{"condor_submit -terse " + path}, f.Calls())
+	}
+	f := batchtest.Load(t, "testdata/submit/no-executable.txt")
+	_, err := New().Submit(context.Background(), f.Exec, path)
+	var ce *remote.CommandError
+	require.ErrorAs(t, err, &ce)
+	assert.Contains(t, err.Error(), "submit condor job")
+	assert.Contains(t, err.Error(), "Executable file /home/alice/bin/pilot-agent does not exist")
+
+	f = batchtest.Load(t, "testdata/submit/garbage.txt")
+	_, err = New().Submit(context.Background(), f.Exec, path)
+	var oe *batch.OutputError
+	require.ErrorAs(t, err, &oe)
+	assert.Contains(t, err.Error(), "was unused by condor_submit")
+}
+
+func TestCancel(t *testing.T) {
+	for _, file := range []string{"marked", "unknown"} {
+		f := batchtest.Load(t, filepath.Join("testdata/cancel", file+".txt"))
+		assert.NoError(t, New().Cancel(context.Background(), f.Exec, "42.0"), file)
+	}
+	f := batchtest.Load(t, "testdata/cancel/denied.txt")
+	err := New().Cancel(context.Background(), f.Exec, "42.0")
+	var ce *remote.CommandError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, "condor_rm 42.0", ce.Line)
+	assert.Contains(t, err.Error(), "cancel condor job 42.0")
+}

@@ -1,0 +1,215 @@
+package sge
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bigjob-go/bigjob/adaptors"
+	"github.com/bigjob-go/bigjob/adaptors/batch"
+	"github.com/bigjob-go/bigjob/adaptors/batch/batchtest"
+	"github.com/bigjob-go/bigjob/adaptors/remote"
+)
+
+func TestScriptGolden(t *testing.T) {
+	way := batchtest.Full()
+	way.SPMDVariation = "12way"
+	way.Slots = 30
+	digit := batchtest.Minimal()
+	digit.Name = "7-day run"
+	cases := map[string]batch.Job{
+		"minimal": batchtest.Minimal(),
+		"full":    batchtest.Full(),
+		"awkward": batchtest.Awkward(),
+		"wayness": way,
+		"digit":   digit,
+	}
+	for name, j := range cases {
+		t.Run(name, func(t *testing.T) {
+			s, err := New().Script(j)
+			require.NoError(t, err)
+			batchtest.Golden(t, name+".golden", s)
+		})
+	}
+}
+
+func TestScriptParallelEnvironment(t *testing.T) {
+	for _, c := range []struct {
+		spmd  string
+		slots int
+		want  string // "" : no -pe line
+	}{
+		{"", 8, ""},
+		{"single", 8, ""},
+		{"Single", 8, ""},
+		{"mpi", 8, "#$ -pe mpi 8\n"},
+		{"orte", 1, "#$ -pe orte 1\n"},
+		{"12way", 12, "#$ -pe 12way 12\n"},
+		{"12way", 13, "#$ -pe 12way 24\n"},
+		{"4WAY", 1, "#$ -pe 4WAY 4\n"},
+	} {
+		j := batchtest.Minimal()
+		j.SPMDVariation, j.Slots = c.spmd, c.slots
+		s, err := New().Script(j)
+		require.NoError(t, err)
+		if c.want == "" {
+			assert.NotContains(t, s, "-pe", c.spmd)
+		} else {
+			assert.Contains(t, s, c.want, c.spmd)
+		}
+	}
+}
+
+func TestScriptMapping(t *testing.T) {
+	j := batchtest.Full()
+	j.Walltime = 26*time.Hour + 59*time.Second
+	s, err := New().Script(j)
+	require.NoError(t, err)
+	for _, want := range []string{
+		"#$ -S /bin/bash\n", "#$ -l h_rt=26:00:59\n", "#$ -q normal\n", "#$ -P TG-MCB090174\n",
+		"#$ -wd /home/alice/pilots\n", "#$ -pe mpi 10\n",
+	} {
+		assert.Contains(t, s, want)
+	}
+	s, err = New().Script(batchtest.Minimal())
+	require.NoError(t, err)
+	for _, absent := range []string{"h_rt", "-q ", "-P ", "-pe"} {
+		assert.NotContains(t, s, absent)
+	}
+}
+
+func TestScriptRefusesWhatADirectiveCannotCarry(t *testing.T) {
+	for name, c := range map[string]struct {
+		edit func(*batch.Job)
+		key  string
+	}{
+		"newline in queue":         {func(j *batch.Job) { j.Queue = "all.q\n#$ -l exclusive" }, "queue"},
+		"quote in project":         {func(j *batch.Job) { j.Project = `my"proj` }, "project"},
+		"single quote in dir":      {func(j *batch.Job) { j.Dir = "/home/it's" }, "working_directory"},
+		"colon in log path":        {func(j *batch.Job) { j.Stdout = "/home/a:b/out" }, "working_directory"},
+		"dollar in log path":       {func(j *batch.Job) { j.Stderr = "/home/$JOB_ID/err" }, "working_directory"},
+		"blank in pe":              {func(j *batch.Job) { j.SPMDVariation = "my pe" }, "spmd_variation"},
+		"pe smuggling a directive": {func(j *batch.Job) { j.SPMDVariation = "mpi 4\n#$ -q x" }, "spmd_variation"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			j := batchtest.Minimal()
+			c.edit(&j)
+			_, err := New().Script(j)
+			var ve *batch.ValueError
+			require.ErrorAs(t, err, &ve)
+			assert.Equal(t, c.key, ve.Key)
+			assert.Contains(t, err.Error(), "sge")
+		})
+	}
+}
+
+func TestState(t *testing.T) {
+	ended := func(k adaptors.EndKind, reason string) adaptors.Status {
+		return adaptors.Status{State: adaptors.JobEnded, End: k, Reason: reason}
+	}
+	for _, c := range []struct {
+		file, id string
+		want     adaptors.Status
+	}{
+		{"queue", "12", adaptors.Status{State: adaptors.JobRunning, Reason: "r"}},
+		{"queue", "10", adaptors.Status{State: adaptors.JobQueued, Reason: "hqw"}},
+		{"queue", "11", adaptors.Status{State: adaptors.JobQueued, Reason: "qw"}},
+		{"queue", "17", ended(adaptors.EndFailed, "Eqw: 11/24/2026 21:50:54 [0:315]: error: can't chdir to /nonexistent/dir: No such file or directory")},
+		{"early", "14", adaptors.Status{State: adaptors.JobRunning, Reason: "t"}},
+		{"early", "15", adaptors.Status{State: adaptors.JobQueued, Reason: "qw"}},
+		{"deleting", "12", adaptors.Status{State: adaptors.JobRunning, Reason: "dr"}},
+		{"gone-completed", "14", ended(adaptors.EndCompleted, "exit_status 0")},
+		{"gone-failed", "13", ended(adaptors.EndFailed, "exit_status 4")},
+		{"gone-walltime", "15", ended(adaptors.EndWalltime, "failed 37  : qmaster enforced h_rt, h_cpu, or h_vmem limit")},
+		{"gone-canceled", "12", ended(adaptors.EndCanceled, "failed 100 : assumedly after job, exit_status 137")},
+		{"gone-eqw-deleted", "17", ended(adaptors.EndFailed, "failed 28  : changing into working directory, exit_status 0")},
+		{"gone-not-accounted", "12", ended(adaptors.EndUnknown, "")},
+	} {
+		t.Run(c.file+"/"+c.id, func(t *testing.T) {
+			f := batchtest.Load(t, filepath.Join("testdata/state", c.file+".txt"))
+			st, err := New().State(context.Background(), f.Exec, c.id)
+			require.NoError(t, err)
+			assert.Equal(t, c.want, st)
+		})
+	}
+}
+
+func TestStateCommands(t *testing.T) {
+	f := batchtest.Load(t, "testdata/state/queue.txt")
+	_, err := New().State(context.Background(), f.Exec, "12")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"qstat -xml"}, f.Calls(), "a listed job costs one qstat")
+
+	f = batchtest.Load(t, "testdata/state/gone-completed.txt")
+	_, err = New().State(context.Background(), f.Exec, "14")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"qstat -xml", "qacct -j 14"}, f.Calls())
+}
+
+func TestStateErrors(t *testing.T) {
+	f := batchtest.Load(t, "testdata/state/qmaster-down.txt")
+	_, err := New().State(context.Background(), f.Exec, "12")
+	var ce *remote.CommandError
+	require.ErrorAs(t, err, &ce)
+	assert.Contains(t, err.Error(), "query sge job 12")
+	assert.Contains(t, err.Error(), "Connection refused")
+
+	for file, quoted := range map[string]string{
+		"garbage":       "job-ID  prior",
+		"garbage-html":  "maintenance",
+		"qacct-garbage": "jobnumber    12",
+		"unknown-state": "<state>zz</state>",
+	} {
+		t.Run(file, func(t *testing.T) {
+			f := batchtest.Load(t, filepath.Join("testdata/state", file+".txt"))
+			_, err := New().State(context.Background(), f.Exec, "12")
+			var oe *batch.OutputError
+			require.ErrorAs(t, err, &oe)
+			assert.Equal(t, "sge", oe.System)
+			assert.Contains(t, err.Error(), quoted)
+		})
+	}
+}
+
+func TestSubmit(t *testing.T) {
+	const path = "/home/alice/pilots/.bigjob/bj-0a1b2c3d.job"
+	for file, want := range map[string]string{"ok": "16", "array": "42"} {
+		f := batchtest.Load(t, filepath.Join("testdata/submit", file+".txt"))
+		id, err := New().Submit(context.Background(), f.Exec, path)
+		require.NoError(t, err, file)
+		assert.Equal(t, want, id, file)
+	}
+	for file, says := range map[string]string{
+		"bad-queue": `job requests unknown queue "nosuch"`,
+		"bad-pe":    `parallel environment "nosuchpe" does not exist`,
+	} {
+		f := batchtest.Load(t, filepath.Join("testdata/submit", file+".txt"))
+		_, err := New().Submit(context.Background(), f.Exec, path)
+		var ce *remote.CommandError
+		require.ErrorAs(t, err, &ce, file)
+		assert.Contains(t, err.Error(), "submit sge job")
+		assert.Contains(t, err.Error(), says)
+	}
+	f := batchtest.Load(t, "testdata/submit/garbage.txt")
+	_, err := New().Submit(context.Background(), f.Exec, path)
+	var oe *batch.OutputError
+	require.ErrorAs(t, err, &oe)
+	assert.Contains(t, err.Error(), "Your job 16")
+}
+
+func TestCancel(t *testing.T) {
+	for _, file := range []string{"running", "unknown"} {
+		f := batchtest.Load(t, filepath.Join("testdata/cancel", file+".txt"))
+		assert.NoError(t, New().Cancel(context.Background(), f.Exec, "12"), file)
+	}
+	f := batchtest.Load(t, "testdata/cancel/qmaster-down.txt")
+	err := New().Cancel(context.Background(), f.Exec, "12")
+	var ce *remote.CommandError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, "qdel 12", ce.Line)
+	assert.Contains(t, err.Error(), "cancel sge job 12")
+}
