@@ -352,7 +352,8 @@ func TestSSHDHarnessStopsWhatItStarted(t *testing.T) {
 		// A daemon that outlives its session, and a connection left open.
 		_, err := r.Run(context.Background(), "BIGJOB_TEST_MARK="+mark+" nohup sleep 100 >/dev/null 2>&1 &", nil)
 		require.NoError(t, err)
-		require.Len(t, procs(), 1)
+		// the shell may return before the background job has exec'd
+		require.Eventually(t, func() bool { return len(procs()) == 1 }, 10*time.Second, 10*time.Millisecond)
 		require.True(t, remote.Connected(tg))
 	})
 	require.Empty(t, procs(), "the session's daemon was killed with the server")

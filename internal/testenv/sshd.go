@@ -2,29 +2,13 @@ package testenv
 
 import (
 	"bytes"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"encoding/pem"
-	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
+	"sync"
 	"testing"
-	"time"
 
-	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
-
-	"github.com/bigjob-go/bigjob/internal/proc"
+	"github.com/bigjob-go/bigjob/internal/sshd"
 )
 
 // Require skips or fails a test that needs component when it is not
@@ -41,29 +25,9 @@ func Require(t testing.TB, component string, available bool, how string) {
 	t.Fatalf("%s is not available: %s (or set BIGJOB_TEST_SKIP=%s to skip the tests that need it)", component, how, component)
 }
 
-// sshdPath is the OpenSSH server StartSSHD runs.
-const sshdPath = "/usr/sbin/sshd"
-
 // SSHD is a private OpenSSH server on 127.0.0.1 that accepts one fresh user
-// key for the current user.
-type SSHD struct {
-	Host       string // "127.0.0.1"
-	Port       int
-	User       string // the current user, the one that logs in
-	UserKey    string // path of the user's private key (ed25519, no passphrase)
-	KnownHosts string // path of a known_hosts file holding HostKey only
-	// HostKey is the server's ed25519 key. The server also has an ECDSA
-	// key, OtherHostKey, which SSH clients prefer by default: a client that
-	// does not ask for the type of key its known_hosts holds sees a key
-	// mismatch.
-	HostKey      ssh.PublicKey
-	OtherHostKey ssh.PublicKey
-}
-
-// URL returns scheme://user@host:port, e.g. URL("ssh").
-func (s *SSHD) URL(scheme string) string {
-	return fmt.Sprintf("%s://%s@%s", scheme, s.User, net.JoinHostPort(s.Host, strconv.Itoa(s.Port)))
-}
+// key for the current user (see package sshd).
+type SSHD struct{ *sshd.Server }
 
 // Env points the SSH client of package remote at this server's user key and
 // known_hosts file for the rest of the test, and clears SSH_AUTH_SOCK so that
@@ -74,208 +38,35 @@ func (s *SSHD) Env(t testing.TB) {
 	t.Setenv("SSH_AUTH_SOCK", "")
 }
 
-// StartSSHD starts `sshd -D -e` on a free port of 127.0.0.1 with fresh host
-// keys (ed25519 and ECDSA) and a fresh ed25519 user key in a temporary
-// directory, and waits until it greets. When the test ends the server is
-// killed, with every process it started: connection handlers and the
-// commands of their sessions, found by their ancestry and by an environment
-// variable (BIGJOB_TEST_SSHD) the server sets in every session.
+// StartSSHD starts a private sshd (sshd.Start) in a temporary directory; it
+// is stopped, with every process it started, when the test ends.
 func StartSSHD(t testing.TB) *SSHD {
 	t.Helper()
-	_, err := os.Stat(sshdPath)
+	_, err := os.Stat(sshd.Path)
 	Require(t, "sshd", err == nil, "install openssh-server (scripts/install-deps.sh does)")
-	if err := os.MkdirAll("/run/sshd", 0o755); err != nil { // its privilege separation directory
-		t.Fatalf("start sshd: %v", err)
-	}
-	dir := t.TempDir()
-	me, err := user.Current()
+	var log bytes.Buffer
+	s, err := sshd.Start(t.TempDir(), &syncWriter{w: &log})
 	if err != nil {
-		t.Fatalf("start sshd: %v", err)
+		t.Fatalf("%v; its output:\n%s", err, log.String())
 	}
-	s := &SSHD{Host: "127.0.0.1", User: me.Username, UserKey: filepath.Join(dir, "id_ed25519"),
-		KnownHosts: filepath.Join(dir, "known_hosts")}
-	hostKeyFile := filepath.Join(dir, "ssh_host_ed25519_key")
-	otherKeyFile := filepath.Join(dir, "ssh_host_ecdsa_key")
-	var userPub ssh.PublicKey
-	for _, k := range []struct {
-		pub  *ssh.PublicKey
-		path string
-		gen  func() (crypto.Signer, error)
-	}{
-		{&s.HostKey, hostKeyFile, newEd25519},
-		{&s.OtherHostKey, otherKeyFile, newECDSA},
-		{&userPub, s.UserKey, newEd25519},
-	} {
-		if *k.pub, err = writeKeyPair(k.path, k.gen); err != nil {
-			t.Fatalf("start sshd: %v", err)
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			t.Logf("sshd on port %d logged:\n%s", s.Port, log.String())
 		}
-	}
-	authorized := filepath.Join(dir, "authorized_keys")
-	if err := os.WriteFile(authorized, ssh.MarshalAuthorizedKey(userPub), 0o600); err != nil {
-		t.Fatalf("start sshd: %v", err)
-	}
-	marker := "bigjob-test-sshd-" + rand.Text()
-	config := filepath.Join(dir, "sshd_config")
-	if err := os.WriteFile(config, []byte(strings.Join([]string{
-		"ListenAddress 127.0.0.1",
-		"HostKey " + hostKeyFile,
-		"HostKey " + otherKeyFile,
-		"PidFile none",
-		"AuthorizedKeysFile " + authorized,
-		"UsePAM no",
-		"StrictModes no",
-		"PermitRootLogin prohibit-password",
-		"PasswordAuthentication no",
-		"KbdInteractiveAuthentication no",
-		"PubkeyAuthentication yes",
-		"MaxStartups 100",
-		"SetEnv BIGJOB_TEST_SSHD=" + marker,
-		"",
-	}, "\n")), 0o600); err != nil {
-		t.Fatalf("start sshd: %v", err)
-	}
-
-	var log *bytes.Buffer
-	for attempt := 0; attempt < 5; attempt++ {
-		s.Port = FreePort(t)
-		log = new(bytes.Buffer)
-		cmd := exec.Command(sshdPath, "-D", "-e", "-f", config, "-p", strconv.Itoa(s.Port))
-		cmd.Stdout, cmd.Stderr = log, log
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start sshd: %v", err)
-		}
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
-		if waitGreeting(s.Port, exited) {
-			t.Cleanup(func() {
-				stopSSHD(cmd.Process.Pid, marker, exited)
-				select {
-				case <-exited: // its output is complete
-					if t.Failed() {
-						t.Logf("sshd on port %d logged:\n%s", s.Port, log)
-					}
-				default:
-				}
-			})
-			line := knownhosts.Line([]string{net.JoinHostPort(s.Host, strconv.Itoa(s.Port))}, s.HostKey)
-			if err := os.WriteFile(s.KnownHosts, []byte(line+"\n"), 0o600); err != nil {
-				t.Fatalf("start sshd: %v", err)
-			}
-			return s
-		}
-		cmd.Process.Kill()
-		<-exited
-	}
-	t.Fatalf("sshd did not come up; its output:\n%s", log.String())
-	return nil
+	})
+	return &SSHD{s}
 }
 
-func newEd25519() (crypto.Signer, error) {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	return priv, err
+// syncWriter serialises writes from the server's output copier with reads
+// of the buffer after Stop.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
 }
 
-func newECDSA() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) }
-
-// writeKeyPair writes a fresh private key made by gen to path (OpenSSH
-// format, mode 0600) and its public key to path.pub, and returns the public
-// key.
-func writeKeyPair(path string, gen func() (crypto.Signer, error)) (ssh.PublicKey, error) {
-	priv, err := gen()
-	if err != nil {
-		return nil, err
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-		return nil, err
-	}
-	pub, err := ssh.NewPublicKey(priv.Public())
-	if err != nil {
-		return nil, err
-	}
-	return pub, os.WriteFile(path+".pub", ssh.MarshalAuthorizedKey(pub), 0o644)
-}
-
-// waitGreeting waits until the server on port sends its SSH banner; false
-// if it exits or stays silent for 10 s.
-func waitGreeting(port int, exited <-chan struct{}) bool {
-	deadline := time.Now().Add(10 * time.Second)
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return false
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.SetDeadline(time.Now().Add(2 * time.Second))
-			banner := make([]byte, 8)
-			n, _ := c.Read(banner)
-			c.Close()
-			if strings.HasPrefix(string(banner[:n]), "SSH-") {
-				return true
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
-}
-
-// stopSSHD kills the listening server, the processes descended from it
-// (they run in sessions of their own, so its process group does not hold
-// them) and the session processes that outlived their parents. The tree is
-// stopped (SIGSTOP) before it is killed, so that nothing forks meanwhile.
-func stopSSHD(pid int, marker string, exited <-chan struct{}) {
-	select {
-	case <-exited: // reaped already: pid may name another process now
-	default:
-		frozen := map[int]bool{}
-		for fresh := true; fresh; {
-			fresh = false
-			for _, p := range append([]int{pid}, descendants(pid)...) {
-				if !frozen[p] {
-					syscall.Kill(p, syscall.SIGSTOP)
-					frozen[p], fresh = true, true
-				}
-			}
-		}
-		for p := range frozen {
-			syscall.Kill(p, syscall.SIGKILL)
-		}
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	select {
-	case <-exited:
-	case <-time.After(time.Until(deadline)):
-	}
-	for left := proc.WithEnv("BIGJOB_TEST_SSHD", marker); len(left) > 0 && time.Now().Before(deadline); left = proc.WithEnv("BIGJOB_TEST_SSHD", marker) {
-		for _, p := range left {
-			syscall.Kill(p, syscall.SIGKILL)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// descendants lists the live processes below pid.
-func descendants(pid int) []int {
-	children := map[int][]int{}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if st, err := proc.ReadStat(p); err == nil && st.State != 'Z' {
-			children[st.PPID] = append(children[st.PPID], p)
-		}
-	}
-	var out []int
-	for queue := children[pid]; len(queue) > 0; queue = queue[1:] {
-		out = append(out, queue[0])
-		queue = append(queue, children[queue[0]]...)
-	}
-	return out
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
