@@ -199,6 +199,22 @@ func StatePollInterval(a Adaptor) time.Duration {
 	return DefaultStatePollInterval
 }
 
+// EndLagger is implemented by adaptors whose resource manager tells how a
+// job ended only some time after it left the queue (Grid Engine's qacct).
+// Watchers that get an ended job with EndUnknown ask again for up to
+// EndLag before they take the end as unknown.
+type EndLagger interface {
+	EndLag() time.Duration
+}
+
+// EndLag is a's EndLag, or 0.
+func EndLag(a Adaptor) time.Duration {
+	if l, ok := a.(EndLagger); ok {
+		return l.EndLag()
+	}
+	return 0
+}
+
 // EnvCoordination is the variable of Agent.Env that holds the coordination
 // URL. Adaptors that start the agent elsewhere hand it over in a file of
 // mode 0600 (the agent's -coordination-file flag) instead.

@@ -102,7 +102,9 @@ func (p placement) sshCommand(line, host, dir, input string, env []string) comma
 		in = input
 	}
 	b.WriteString("setsid /bin/bash -c " + shell.Quote(line) + " <" + shell.Quote(in) + " & p=$!; ")
-	b.WriteString("{ cat >/dev/null; kill -TERM -$p; } >/dev/null 2>&1 & w=$!; ")
+	// a background list's standard input is /dev/null unless redirected:
+	// the watcher reads the connection through fd 3
+	b.WriteString("exec 3<&0; { cat <&3 >/dev/null; kill -TERM -$p; } >/dev/null 2>&1 & w=$!; exec 3<&-; ")
 	b.WriteString("wait $p; r=$?; kill $w 2>/dev/null; exit $r")
 	argv := append(append([]string(nil), p.rsh...), host, b.String())
 	return command{Path: mustLookPath(p.rsh[0]), Args: argv, Env: env}

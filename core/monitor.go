@@ -47,6 +47,7 @@ type watched struct {
 	nextState time.Time // next time to ask the adaptor
 	notified  bool      // a goroutine waits on the adaptor's Ended channel
 	stateErrs int       // State errors in a row
+	endSeen   time.Time // when the job was first seen ended in an unknown way
 }
 
 func newMonitor(d *domain) *monitor {
@@ -217,6 +218,16 @@ func (m *monitor) jobEnded(ctx context.Context, w *watched, now time.Time) (adap
 		return adaptors.Status{}, false
 	}
 	w.stateErrs = 0
+	if js.State == adaptors.JobEnded && js.End == adaptors.EndUnknown {
+		// the resource manager may not know yet how the job ended
+		if w.endSeen.IsZero() {
+			w.endSeen = now
+		}
+		if lag := adaptors.EndLag(w.adaptor); now.Sub(w.endSeen) < lag {
+			w.nextState = now.Add(min(adaptors.StatePollInterval(w.adaptor), lag/3))
+			return js, false
+		}
+	}
 	return js, js.State == adaptors.JobEnded
 }
 

@@ -98,13 +98,18 @@ func (p *Pilot) State(ctx context.Context) (State, error) {
 
 // Details returns every field of the pilot record (state, start_time,
 // end_queue_time, end_time, last_contact, description, ...) plus
-// "bigjob_id", the pilot's name, as BigJob's get_details() does.
+// "bigjob_id", the pilot's name, as BigJob's get_details() does, and "native_job_id",
+// the id the resource manager gave the pilot's job (a batch job id, a pid).
 func (p *Pilot) Details(ctx context.Context) (map[string]string, error) {
 	m, err := p.d.store.Record(ctx, p.d.keys.Pilot(p.id))
 	if err != nil {
 		return nil, p.wrap("read details", err)
 	}
 	m["bigjob_id"] = p.Name()
+	var h adaptors.Handle
+	if json.Unmarshal([]byte(m[coord.FieldHandle]), &h) == nil && h.ID != "" {
+		m["native_job_id"] = h.ID // the batch job id, or the agent's pid
+	}
 	return m, nil
 }
 

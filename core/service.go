@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/bigjob-go/bigjob/adaptors"
-	_ "github.com/bigjob-go/bigjob/adaptors/fork" // the built-in adaptor
+	_ "github.com/bigjob-go/bigjob/adaptors/builtin" // fork, ssh, the batch systems
 	"github.com/bigjob-go/bigjob/coord"
 )
 

@@ -53,7 +53,22 @@ func pathWord(p string) string {
 // the Local runner too: a relative path is under $HOME, not under the
 // current directory.
 func MakeDir(ctx context.Context, r Runner, dir string) (string, error) {
-	line := "d=" + pathWord(dir) + ` && mkdir -p -- "$d" && cd -P -- "$d" && pwd -P`
+	return makeDir(ctx, r, dir, "")
+}
+
+// PrivateDir is the folder of a pilot's working directory that holds what
+// only its owner may read: job scripts, coordination files, staged agents.
+const PrivateDir = ".bigjob"
+
+// MakeWorkDir is MakeDir for a pilot's working directory: in the same
+// command it also creates dir/.bigjob with mode 0700 (a remote command can
+// cost a login shell's start-up: each one counts).
+func MakeWorkDir(ctx context.Context, r Runner, dir string) (string, error) {
+	return makeDir(ctx, r, dir, ` && mkdir -p -m 700 -- `+PrivateDir+` && chmod 700 -- `+PrivateDir)
+}
+
+func makeDir(ctx context.Context, r Runner, dir, then string) (string, error) {
+	line := "d=" + pathWord(dir) + ` && mkdir -p -- "$d" && cd -P -- "$d"` + then + ` && pwd -P`
 	out, err := r.Run(ctx, line, nil)
 	if err != nil {
 		return "", fmt.Errorf("make directory %q on %s: %w", dir, r.Host(), err)
@@ -111,21 +126,22 @@ func StageAgent(ctx context.Context, r Runner, localPath, dir string) (string, e
 	if err != nil {
 		return "", fmt.Errorf("stage agent on %s: %w", r.Host(), err)
 	}
-	stageDir := ".bigjob"
+	stageDir := PrivateDir
 	if dir != "" {
-		stageDir = strings.TrimSuffix(dir, "/") + "/.bigjob"
+		stageDir = strings.TrimSuffix(dir, "/") + "/" + PrivateDir
 	}
-	abs, err := MakeDir(ctx, r, stageDir)
-	if err != nil {
-		return "", fmt.Errorf("stage agent: %w", err)
-	}
-	target := abs + "/pilot-agent-" + bin.sum[:16]
-
-	out, err := r.Run(ctx, "uname -sm && { sha256sum -- "+Quote(target)+" 2>/dev/null || true; }", nil)
+	name := "pilot-agent-" + bin.sum[:16]
+	// one command: create the folder, say where it is, what the host runs,
+	// and the sha256 of a binary staged before
+	out, err := r.Run(ctx, "d="+pathWord(stageDir)+` && mkdir -p -- "$d" && cd -P -- "$d" && pwd -P && uname -sm && { sha256sum -- `+name+" 2>/dev/null || true; }", nil)
 	if err != nil {
 		return "", fmt.Errorf("stage agent on %s: %w", r.Host(), err)
 	}
-	uname, present := parseProbe(out)
+	abs, uname, present := parseProbe(out)
+	if !strings.HasPrefix(abs, "/") {
+		return "", fmt.Errorf("stage agent on %s: unexpected output %q", r.Host(), out)
+	}
+	target := abs + "/" + name
 	if err := checkArch(localPath, bin.goos, bin.goarch, r.Host(), uname); err != nil {
 		return "", fmt.Errorf("stage agent: %w", err)
 	}
@@ -156,16 +172,18 @@ func StageAgent(ctx context.Context, r Runner, localPath, dir string) (string, e
 // sumLine is a line of sha256sum.
 var sumLine = regexp.MustCompile(`^([0-9a-f]{64}) `)
 
-// parseProbe splits the output of `uname -sm; sha256sum FILE` into the uname
-// line and the sum ("" if the file is missing). It reads from the end, past
-// what login scripts may print first.
-func parseProbe(out []byte) (uname, sum string) {
+// parseProbe splits the output of `pwd -P; uname -sm; sha256sum FILE`
+// into the directory, the uname line and the sum ("" if the file is
+// missing). It reads from the end, past what login scripts may print first.
+func parseProbe(out []byte) (dir, uname, sum string) {
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	last := lines[len(lines)-1]
-	if m := sumLine.FindStringSubmatch(last); m != nil && len(lines) > 1 {
-		return lines[len(lines)-2], m[1]
+	if m := sumLine.FindStringSubmatch(lines[len(lines)-1]); m != nil && len(lines) > 2 {
+		sum, lines = m[1], lines[:len(lines)-1]
 	}
-	return last, ""
+	if len(lines) < 2 {
+		return "", lines[len(lines)-1], sum
+	}
+	return lines[len(lines)-2], lines[len(lines)-1], sum
 }
 
 // binaryInfo is what StageAgent needs to know of the local binary.

@@ -217,10 +217,26 @@ func inodeOf(t *testing.T, path string) uint64 {
 
 func TestParseProbe(t *testing.T) {
 	sum := strings.Repeat("ab", 32)
-	uname, got := remote.ParseProbe([]byte("Welcome from .bashrc\nLinux x86_64\n" + sum + "  /h/.bigjob/pilot-agent-x\n"))
+	dir, uname, got := remote.ParseProbe([]byte("Welcome from .bashrc\n/h/.bigjob\nLinux x86_64\n" + sum + "  pilot-agent-x\n"))
+	require.Equal(t, "/h/.bigjob", dir)
 	require.Equal(t, "Linux x86_64", uname)
 	require.Equal(t, sum, got)
-	uname, got = remote.ParseProbe([]byte("Linux aarch64\n"))
+	dir, uname, got = remote.ParseProbe([]byte("Welcome\n/h/.bigjob\nLinux aarch64\n"))
+	require.Equal(t, "/h/.bigjob", dir)
 	require.Equal(t, "Linux aarch64", uname)
 	require.Empty(t, got, "no staged file")
+}
+
+func TestMakeWorkDirHasAPrivateFolder(t *testing.T) {
+	for name, r := range runners(t) {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "w d")
+			got, err := remote.MakeWorkDir(context.Background(), r, dir)
+			require.NoError(t, err)
+			require.Equal(t, dir, got)
+			st, err := os.Stat(filepath.Join(dir, remote.PrivateDir))
+			require.NoError(t, err)
+			require.Equal(t, os.FileMode(0o700), st.Mode().Perm())
+		})
+	}
 }

@@ -15,6 +15,9 @@
 //	               call at a time and in one bulk call (bench/python_submit.py),
 //	               and BigJob's tests/performance/throughput.py pattern: 128
 //	               /bin/date units on a 16-slot pilot (bench/throughput.py)
+//	startup        create_pilot to the first unit running on fork://, ssh://
+//	               (a private sshd) and slurm:// (make services), against
+//	               starting a process, ssh host true, and a bare sbatch job
 //
 // Each case runs on a fresh private redis-server (so that no case measures
 // what an earlier one left in the store), unless -redis names a server.
@@ -39,17 +42,18 @@ import (
 )
 
 var (
-	flagCases   = flag.String("cases", "throughput,throughput_disk,control_plane,latency,memory,python", "cases to run, comma-separated")
-	flagPyUnits = flag.Int("python-units", 10000, "units of the Python submission cases")
-	flagRedis   = flag.String("redis", "", "coordination URL of a running Redis (default: start a private redis-server)")
-	flagUnits   = flag.Int("throughput-units", 10000, "units of the throughput case")
-	flagCtl     = flag.Int("control-units", 100000, "units of the control-plane case")
-	flagLat     = flag.Int("latency-units", 200, "units of the latency case")
-	flagMem     = flag.Int("memory-units", 100000, "queued units of the memory case")
-	flagRounds  = flag.Int("rounds", 3, "rounds of the throughput cases (baseline and pilot back to back)")
-	flagWorkdir = flag.String("workdir", defaultWorkdir(), "directory for the pilots' working directories")
-	flagChild   = flag.String("child", "", "internal: run as the submitting child of the memory case")
-	flagChildPD = flag.String("pilot", "", "internal: pilot URL for -child")
+	flagCases       = flag.String("cases", "throughput,throughput_disk,control_plane,latency,memory,python,startup", "cases to run, comma-separated")
+	flagPyUnits     = flag.Int("python-units", 10000, "units of the Python submission cases")
+	flagRedis       = flag.String("redis", "", "coordination URL of a running Redis (default: start a private redis-server)")
+	flagUnits       = flag.Int("throughput-units", 10000, "units of the throughput case")
+	flagCtl         = flag.Int("control-units", 100000, "units of the control-plane case")
+	flagLat         = flag.Int("latency-units", 200, "units of the latency case")
+	flagMem         = flag.Int("memory-units", 100000, "queued units of the memory case")
+	flagStartRounds = flag.Int("startup-rounds", 5, "rounds of the startup cases (pilot, then baseline)")
+	flagRounds      = flag.Int("rounds", 3, "rounds of the throughput cases (baseline and pilot back to back)")
+	flagWorkdir     = flag.String("workdir", defaultWorkdir(), "directory for the pilots' working directories")
+	flagChild       = flag.String("child", "", "internal: run as the submitting child of the memory case")
+	flagChildPD     = flag.String("pilot", "", "internal: pilot URL for -child")
 )
 
 // result is one JSON line.
@@ -73,7 +77,8 @@ func main() {
 		"memory":          memory,
 	}
 	multi := map[string]func(context.Context, core.Options) ([]result, error){
-		"python": pythonCases,
+		"python":  pythonCases,
+		"startup": startupCases,
 	}
 	host, _ := os.Hostname()
 	for _, name := range strings.Split(*flagCases, ",") {

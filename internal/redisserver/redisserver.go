@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/bigjob-go/bigjob/internal/proc"
 )
 
 // ErrNotInstalled: there is no redis-server on PATH.
@@ -55,11 +57,10 @@ func start(dir string, tc *tls.Config, listen func(port int) []string) (*Server,
 			"--logfile", filepath.Join(dir, "redis.log"),
 		}, listen(port)...)
 		cmd := exec.Command(bin, args...)
-		if err := cmd.Start(); err != nil {
+		exited, err := proc.StartBound(cmd)
+		if err != nil {
 			return nil, fmt.Errorf("start redis-server: %w", err)
 		}
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
 		if waitPing(port, tc, exited) {
 			var once sync.Once
 			stop := func() {

@@ -126,11 +126,10 @@ func Start(dir string, log io.Writer) (*Server, error) {
 		}
 		cmd := exec.Command(Path, "-D", "-e", "-f", config, "-p", strconv.Itoa(s.Port))
 		cmd.Stdout, cmd.Stderr = log, log
-		if err := cmd.Start(); err != nil {
+		exited, err := proc.StartBound(cmd)
+		if err != nil {
 			return nil, fmt.Errorf("start sshd: %w", err)
 		}
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
 		if waitGreeting(s.Port, exited) {
 			var once sync.Once
 			s.stop = func() { once.Do(func() { stop(cmd.Process.Pid, marker, exited) }) }

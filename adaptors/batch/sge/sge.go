@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bigjob-go/bigjob/adaptors"
 	"github.com/bigjob-go/bigjob/adaptors/batch"
@@ -173,6 +174,9 @@ func (system) errorReason(ctx context.Context, run batch.Exec, id string) string
 	}
 	return ""
 }
+
+// EndLag: qacct has a job's record 10-15 s after it left the queue.
+func (system) EndLag() time.Duration { return 30 * time.Second }
 
 // accounting asks qacct how a job that left the queue ended.
 func (system) accounting(ctx context.Context, run batch.Exec, id string) (adaptors.Status, error) {

@@ -1,0 +1,17 @@
+package e2e_test
+
+import (
+	"testing"
+
+	"github.com/bigjob-go/bigjob/core"
+	"github.com/bigjob-go/bigjob/internal/testenv"
+)
+
+func TestMPIUnitOnAForkPilot(t *testing.T) {
+	testenv.MPI(t)
+	t.Parallel()
+	s := newService(t)
+	p := running(t, s, core.PilotDescription{ServiceURL: "fork://localhost", NumberOfProcesses: 2, WorkingDirectory: t.TempDir(),
+		Extra: map[string]any{"mpi_launcher": mpiLauncher}})
+	runMPIUnit(t, p)
+}
