@@ -94,6 +94,11 @@ func (s *Service) CreatePilot(ctx context.Context, pd PilotDescription) (*Pilot,
 	if err != nil {
 		return nil, fmt.Errorf("create pilot: %w", err)
 	}
+	if h := resource.Hostname(); s.d.addr.IsLoopback() && h != "" && !adaptors.IsLocalHost(h) {
+		s.d.log.Warn("the pilot's agent runs on another host but the coordination store has a loopback address, "+
+			"which that host cannot reach; give the service a coordination URL with an address the host can reach",
+			"resource", pd.ServiceURL, "coordination", s.d.addr.Redacted())
+	}
 	id := newID("bj-")
 	name := coord.PilotName(id, adaptors.Host(resource))
 	desc, err := json.Marshal(pd)

@@ -67,3 +67,16 @@ func TestSGEQdelByAnotherIsReportedAsRemoved(t *testing.T) {
 	require.Equal(t, core.Failed, ust)
 	noProcessWith(t, p.ID())
 }
+
+// The original's sge-ssh:// still reaches Grid Engine through a login node.
+func TestSGEThroughSSHWithTheOriginalScheme(t *testing.T) {
+	testenv.SGE(t)
+	sshd := testenv.StartSSHD(t)
+	sshd.Env(t)
+	s := newService(t)
+	p := running(t, s, core.PilotDescription{ServiceURL: sshd.URL("sge-ssh"), NumberOfProcesses: 1, WorkingDirectory: t.TempDir(), Walltime: 5})
+	out := runUnits(t, p, 1, "JOB_ID")
+	require.Equal(t, jobID(t, p), strings.Fields(out[0])[1])
+	require.NoError(t, p.Cancel(ctxT(t)))
+	noProcessWith(t, p.ID())
+}

@@ -17,17 +17,29 @@ import (
 // this machine) and scheme+ssh (e.g. slurm+ssh://login.example.org, run
 // through an SSH connection to that host).
 func Register(scheme string, sys System) {
+	RegisterLocal(scheme, sys)
+	RegisterSSH(scheme+"+ssh", sys)
+}
+
+// RegisterLocal makes sys available as scheme, submitting on this machine.
+func RegisterLocal(scheme string, sys System) {
 	adaptors.Register(scheme, func(u *url.URL) (adaptors.Adaptor, error) {
 		if !adaptors.IsLocalHost(u.Hostname()) {
-			return nil, fmt.Errorf("%s:// submits on this machine, but the URL names host %q; to submit through SSH use %s+ssh://%s", scheme, u.Hostname(), scheme, u.Host)
+			return nil, fmt.Errorf("%s:// submits on this machine, but the URL names host %q; to submit through SSH use %s+ssh://%s", scheme, u.Hostname(), sys.Name(), u.Host)
 		}
 		return &Adaptor{sys: sys, scheme: scheme, runner: remote.Local}, nil
 	})
-	adaptors.Register(scheme+"+ssh", func(u *url.URL) (adaptors.Adaptor, error) {
+}
+
+// RegisterSSH makes sys available as scheme, submitting through SSH on the
+// URL's host (scheme is e.g. "slurm+ssh", or a legacy alias such as
+// "sge-ssh").
+func RegisterSSH(scheme string, sys System) {
+	adaptors.Register(scheme, func(u *url.URL) (adaptors.Adaptor, error) {
 		if u.Hostname() == "" {
-			return nil, fmt.Errorf("%s+ssh:// needs the host to submit on, e.g. %s+ssh://login.example.org", scheme, scheme)
+			return nil, fmt.Errorf("%s:// needs the host to submit on, e.g. %s://login.example.org", scheme, scheme)
 		}
-		return &Adaptor{sys: sys, scheme: scheme + "+ssh", runner: remote.SSH(remote.TargetOf(u))}, nil
+		return &Adaptor{sys: sys, scheme: scheme, runner: remote.SSH(remote.TargetOf(u))}, nil
 	})
 }
 

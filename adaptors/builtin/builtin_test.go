@@ -17,6 +17,7 @@ func TestEverySchemeOfTheOriginalIsRegistered(t *testing.T) {
 		"fork", "ssh",
 		"slurm", "slurm+ssh", "pbs", "pbs+ssh", "torque", "torque+ssh", "pbspro", "pbspro+ssh",
 		"sge", "sge+ssh", "condor", "condor+ssh",
+		"pbs-ssh", "sge-ssh", "xt5torque", "xt5torque+gsissh",
 		"ec2+ssh", "euca+ssh", "nova+ssh", "gce+ssh", "gram",
 	} {
 		assert.Contains(t, have, s)

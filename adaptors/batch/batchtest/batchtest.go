@@ -143,6 +143,20 @@ func (f *Fake) Calls() []string {
 
 var _ batch.Exec = (*Fake)(nil).Exec
 
+// GoldenScripts renders each job of cases with sys, as a subtest, and
+// checks the script against testdata/<case>.golden.
+func GoldenScripts(t *testing.T, sys batch.System, cases map[string]batch.Job) {
+	for name, j := range cases {
+		t.Run(name, func(t *testing.T) {
+			s, err := sys.Script(j)
+			if err != nil {
+				t.Fatalf("script of %s: %v", name, err)
+			}
+			Golden(t, name+".golden", s)
+		})
+	}
+}
+
 // Golden compares got with the file testdata/<name>, or rewrites the file
 // when -update is given.
 func Golden(t testing.TB, name, got string) {

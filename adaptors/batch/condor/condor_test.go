@@ -29,13 +29,7 @@ func TestScriptGolden(t *testing.T) {
 		"outside": outside,
 		"hosts":   hosts,
 	}
-	for name, j := range cases {
-		t.Run(name, func(t *testing.T) {
-			s, err := New().Script(j)
-			require.NoError(t, err)
-			batchtest.Golden(t, name+".golden", s)
-		})
-	}
+	batchtest.GoldenScripts(t, New(), cases)
 }
 
 // submitCommands reads a submit description as condor_submit would: one

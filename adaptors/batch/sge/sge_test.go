@@ -28,13 +28,7 @@ func TestScriptGolden(t *testing.T) {
 		"wayness": way,
 		"digit":   digit,
 	}
-	for name, j := range cases {
-		t.Run(name, func(t *testing.T) {
-			s, err := New().Script(j)
-			require.NoError(t, err)
-			batchtest.Golden(t, name+".golden", s)
-		})
-	}
+	batchtest.GoldenScripts(t, New(), cases)
 }
 
 func TestScriptParallelEnvironment(t *testing.T) {

@@ -26,13 +26,7 @@ func TestScriptGolden(t *testing.T) {
 		"awkward": batchtest.Awkward(),
 		"quotes":  quoted,
 	}
-	for name, j := range cases {
-		t.Run(name, func(t *testing.T) {
-			s, err := New().Script(j)
-			require.NoError(t, err)
-			batchtest.Golden(t, name+".golden", s)
-		})
-	}
+	batchtest.GoldenScripts(t, New(), cases)
 }
 
 func TestScriptMapping(t *testing.T) {
