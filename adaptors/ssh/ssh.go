@@ -82,24 +82,32 @@ func (a *adaptor) Submit(ctx context.Context, r adaptors.Request) (adaptors.Hand
 		" </dev/null >" + remote.Quote("stdout-"+r.PilotID+"-agent.txt") +
 		" 2>" + remote.Quote("stderr-"+r.PilotID+"-agent.txt") + " & p=$!; echo $p; " + procStart
 	out, err := a.runner.Run(ctx, line, nil)
+	pid, start := parseStarted(out)
+	if err == nil && pid <= 0 {
+		err = fmt.Errorf("the start command printed %q instead of a process id", strings.TrimSpace(string(out)))
+	}
 	if err != nil {
-		a.runner.Run(context.WithoutCancel(ctx), "rm -f "+remote.Quote(coord), nil)
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		a.runner.Run(cctx, "rm -f "+remote.Quote(coord), nil)
 		return fail("start the agent", err)
 	}
-	f := strings.Fields(string(out))
-	pid := 0
-	if len(f) > 0 {
-		pid, _ = strconv.Atoi(f[0])
-	}
-	if pid <= 0 {
-		return fail("start the agent", fmt.Errorf("the start command printed %q instead of a process id", strings.TrimSpace(string(out))))
-	}
-	d := handleData{PID: pid, Dir: dir, Coord: coord}
-	if len(f) > 1 {
-		d.Start = f[1]
-	}
+	d := handleData{PID: pid, Start: start, Dir: dir, Coord: coord}
 	data, _ := json.Marshal(d)
 	return adaptors.Handle{Scheme: Scheme, ID: strconv.Itoa(pid), URL: r.Resource.String(), Data: data}, nil
+}
+
+// parseStarted reads the agent's pid and /proc start time from the last two
+// lines of the start command's output (login scripts may print first).
+func parseStarted(out []byte) (pid int, start string) {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if n := len(lines); n >= 2 {
+		if pid, err := strconv.Atoi(strings.TrimSpace(lines[n-2])); err == nil {
+			return pid, strings.TrimSpace(lines[n-1])
+		}
+	}
+	pid, _ = strconv.Atoi(strings.TrimSpace(lines[len(lines)-1])) // no start time: the agent exited at once
+	return pid, ""
 }
 
 // envPrefix exports extra agent variables (none today but future ones).
