@@ -11,7 +11,7 @@ func TestParseStartedSkipsWhatLoginScriptsPrint(t *testing.T) {
 		pid   int
 		start string
 	}{
-		"4242\n987654\n":                        {4242, "987654"},
+		"4242\n987654\n":                         {4242, "987654"},
 		"Welcome to the cluster\n4242\n987654\n": {4242, "987654"},
 		"4242\n":                                 {4242, ""},
 		"Welcome\n":                              {0, ""},
