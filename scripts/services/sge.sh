@@ -29,14 +29,8 @@ QPID=$SPOOL/qmaster/qmaster.pid
 H=$(hostname -s)
 PKGS=(gridengine-common gridengine-client gridengine-master gridengine-exec)
 
-say() { echo "sge: $*"; }
-die() { echo "sge: $*" >&2; exit 1; }
-
-alive() {
-  local pid
-  [ -s "$1" ] && pid=$(cat "$1" 2>/dev/null) && [ -n "$pid" ] &&
-    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ]
-}
+SERVICE=sge
+. "$(dirname "$0")/common.sh"
 
 # execd writes its pid file under its spool directory, named after the host
 # name it resolved (here "localhost" or the short name); take the live one.
@@ -48,41 +42,21 @@ execd_pidfile() {
   return 1
 }
 
-wait_for() {
-  local what=$1 log=$2 i
-  shift 2
-  for i in $(seq 600); do
-    "$@" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "sge: $what did not come up within 60 s; last lines of $log:" >&2
-  tail -n 30 "$log" >&2 2>/dev/null || true
-  exit 1
-}
-
-# stop_pid PIDFILE NAME: TERM the process, wait up to 30 s, then KILL.
-stop_pid() {
-  local pid i
-  alive "$1" "$2" || return 0
-  pid=$(cat "$1")
-  kill "$pid" 2>/dev/null || true
-  for i in $(seq 300); do
-    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] || break
-    sleep 0.1
-  done
-  if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ]; then
-    kill -9 "$pid" 2>/dev/null || true
-  fi
-  say "stopped $2 ($pid)"
-}
-
 do_stop() {
   local f
   # in parallel: execd takes ~2 s to stop, qmaster ~10 s ("controlled
   # shutdown")
-  if f=$(execd_pidfile); then stop_pid "$f" sge_execd & fi
-  stop_pid "$QPID" sge_qmaster &
+  if f=$(execd_pidfile); then stop_pid "$f" sge_execd 30 & fi
+  stop_pid "$QPID" sge_qmaster 30 &
   wait
+}
+
+# before_apt answers debconf's questions of the gridengine packages.
+before_apt() {
+  local p
+  for p in gridengine-common gridengine-client gridengine-master; do
+    printf '%s shared/gridenginemaster string %s\n%s shared/gridenginecell string default\n%s shared/gridengineconfig boolean true\n' "$p" "$H" "$p" "$p"
+  done | debconf-set-selections
 }
 
 installed() {
@@ -128,16 +102,8 @@ do_start() {
   if ! installed; then
     # the running daemons (if any) belong to packages that are gone
     do_stop
-    say "installing ${PKGS[*]}$(dpkg-query -W -f='${db:Status-Abbrev}' slurm-wlm-torque 2>/dev/null | grep -q '^ii' && echo ' (this removes slurm-wlm-torque)' || true)"
-    (
-      flock 9
-      for p in gridengine-common gridengine-client gridengine-master; do
-        printf '%s shared/gridenginemaster string %s\n%s shared/gridenginecell string default\n%s shared/gridengineconfig boolean true\n' "$p" "$H" "$p" "$p"
-      done | debconf-set-selections
-      apt-get -q -o DPkg::Lock::Timeout=300 update >/dev/null
-      apt-get -q -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "${PKGS[@]}" >"$D/apt.log" 2>&1 ||
-        { tail -n 20 "$D/apt.log" >&2; exit 1; }
-    ) 9>/tmp/bigjob-ci-apt.lock
+    say "installing ${PKGS[*]}$(pkg_ok slurm-wlm-torque && echo ' (this removes slurm-wlm-torque)' || true)"
+    apt_install "${PKGS[@]}"
     fresh=1
   fi
   # daemons whose binaries were removed under them (slurm-wlm-torque was
@@ -193,7 +159,7 @@ do_start() {
 
   if [ "$restart_execd" = 1 ] && f=$(execd_pidfile); then
     say "global configuration changed: restarting sge_execd"
-    stop_pid "$f" sge_execd
+    stop_pid "$f" sge_execd 30
   fi
   if ! execd_pidfile >/dev/null; then
     if pgrep -x sge_execd >/dev/null; then

@@ -28,62 +28,12 @@ MUNGE_SOCKET=/run/munge/munge.socket.2
 H=$(hostname -s)
 export DEBIAN_FRONTEND=noninteractive
 
-say() { echo "slurm: $*"; }
-die() { echo "slurm: $*" >&2; exit 1; }
-
-# alive PIDFILE NAME: the pid file names a live process called NAME.
-alive() {
-  local pid
-  [ -s "$1" ] && pid=$(cat "$1" 2>/dev/null) && [ -n "$pid" ] &&
-    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ]
-}
-
-# wait_for WHAT LOG CMD...: run CMD every 0.1 s until it succeeds; after 60 s
-# fail with the tail of LOG.
-wait_for() {
-  local what=$1 log=$2 i
-  shift 2
-  for i in $(seq 600); do
-    "$@" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "slurm: $what did not come up within 60 s; last lines of $log:" >&2
-  tail -n 30 "$log" >&2 2>/dev/null || true
-  exit 1
-}
-
-# stop_pid PIDFILE NAME: TERM the process, wait up to 20 s, then KILL.
-stop_pid() {
-  local pid i
-  alive "$1" "$2" || { rm -f "$1"; return 0; }
-  pid=$(cat "$1")
-  kill "$pid" 2>/dev/null || true
-  for i in $(seq 200); do
-    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] || break
-    sleep 0.1
-  done
-  if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ]; then
-    kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -f "$1"
-  say "stopped $2 ($pid)"
-}
+SERVICE=slurm
+. "$(dirname "$0")/common.sh"
 
 port_busy() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 node_state() { timeout 10 sinfo -h -n "$H" -o %T 2>/dev/null | head -1 || true; }
 node_ok() { [[ $(node_state) =~ ^(idle|mixed|allocated|completing)$ ]]; }
-
-apt_install() {
-  mkdir -p "$D"
-  (
-    # one apt at a time among our scripts (start.sh runs them concurrently);
-    # anybody else's apt is waited for through the dpkg lock
-    flock 9
-    apt-get -q -o DPkg::Lock::Timeout=300 update >/dev/null
-    apt-get -q -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "$@" >"$D/apt.log" 2>&1 ||
-      { tail -n 20 "$D/apt.log" >&2; exit 1; }
-  ) 9>/tmp/bigjob-ci-apt.lock
-}
 
 do_stop() {
   # in parallel: each takes 1-2 s to shut down

@@ -22,9 +22,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 H=$(hostname -s)
 export DEBIAN_FRONTEND=noninteractive
 
-say() { echo "torque: $*"; }
-die() { echo "torque: $*" >&2; exit 1; }
-pkg_ok() { dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null | grep -q '^ii'; }
+SERVICE=torque
+. "$HERE/common.sh"
 
 # qstat -f JOB's job_state (C once SLURM has finished it, empty when gone).
 job_state() { qstat -f "$1" 2>/dev/null | awk '$1 == "job_state" { print $3; exit }'; }
@@ -73,12 +72,7 @@ do_start() {
       bash "$HERE/sge.sh" stop
     fi
     say "installing slurm-wlm-torque"
-    (
-      flock 9
-      apt-get -q -o DPkg::Lock::Timeout=300 update >/dev/null
-      apt-get -q -o DPkg::Lock::Timeout=300 install -y --no-install-recommends slurm-wlm-torque >"$D/apt.log" 2>&1 ||
-        { tail -n 20 "$D/apt.log" >&2; exit 1; }
-    ) 9>/tmp/bigjob-ci-apt.lock
+    apt_install slurm-wlm-torque
   fi
   local q
   for q in qsub qstat qdel pbsnodes; do

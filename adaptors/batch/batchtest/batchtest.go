@@ -11,6 +11,7 @@ package batchtest
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -142,6 +143,36 @@ func (f *Fake) Calls() []string {
 }
 
 var _ batch.Exec = (*Fake)(nil).Exec
+
+// Refusal is a case of RefusesValues: edit makes a job that Script must
+// refuse, naming the description key Key.
+type Refusal struct {
+	Edit func(*batch.Job)
+	Key  string
+}
+
+// RefusesValues checks, as a subtest per case, that sys's Script refuses
+// batchtest.Minimal() as edited with a *batch.ValueError naming the
+// system and the case's key.
+func RefusesValues(t *testing.T, sys batch.System, cases map[string]Refusal) {
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			j := Minimal()
+			c.Edit(&j)
+			_, err := sys.Script(j)
+			var ve *batch.ValueError
+			if !errors.As(err, &ve) {
+				t.Fatalf("Script gave %v, not a *batch.ValueError", err)
+			}
+			if ve.Key != c.Key {
+				t.Errorf("the error names key %q, not %q: %v", ve.Key, c.Key, err)
+			}
+			if msg := err.Error(); !strings.Contains(msg, sys.Name()) || !strings.Contains(msg, c.Key) {
+				t.Errorf("the error does not name %s and %s: %v", sys.Name(), c.Key, err)
+			}
+		})
+	}
+}
 
 // GoldenScripts renders each job of cases with sys, as a subtest, and
 // checks the script against testdata/<case>.golden.

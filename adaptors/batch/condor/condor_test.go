@@ -96,27 +96,14 @@ func TestArguments(t *testing.T) {
 }
 
 func TestScriptRefusesWhatTheSubmitLanguageCannotCarry(t *testing.T) {
-	for name, c := range map[string]struct {
-		edit func(*batch.Job)
-		key  string
-	}{
-		"newline in host":           {func(j *batch.Job) { j.CandidateHosts = []string{"a\nqueue 100"} }, "candidate_hosts"},
-		"macro in working dir":      {func(j *batch.Job) { j.Dir = "/home/$(Owner)" }, "working_directory"},
-		"trailing backslash in dir": {func(j *batch.Job) { j.Stdout = `/home/a\` }, "working_directory"},
-		"blank in project":          {func(j *batch.Job) { j.Project = "group one" }, "project"},
-		"comma in coordination":     {func(j *batch.Job) { j.CoordinationFile = "/tmp/a,b/coord" }, "working_directory"},
-		"newline in agent":          {func(j *batch.Job) { j.Agent = "/bin/agent\nqueue" }, "agent_path"},
-	} {
-		t.Run(name, func(t *testing.T) {
-			j := batchtest.Minimal()
-			c.edit(&j)
-			_, err := New().Script(j)
-			var ve *batch.ValueError
-			require.ErrorAs(t, err, &ve)
-			assert.Equal(t, c.key, ve.Key)
-			assert.Contains(t, err.Error(), "condor")
-		})
-	}
+	batchtest.RefusesValues(t, New(), map[string]batchtest.Refusal{
+		"newline in host":           {Edit: func(j *batch.Job) { j.CandidateHosts = []string{"a\nqueue 100"} }, Key: "candidate_hosts"},
+		"macro in working dir":      {Edit: func(j *batch.Job) { j.Dir = "/home/$(Owner)" }, Key: "working_directory"},
+		"trailing backslash in dir": {Edit: func(j *batch.Job) { j.Stdout = `/home/a\` }, Key: "working_directory"},
+		"blank in project":          {Edit: func(j *batch.Job) { j.Project = "group one" }, Key: "project"},
+		"comma in coordination":     {Edit: func(j *batch.Job) { j.CoordinationFile = "/tmp/a,b/coord" }, Key: "working_directory"},
+		"newline in agent":          {Edit: func(j *batch.Job) { j.Agent = "/bin/agent\nqueue" }, Key: "agent_path"},
+	})
 }
 
 func TestState(t *testing.T) {

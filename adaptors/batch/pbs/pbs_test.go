@@ -70,26 +70,14 @@ func TestScriptHasNoDirectoryOption(t *testing.T) {
 }
 
 func TestScriptRefusesWhatADirectiveCannotCarry(t *testing.T) {
-	for name, c := range map[string]struct {
-		edit func(*batch.Job)
-		key  string
-	}{
-		"newline in queue":      {func(j *batch.Job) { j.Queue = "batch\n#PBS -l nodes=100" }, "queue"},
-		"quote in project":      {func(j *batch.Job) { j.Project = `a"b` }, "project"},
-		"hash in project":       {func(j *batch.Job) { j.Project = "a#b" }, "project"},
-		"colon in log path":     {func(j *batch.Job) { j.Stdout = "/home/a:b/out" }, "working_directory"},
-		"single quote in log":   {func(j *batch.Job) { j.Stderr = "/home/it's/err" }, "working_directory"},
-		"backslash in log path": {func(j *batch.Job) { j.Stderr = `/home/a\b/err` }, "working_directory"},
-	} {
-		t.Run(name, func(t *testing.T) {
-			j := batchtest.Minimal()
-			c.edit(&j)
-			_, err := New(Torque).Script(j)
-			var ve *batch.ValueError
-			require.ErrorAs(t, err, &ve)
-			assert.Equal(t, c.key, ve.Key)
-		})
-	}
+	batchtest.RefusesValues(t, New(Torque), map[string]batchtest.Refusal{
+		"newline in queue":      {Edit: func(j *batch.Job) { j.Queue = "batch\n#PBS -l nodes=100" }, Key: "queue"},
+		"quote in project":      {Edit: func(j *batch.Job) { j.Project = `a"b` }, Key: "project"},
+		"hash in project":       {Edit: func(j *batch.Job) { j.Project = "a#b" }, Key: "project"},
+		"colon in log path":     {Edit: func(j *batch.Job) { j.Stdout = "/home/a:b/out" }, Key: "working_directory"},
+		"single quote in log":   {Edit: func(j *batch.Job) { j.Stderr = "/home/it's/err" }, Key: "working_directory"},
+		"backslash in log path": {Edit: func(j *batch.Job) { j.Stderr = `/home/a\b/err` }, Key: "working_directory"},
+	})
 }
 
 func ended(k adaptors.EndKind, reason string) adaptors.Status {

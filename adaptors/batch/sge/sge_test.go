@@ -77,28 +77,15 @@ func TestScriptMapping(t *testing.T) {
 }
 
 func TestScriptRefusesWhatADirectiveCannotCarry(t *testing.T) {
-	for name, c := range map[string]struct {
-		edit func(*batch.Job)
-		key  string
-	}{
-		"newline in queue":         {func(j *batch.Job) { j.Queue = "all.q\n#$ -l exclusive" }, "queue"},
-		"quote in project":         {func(j *batch.Job) { j.Project = `my"proj` }, "project"},
-		"single quote in dir":      {func(j *batch.Job) { j.Dir = "/home/it's" }, "working_directory"},
-		"colon in log path":        {func(j *batch.Job) { j.Stdout = "/home/a:b/out" }, "working_directory"},
-		"dollar in log path":       {func(j *batch.Job) { j.Stderr = "/home/$JOB_ID/err" }, "working_directory"},
-		"blank in pe":              {func(j *batch.Job) { j.SPMDVariation = "my pe" }, "spmd_variation"},
-		"pe smuggling a directive": {func(j *batch.Job) { j.SPMDVariation = "mpi 4\n#$ -q x" }, "spmd_variation"},
-	} {
-		t.Run(name, func(t *testing.T) {
-			j := batchtest.Minimal()
-			c.edit(&j)
-			_, err := New().Script(j)
-			var ve *batch.ValueError
-			require.ErrorAs(t, err, &ve)
-			assert.Equal(t, c.key, ve.Key)
-			assert.Contains(t, err.Error(), "sge")
-		})
-	}
+	batchtest.RefusesValues(t, New(), map[string]batchtest.Refusal{
+		"newline in queue":         {Edit: func(j *batch.Job) { j.Queue = "all.q\n#$ -l exclusive" }, Key: "queue"},
+		"quote in project":         {Edit: func(j *batch.Job) { j.Project = `my"proj` }, Key: "project"},
+		"single quote in dir":      {Edit: func(j *batch.Job) { j.Dir = "/home/it's" }, Key: "working_directory"},
+		"colon in log path":        {Edit: func(j *batch.Job) { j.Stdout = "/home/a:b/out" }, Key: "working_directory"},
+		"dollar in log path":       {Edit: func(j *batch.Job) { j.Stderr = "/home/$JOB_ID/err" }, Key: "working_directory"},
+		"blank in pe":              {Edit: func(j *batch.Job) { j.SPMDVariation = "my pe" }, Key: "spmd_variation"},
+		"pe smuggling a directive": {Edit: func(j *batch.Job) { j.SPMDVariation = "mpi 4\n#$ -q x" }, Key: "spmd_variation"},
+	})
 }
 
 func TestState(t *testing.T) {

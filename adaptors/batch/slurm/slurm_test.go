@@ -50,25 +50,12 @@ func TestScriptMapping(t *testing.T) {
 }
 
 func TestScriptRefusesWhatADirectiveCannotCarry(t *testing.T) {
-	for name, c := range map[string]struct {
-		edit func(*batch.Job)
-		key  string
-	}{
-		"newline in queue":       {func(j *batch.Job) { j.Queue = "debug\n#SBATCH --exclusive" }, "queue"},
-		"tab in project":         {func(j *batch.Job) { j.Project = "a\tb" }, "project"},
-		"backslash in log path":  {func(j *batch.Job) { j.Stdout = `/home/a\b/out` }, "working_directory"},
-		"newline in working dir": {func(j *batch.Job) { j.Dir = "/tmp/a\nb" }, "working_directory"},
-	} {
-		t.Run(name, func(t *testing.T) {
-			j := batchtest.Minimal()
-			c.edit(&j)
-			_, err := New().Script(j)
-			var ve *batch.ValueError
-			require.ErrorAs(t, err, &ve)
-			assert.Equal(t, c.key, ve.Key)
-			assert.Contains(t, err.Error(), c.key)
-		})
-	}
+	batchtest.RefusesValues(t, New(), map[string]batchtest.Refusal{
+		"newline in queue":       {Edit: func(j *batch.Job) { j.Queue = "debug\n#SBATCH --exclusive" }, Key: "queue"},
+		"tab in project":         {Edit: func(j *batch.Job) { j.Project = "a\tb" }, Key: "project"},
+		"backslash in log path":  {Edit: func(j *batch.Job) { j.Stdout = `/home/a\b/out` }, Key: "working_directory"},
+		"newline in working dir": {Edit: func(j *batch.Job) { j.Dir = "/tmp/a\nb" }, Key: "working_directory"},
+	})
 }
 
 func TestState(t *testing.T) {
