@@ -124,13 +124,25 @@ func Register(scheme string, f Factory) {
 	if f == nil {
 		panic("adaptors: Register with a nil factory for " + scheme)
 	}
-	scheme = strings.ToLower(scheme)
+	if err := Add(map[string]Factory{scheme: f}); err != nil {
+		panic("adaptors: " + err.Error())
+	}
+}
+
+// Add makes adaptors available at run time (adaptor plugins): all of the
+// schemes, or none of them when one is taken.
+func Add(factories map[string]Factory) error {
 	registry.Lock()
 	defer registry.Unlock()
-	if _, dup := registry.m[scheme]; dup {
-		panic("adaptors: Register called twice for " + scheme)
+	for scheme := range factories {
+		if _, dup := registry.m[strings.ToLower(scheme)]; dup {
+			return fmt.Errorf("URL scheme %q is already served by another adaptor", strings.ToLower(scheme))
+		}
 	}
-	registry.m[scheme] = f
+	for scheme, f := range factories {
+		registry.m[strings.ToLower(scheme)] = f
+	}
+	return nil
 }
 
 // Schemes lists the registered schemes, sorted.

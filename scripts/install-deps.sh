@@ -2,7 +2,8 @@
 # Installs what the tests and benchmarks need on a Debian 12 machine (root):
 # redis-server, a C and C++ compiler, pkg-config, pytest for python3, the
 # real components the adaptor tests talk to (openssh-server, SLURM + munge,
-# Son of Grid Engine, OpenMPI), and checks that Go, Python 2.7 (pyenv),
+# Son of Grid Engine, OpenMPI, task-spooler), the C-to-WASM toolchain (clang,
+# lld, wasi-libc), and checks that Go, Python 2.7 (pyenv),
 # mpicc and mpirun are there and work. Safe to run again; it installs only
 # what is missing, in one apt-get call, and takes well under 2 s when
 # everything is present. It starts nothing: scripts/services/start.sh does
@@ -21,7 +22,11 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 # scripts/services/*.sh start SLURM and SGE. slurm-wlm-torque (PBS) is not
 # here: it conflicts with gridengine-client; scripts/services/torque.sh
 # (make test-pbs) installs it, and installing SGE here removes it again.
-pkgs=(openssh-server slurm-wlm munge gridengine-master gridengine-exec gridengine-client openmpi-bin libopenmpi-dev)
+# WASM plugins: clang + lld + wasi-libc build the C plugins (wasm32-wasi),
+# wabt's wasm-objdump lists their exports; task-spooler is the third-party
+# queue the example adaptor plugin drives.
+pkgs=(openssh-server slurm-wlm munge gridengine-master gridengine-exec gridengine-client openmpi-bin libopenmpi-dev
+  clang lld wasi-libc libclang-rt-dev-wasm32 wabt task-spooler)
 installed=" $(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${pkgs[@]}" 2>/dev/null | awk '$1 == "ii" { printf "%s ", $2 }' || true)"
 for p in "${pkgs[@]}"; do
   [[ $installed == *" $p "* ]] || need+=("$p")

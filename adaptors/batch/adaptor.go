@@ -23,24 +23,46 @@ func Register(scheme string, sys System) {
 
 // RegisterLocal makes sys available as scheme, submitting on this machine.
 func RegisterLocal(scheme string, sys System) {
-	adaptors.Register(scheme, func(u *url.URL) (adaptors.Adaptor, error) {
-		if !adaptors.IsLocalHost(u.Hostname()) {
-			return nil, fmt.Errorf("%s:// submits on this machine, but the URL names host %q; to submit through SSH use %s+ssh://%s", scheme, u.Hostname(), sys.Name(), u.Host)
-		}
-		return &Adaptor{sys: sys, scheme: scheme, runner: remote.Local}, nil
-	})
+	adaptors.Register(scheme, LocalFactory(scheme, Fixed(sys)))
 }
 
 // RegisterSSH makes sys available as scheme, submitting through SSH on the
 // URL's host (scheme is e.g. "slurm+ssh", or a legacy alias such as
 // "sge-ssh").
 func RegisterSSH(scheme string, sys System) {
-	adaptors.Register(scheme, func(u *url.URL) (adaptors.Adaptor, error) {
+	adaptors.Register(scheme, SSHFactory(scheme, Fixed(sys)))
+}
+
+// Fixed is the NewSystem of a System that needs neither runner nor URL.
+func Fixed(sys System) NewSystem {
+	return func(remote.Runner, *url.URL) System { return sys }
+}
+
+// NewSystem makes the System of one adaptor, for the runner its commands
+// run with and the resource URL it was opened for (adaptor plugins need
+// both; Fixed serves the built-in systems).
+type NewSystem func(r remote.Runner, resource *url.URL) System
+
+// LocalFactory makes adaptors for scheme that submit on this machine.
+func LocalFactory(scheme string, newSys NewSystem) adaptors.Factory {
+	return func(u *url.URL) (adaptors.Adaptor, error) {
+		if !adaptors.IsLocalHost(u.Hostname()) {
+			return nil, fmt.Errorf("%s:// submits on this machine, but the URL names host %q; to submit through SSH use %s+ssh://%s", scheme, u.Hostname(), scheme, u.Host)
+		}
+		return &Adaptor{sys: newSys(remote.Local, u), scheme: scheme, runner: remote.Local}, nil
+	}
+}
+
+// SSHFactory makes adaptors for scheme that submit through SSH on the URL's
+// host.
+func SSHFactory(scheme string, newSys NewSystem) adaptors.Factory {
+	return func(u *url.URL) (adaptors.Adaptor, error) {
 		if u.Hostname() == "" {
 			return nil, fmt.Errorf("%s:// needs the host to submit on, e.g. %s://login.example.org", scheme, scheme)
 		}
-		return &Adaptor{sys: sys, scheme: scheme, runner: remote.SSH(remote.TargetOf(u))}, nil
-	})
+		r := remote.SSH(remote.TargetOf(u))
+		return &Adaptor{sys: newSys(r, u), scheme: scheme, runner: r}, nil
+	}
 }
 
 // Adaptor submits pilots as jobs of one batch system. The agent binary is
@@ -116,6 +138,7 @@ func (a *Adaptor) Submit(ctx context.Context, r adaptors.Request) (h adaptors.Ha
 		}
 	}()
 	job := Job{
+		PilotID:          r.PilotID,
 		Name:             "bj-" + strings.TrimPrefix(r.PilotID, "bj-")[:8],
 		Dir:              dir,
 		Stdout:           path.Join(dir, "stdout-"+r.PilotID+"-agent.txt"),
@@ -138,7 +161,7 @@ func (a *Adaptor) Submit(ctx context.Context, r adaptors.Request) (h adaptors.Ha
 	if err := remote.WriteFile(ctx, a.runner, d.Script, []byte(script), 0o700); err != nil {
 		return h, fmt.Errorf("%s: write the job script: %w", a.where(), err)
 	}
-	id, err := a.sys.Submit(ctx, a.run, d.Script)
+	id, err := a.sys.Submit(ctx, a.run, job, d.Script)
 	if err != nil {
 		return h, fmt.Errorf("%s: %w", a.where(), err)
 	}

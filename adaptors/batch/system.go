@@ -18,6 +18,7 @@ import (
 
 // Job is a pilot's batch job.
 type Job struct {
+	PilotID          string        // bj-<uuid>
 	Name             string        // job name, "bj-" and 8 hex digits
 	Dir              string        // working directory on the resource, absolute
 	Stdout, Stderr   string        // absolute paths of the agent's log files
@@ -67,8 +68,8 @@ type System interface {
 	// for j. It fails on descriptions the system cannot express, naming the
 	// description key.
 	Script(j Job) (string, error)
-	// Submit submits the script stored at path and returns the job id.
-	Submit(ctx context.Context, run Exec, path string) (string, error)
+	// Submit submits j's script, stored at path, and returns the job id.
+	Submit(ctx context.Context, run Exec, j Job, path string) (string, error)
 	// State asks about job id. A job the system no longer knows has ended
 	// (the adaptor never asks about a job before its submission returned).
 	// Output that cannot be parsed is an error that quotes it.

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,12 +24,12 @@ var agentBuild struct {
 func AgentBinary(t testing.TB) string {
 	t.Helper()
 	agentBuild.once.Do(func() {
-		gomod, err := exec.Command("go", "env", "GOMOD").Output()
+		root, err := ModuleRoot()
 		if err != nil {
 			agentBuild.err = err
 			return
 		}
-		dir := filepath.Join(filepath.Dir(strings.TrimSpace(string(gomod))), "build", "test")
+		dir := filepath.Join(root, "build", "test")
 		if agentBuild.err = os.MkdirAll(dir, 0o755); agentBuild.err != nil {
 			return
 		}
@@ -51,4 +52,13 @@ func AgentBinary(t testing.TB) string {
 		t.Fatalf("build pilot-agent: %v\n%s", agentBuild.err, agentBuild.out)
 	}
 	return agentBuild.path
+}
+
+// ModuleRoot is the folder of the module's go.mod.
+func ModuleRoot() (string, error) {
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	return filepath.Dir(strings.TrimSpace(string(gomod))), nil
 }

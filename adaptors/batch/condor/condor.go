@@ -164,7 +164,7 @@ var (
 // Submit runs condor_submit -terse, which prints "42.0 - 42.0"; the
 // non-terse "1 job(s) submitted to cluster 42." is taken too. The id is
 // "<cluster>.<proc>".
-func (system) Submit(ctx context.Context, run batch.Exec, path string) (string, error) {
+func (system) Submit(ctx context.Context, run batch.Exec, _ batch.Job, path string) (string, error) {
 	line := "condor_submit -terse " + remote.Quote(path)
 	out, err := run(ctx, line)
 	if err != nil {

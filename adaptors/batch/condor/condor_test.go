@@ -160,20 +160,20 @@ func TestSubmit(t *testing.T) {
 	const path = "/home/alice/pilots/.bigjob/bj-0a1b2c3d.job"
 	for _, file := range []string{"terse", "verbose"} {
 		f := batchtest.Load(t, filepath.Join("testdata/submit", file+".txt"))
-		id, err := New().Submit(context.Background(), f.Exec, path)
+		id, err := New().Submit(context.Background(), f.Exec, batch.Job{}, path)
 		require.NoError(t, err, file)
 		assert.Equal(t, "42.0", id, file)
 		assert.Equal(t, []string{"condor_submit -terse " + path}, f.Calls())
 	}
 	f := batchtest.Load(t, "testdata/submit/no-executable.txt")
-	_, err := New().Submit(context.Background(), f.Exec, path)
+	_, err := New().Submit(context.Background(), f.Exec, batch.Job{}, path)
 	var ce *remote.CommandError
 	require.ErrorAs(t, err, &ce)
 	assert.Contains(t, err.Error(), "submit condor job")
 	assert.Contains(t, err.Error(), "Executable file /home/alice/bin/pilot-agent does not exist")
 
 	f = batchtest.Load(t, "testdata/submit/garbage.txt")
-	_, err = New().Submit(context.Background(), f.Exec, path)
+	_, err = New().Submit(context.Background(), f.Exec, batch.Job{}, path)
 	var oe *batch.OutputError
 	require.ErrorAs(t, err, &oe)
 	assert.Contains(t, err.Error(), "was unused by condor_submit")

@@ -104,7 +104,7 @@ func (s system) Script(j batch.Job) (string, error) {
 var jobID = regexp.MustCompile(`^[0-9]+(\[[0-9]*\])?(\.[A-Za-z0-9_.-]+)?$`)
 
 // Submit runs qsub and returns the id as it printed it.
-func (system) Submit(ctx context.Context, run batch.Exec, path string) (string, error) {
+func (system) Submit(ctx context.Context, run batch.Exec, _ batch.Job, path string) (string, error) {
 	line := "qsub " + remote.Quote(path)
 	out, err := run(ctx, line)
 	if err != nil {

@@ -204,7 +204,7 @@ func TestSubmit(t *testing.T) {
 		"torque/qsub-ok": "4807.pbs01.example.org", "pbspro/qsub-ok": "1021.pbs-server", "wrapper/qsub-ok": "11",
 	} {
 		f := batchtest.Load(t, "testdata/"+file+".txt")
-		id, err := New(Torque).Submit(context.Background(), f.Exec, path)
+		id, err := New(Torque).Submit(context.Background(), f.Exec, batch.Job{}, path)
 		require.NoError(t, err, file)
 		assert.Equal(t, want, id, file)
 		assert.Equal(t, []string{"qsub " + path}, f.Calls())
@@ -215,14 +215,14 @@ func TestSubmit(t *testing.T) {
 		"wrapper/qsub-bad-queue": "invalid partition specified: nosuch",
 	} {
 		f := batchtest.Load(t, "testdata/"+file+".txt")
-		_, err := New(PBSPro).Submit(context.Background(), f.Exec, path)
+		_, err := New(PBSPro).Submit(context.Background(), f.Exec, batch.Job{}, path)
 		var ce *remote.CommandError
 		require.ErrorAs(t, err, &ce, file)
 		assert.Contains(t, err.Error(), "submit pbs job")
 		assert.Contains(t, err.Error(), says, file)
 	}
 	f := batchtest.Load(t, "testdata/torque/qsub-garbage.txt")
-	_, err := New(Torque).Submit(context.Background(), f.Exec, path)
+	_, err := New(Torque).Submit(context.Background(), f.Exec, batch.Job{}, path)
 	var oe *batch.OutputError
 	require.ErrorAs(t, err, &oe)
 	assert.Contains(t, err.Error(), "will be charged")

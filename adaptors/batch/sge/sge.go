@@ -89,7 +89,7 @@ func (system) Script(j batch.Job) (string, error) {
 
 // Submit runs qsub -terse, which prints the job id ("42"; an array job
 // "42.1-3:1").
-func (system) Submit(ctx context.Context, run batch.Exec, path string) (string, error) {
+func (system) Submit(ctx context.Context, run batch.Exec, _ batch.Job, path string) (string, error) {
 	line := "qsub -terse " + remote.Quote(path)
 	out, err := run(ctx, line)
 	if err != nil {

@@ -160,7 +160,7 @@ func TestSubmit(t *testing.T) {
 	const path = "/home/alice/pilots/.bigjob/bj-0a1b2c3d.job"
 	for file, want := range map[string]string{"ok": "16", "array": "42"} {
 		f := batchtest.Load(t, filepath.Join("testdata/submit", file+".txt"))
-		id, err := New().Submit(context.Background(), f.Exec, path)
+		id, err := New().Submit(context.Background(), f.Exec, batch.Job{}, path)
 		require.NoError(t, err, file)
 		assert.Equal(t, want, id, file)
 	}
@@ -169,14 +169,14 @@ func TestSubmit(t *testing.T) {
 		"bad-pe":    `parallel environment "nosuchpe" does not exist`,
 	} {
 		f := batchtest.Load(t, filepath.Join("testdata/submit", file+".txt"))
-		_, err := New().Submit(context.Background(), f.Exec, path)
+		_, err := New().Submit(context.Background(), f.Exec, batch.Job{}, path)
 		var ce *remote.CommandError
 		require.ErrorAs(t, err, &ce, file)
 		assert.Contains(t, err.Error(), "submit sge job")
 		assert.Contains(t, err.Error(), says)
 	}
 	f := batchtest.Load(t, "testdata/submit/garbage.txt")
-	_, err := New().Submit(context.Background(), f.Exec, path)
+	_, err := New().Submit(context.Background(), f.Exec, batch.Job{}, path)
 	var oe *batch.OutputError
 	require.ErrorAs(t, err, &oe)
 	assert.Contains(t, err.Error(), "Your job 16")

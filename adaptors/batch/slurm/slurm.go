@@ -82,7 +82,7 @@ func (system) Script(j batch.Job) (string, error) {
 
 // Submit runs sbatch --parsable, which prints "<id>" or "<id>;<cluster>"
 // (or, from wrappers that drop --parsable, "Submitted batch job <id>").
-func (system) Submit(ctx context.Context, run batch.Exec, path string) (string, error) {
+func (system) Submit(ctx context.Context, run batch.Exec, _ batch.Job, path string) (string, error) {
 	line := "sbatch --parsable " + remote.Quote(path)
 	out, err := run(ctx, line)
 	if err != nil {

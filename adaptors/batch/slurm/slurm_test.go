@@ -128,21 +128,21 @@ func TestSubmit(t *testing.T) {
 	const path = "/home/alice/pilots/.bigjob/bj-0a1b2c3d.job"
 	for file, want := range map[string]string{"ok": "10", "cluster": "12"} {
 		f := batchtest.Load(t, filepath.Join("testdata/submit", file+".txt"))
-		id, err := New().Submit(context.Background(), f.Exec, path)
+		id, err := New().Submit(context.Background(), f.Exec, batch.Job{}, path)
 		require.NoError(t, err, file)
 		assert.Equal(t, want, id, file)
 		assert.Equal(t, []string{"sbatch --parsable " + path}, f.Calls())
 	}
 
 	f := batchtest.Load(t, "testdata/submit/bad-partition.txt")
-	_, err := New().Submit(context.Background(), f.Exec, path)
+	_, err := New().Submit(context.Background(), f.Exec, batch.Job{}, path)
 	var ce *remote.CommandError
 	require.ErrorAs(t, err, &ce)
 	assert.Contains(t, err.Error(), "submit slurm job")
 	assert.Contains(t, err.Error(), "sbatch: error: invalid partition specified: nosuch")
 
 	f = batchtest.Load(t, "testdata/submit/garbage.txt")
-	_, err = New().Submit(context.Background(), f.Exec, path)
+	_, err = New().Submit(context.Background(), f.Exec, batch.Job{}, path)
 	var oe *batch.OutputError
 	require.ErrorAs(t, err, &oe)
 	assert.Contains(t, err.Error(), "submission is disabled for maintenance")
@@ -151,7 +151,7 @@ func TestSubmit(t *testing.T) {
 func TestSubmitQuotesThePath(t *testing.T) {
 	var got string
 	run := func(_ context.Context, line string) ([]byte, error) { got = line; return []byte("7\n"), nil }
-	_, err := New().Submit(context.Background(), run, "/home/a b/job")
+	_, err := New().Submit(context.Background(), run, batch.Job{}, "/home/a b/job")
 	require.NoError(t, err)
 	assert.Equal(t, "sbatch --parsable '/home/a b/job'", got)
 }

@@ -1,0 +1,124 @@
+package plugins
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/bigjob-go/bigjob/adaptors"
+	"github.com/bigjob-go/bigjob/plugins/abi"
+)
+
+// The process's plugins: one Host, and the plugins loaded into it by name.
+// Adaptor plugins loaded here serve their URL schemes to every Service of
+// the process.
+var process = struct {
+	sync.Mutex
+	engine Engine
+	logger *slog.Logger
+	host   *Host
+	byName map[string]*Plugin
+}{byName: map[string]*Plugin{}}
+
+// SetEngine sets the engine of the process's host; it has effect only
+// before the first plugin is loaded. libpilot.so sets EngineInterpreter:
+// inside a c-shared library the compiler's code would run without the
+// alternate signal stack it needs.
+func SetEngine(e Engine) {
+	process.Lock()
+	defer process.Unlock()
+	process.engine = e
+}
+
+// SetLogger sets the logger of the process's host (before the first load).
+func SetLogger(l *slog.Logger) {
+	process.Lock()
+	defer process.Unlock()
+	process.logger = l
+}
+
+func processHost() *Host {
+	if process.host == nil {
+		process.host = NewHost(HostOptions{Engine: process.engine, Logger: process.logger})
+	}
+	return process.host
+}
+
+// Load loads the plugin whose manifest is at path into the process, under
+// its name. Loading the same plugin again returns it; loading another
+// build of a plugin whose name is taken is an error. An adaptor plugin's
+// schemes (and their +ssh forms) are served from then on.
+func Load(ctx context.Context, path string) (*Plugin, error) {
+	b, err := ReadBundle(path)
+	if err != nil {
+		return nil, err
+	}
+	return LoadBundle(ctx, b)
+}
+
+// LoadBundle is Load for a bundle in memory.
+func LoadBundle(ctx context.Context, b Bundle) (*Plugin, error) {
+	process.Lock()
+	defer process.Unlock()
+	p, err := processHost().LoadBundle(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	if old := process.byName[p.Name()]; old != nil {
+		if old == p {
+			return p, nil
+		}
+		return nil, fmt.Errorf("load plugin %s (%s): a plugin of that name is already loaded from %s (another build, manifest sha256 %.12s); a process holds one build of each plugin",
+			p.Name(), b.Origin, old.origin, old.digest)
+	}
+	if p.Is(abi.KindAdaptor) {
+		if err := adaptors.Add(p.adaptorFactories()); err != nil {
+			return nil, fmt.Errorf("load plugin %s (%s): %w", p.Name(), b.Origin, err)
+		}
+	}
+	process.byName[p.Name()] = p
+	return p, nil
+}
+
+// Lookup returns the loaded plugin of that name, or nil.
+func Lookup(name string) *Plugin {
+	process.Lock()
+	defer process.Unlock()
+	return process.byName[name]
+}
+
+// Loaded lists the loaded plugins by name.
+func Loaded() []*Plugin {
+	process.Lock()
+	defer process.Unlock()
+	out := make([]*Plugin, 0, len(process.byName))
+	for _, p := range process.byName {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+	return out
+}
+
+// Resolve finds the plugin a description names: a loaded plugin's name,
+// or the path of a manifest (anything with a slash or ending in .json),
+// which is loaded.
+func Resolve(ctx context.Context, ref string) (*Plugin, error) {
+	if p := Lookup(ref); p != nil {
+		return p, nil
+	}
+	if strings.Contains(ref, "/") || strings.HasSuffix(ref, ".json") {
+		return Load(ctx, ref)
+	}
+	var names []string
+	for _, p := range Loaded() {
+		names = append(names, p.Name())
+	}
+	loaded := "none is loaded"
+	if len(names) > 0 {
+		loaded = "loaded: " + strings.Join(names, ", ")
+	}
+	return nil, fmt.Errorf("no plugin named %q (%s); load it first (plugins.Load, pilot_plugin_load, pilot.load_plugin) or give the path of its plugin.json", ref, loaded)
+}
