@@ -24,6 +24,7 @@ import (
 	"github.com/bigjob-go/bigjob/coord"
 	"github.com/bigjob-go/bigjob/core"
 	"github.com/bigjob-go/bigjob/internal/ctxsleep"
+	"github.com/bigjob-go/bigjob/plugins"
 )
 
 // ErrStoreLost is returned by Run when the agent gave up after losing the
@@ -47,6 +48,9 @@ type Config struct {
 	// is capped at half the walltime. Default 0 (fork and ssh pilots).
 	WalltimeMargin time.Duration
 	Logger         *slog.Logger // default: discarded
+	// Hooks are the sha256 digests of the manifests of the pilot's hook
+	// plugins, in order; their bundles are in the coordination store.
+	Hooks []string
 
 	minute time.Duration // the unit of wall_time_limit; tests shorten it
 }
@@ -88,6 +92,8 @@ type agent struct {
 	grace                    time.Duration
 	env                      []string // base environment of units
 	launch                   launcher
+	plugins                  *plugins.Host  // nil without hooks
+	hooks                    *plugins.Hooks // nil without hooks
 
 	pool     *slotPool
 	backlog  []*task          // claimed, not started; FIFO
@@ -115,10 +121,11 @@ func Run(ctx context.Context, c Config) error {
 	if err != nil || a == nil {
 		return err
 	}
+	defer a.closePlugins()
 	return a.loop(ctx)
 }
 
-func start(ctx context.Context, c Config) (*agent, error) {
+func start(ctx context.Context, c Config) (started *agent, err error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -136,6 +143,11 @@ func start(ctx context.Context, c Config) (*agent, error) {
 		running: map[string]*task{}, tasks: map[string]*task{},
 		want: make(chan pull, 1), pulled: make(chan []coord.Claimed, 1),
 		exits: make(chan exit), ctl: make(chan string), hbStop: make(chan *stopPlan, 1)}
+	defer func() {
+		if started == nil {
+			a.closePlugins()
+		}
+	}()
 
 	rec, err := a.store.Record(ctx, a.keys.Pilot(a.id))
 	if errors.Is(err, coord.ErrNotFound) {
@@ -160,6 +172,11 @@ func start(ctx context.Context, c Config) (*agent, error) {
 	a.noExec = a.desc.NoExec
 	a.deadline = endTime(time.Now(), a.walltime, c.WalltimeMargin)
 	if err := a.configure(); err != nil {
+		a.abort(ctx, err)
+		return nil, err
+	}
+	if err := a.loadHooks(ctx); err != nil {
+		err = fmt.Errorf("load the pilot's hooks: %w", err)
 		a.abort(ctx, err)
 		return nil, err
 	}
@@ -468,7 +485,7 @@ func (a *agent) finish(x exit) {
 	if t.machinefile != "" {
 		os.Remove(t.machinefile)
 	}
-	a.w.add(!a.busy() || t.killState != "", t.outcome(x))
+	a.w.add(!a.busy() || t.killState != "", x.update)
 }
 
 // shutdown ends the agent as plan says. It does not wait for the puller,

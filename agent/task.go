@@ -37,12 +37,15 @@ type task struct {
 	killState  core.State
 	killReason string
 	killTimer  *time.Timer
+
+	started  time.Time      // when its process started
+	hookDesc map[string]any // its description as hooks see it
 }
 
-// exit is a reaped unit process.
+// exit is a reaped unit: its final record, post_unit hooks applied.
 type exit struct {
-	t     *task
-	state *os.ProcessState
+	t      *task
+	update coord.Update
 }
 
 // start runs a unit whose slots are taken. Failures to start are recorded
@@ -89,6 +92,10 @@ func (a *agent) spawn(t *task) error {
 			t.wd = filepath.Join(a.sandbox, t.wd)
 		}
 	}
+	if err := a.preHooks(t); err != nil {
+		return err
+	}
+	ud = t.ud
 	if err := os.MkdirAll(t.wd, 0o755); err != nil {
 		return fmt.Errorf("create working directory: %w", err)
 	}
@@ -163,6 +170,7 @@ func (a *agent) spawn(t *task) error {
 		return fmt.Errorf("start %s: %w", ud.Executable, err)
 	}
 	t.proc = cmd.Process
+	t.started = time.Now()
 	return nil
 }
 
@@ -197,7 +205,8 @@ func (a *agent) reap(t *task) {
 	}
 	t.mu.Unlock()
 	st, _ := t.proc.Wait()
-	a.exits <- exit{t: t, state: st}
+	up, code := t.outcome(st)
+	a.exits <- exit{t: t, update: a.postHooks(t, up, code)}
 }
 
 // kill terminates the unit's process group: SIGTERM now, SIGKILL after
@@ -222,17 +231,17 @@ func (t *task) kill(st core.State, why string, grace time.Duration) {
 	})
 }
 
-// outcome is the final record of a reaped unit.
-func (t *task) outcome(x exit) coord.Update {
-	code, why := exitCode(x.state)
+// outcome is the final record of a reaped unit, and its exit code.
+func (t *task) outcome(state *os.ProcessState) (coord.Update, int) {
+	code, why := exitCode(state)
 	t.mu.Lock()
 	killState, killReason := t.killState, t.killReason
 	t.mu.Unlock()
 	switch {
 	case killState != "":
-		return t.final(killState, strconv.Itoa(code), killReason)
+		return t.final(killState, strconv.Itoa(code), killReason), code
 	case code == 0:
-		return t.final(core.Done, "0", "")
+		return t.final(core.Done, "0", ""), code
 	case code == 127:
 		why = fmt.Sprintf("exit code 127: command not found (executable %q)", t.ud.Executable)
 	case code == 126:
@@ -243,7 +252,7 @@ func (t *task) outcome(x exit) coord.Update {
 	if tail := lastLine(t.stderr); tail != "" {
 		why += "; stderr ends with: " + tail
 	}
-	return t.final(core.Failed, strconv.Itoa(code), why)
+	return t.final(core.Failed, strconv.Itoa(code), why), code
 }
 
 // final is the record update that ends a unit.

@@ -21,6 +21,7 @@ import (
 //	P bj-<u>:pending   SET     units submitted to this pilot that are not final yet
 //	P bj-<u>:active    SET     units claimed by this pilot's agent that are not final yet
 //	P cu-<u>           HASH    unit record (state, timestamps, exit_code, description, ...)
+//	P plugin:<sha256>  HASH    a hook plugin the service's agents load (manifest, module)
 //
 // The only keys outside the tag are the pilot aliases: the key named like the
 // pilot's public name, bigjob:bj-<uuid>:<host>, holds the service id, so that
@@ -63,6 +64,9 @@ func (k Keys) PilotUnits(id string) string   { return k.prefix + id + ":units" }
 func (k Keys) PilotPending(id string) string { return k.prefix + id + ":pending" }
 func (k Keys) PilotActive(id string) string  { return k.prefix + id + ":active" }
 func (k Keys) Unit(id string) string         { return k.prefix + id }
+
+// Plugin is the key of the plugin bundle whose manifest has this sha256.
+func (k Keys) Plugin(digest string) string { return k.prefix + "plugin:" + digest }
 
 // PilotName is the public relative name of a pilot, as BigJob shows it:
 // "bigjob:bj-<uuid>:<host>". It is also the key of the pilot's alias.

@@ -341,6 +341,16 @@ type Update struct {
 	Fields []string
 }
 
+// Field is the value of field name in u.Fields, or "".
+func (u Update) Field(name string) string {
+	for i := 0; i+1 < len(u.Fields); i += 2 {
+		if u.Fields[i] == name {
+			return u.Fields[i+1]
+		}
+	}
+	return ""
+}
+
 // Update applies state changes in order. Changes to units that are final
 // already are skipped: a final state is never overwritten.
 func (s *Store) Update(ctx context.Context, k Keys, updates []Update) error {

@@ -59,6 +59,11 @@ type Options struct {
 	// before the adaptor kills it. Default 10 s.
 	StopTimeout time.Duration
 
+	// Hooks names the hook plugins (loaded plugins' names or manifest
+	// paths) of every pilot this Service creates whose description has no
+	// "hooks" key. See package plugins.
+	Hooks []string
+
 	// RecordTTL is how long records live after their last change; heartbeats
 	// keep a running pilot's records alive. Default 7 days; negative: forever.
 	RecordTTL time.Duration

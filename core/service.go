@@ -94,6 +94,14 @@ func (s *Service) CreatePilot(ctx context.Context, pd PilotDescription) (*Pilot,
 	if err != nil {
 		return nil, fmt.Errorf("create pilot: %w", err)
 	}
+	hooks, err := s.pilotHooks(ctx, pd)
+	if err != nil {
+		return nil, err
+	}
+	hookArgs, err := s.shipHooks(ctx, hooks)
+	if err != nil {
+		return nil, fmt.Errorf("create pilot: %w", err)
+	}
 	if h := resource.Hostname(); s.d.addr.IsLoopback() && h != "" && !adaptors.IsLocalHost(h) {
 		s.d.log.Warn("the pilot's agent runs on another host but the coordination store has a loopback address, "+
 			"which that host cannot reach; give the service a coordination URL with an address the host can reach",
@@ -131,7 +139,7 @@ func (s *Service) CreatePilot(ctx context.Context, pd PilotDescription) (*Pilot,
 		Extra:            pd.Extra,
 		Agent: adaptors.Agent{
 			Path: agent,
-			Args: []string{"-pilot", id, "-service", s.id},
+			Args: append([]string{"-pilot", id, "-service", s.id}, hookArgs...),
 			Env:  []string{adaptors.EnvCoordination + "=" + s.d.addr.String()},
 		},
 	}

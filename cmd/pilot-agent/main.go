@@ -5,8 +5,10 @@
 // environment: never from the command line, where ps would show its
 // password.
 //
-//	pilot-agent -pilot bj-<uuid> -service pcs-<uuid> [-coordination-file F] [-walltime-margin 10s] [-mpirun LAUNCHER]
+//	pilot-agent -pilot bj-<uuid> -service pcs-<uuid> [-coordination-file F] [-walltime-margin 10s] [-mpirun LAUNCHER] [-hook SHA256]...
 //
+// Each -hook names a hook plugin by the sha256 of its manifest; the agent
+// loads it from the coordination store and checks it against that digest.
 // Exit status: 0 when the pilot ended normally, 1 on a startup error, 3 when
 // it gave up after losing the coordination store.
 package main
@@ -33,9 +35,11 @@ func main() {
 	mpirun := flag.String("mpirun", "", "MPI launcher for spmd_variation mpi (default: the pilot description's mpi_launcher, else mpirun)")
 	coordFile := flag.String("coordination-file", "", "file holding the coordination URL; removed once read")
 	margin := flag.Duration("walltime-margin", 0, "end the pilot this long before its walltime (batch jobs)")
+	var hooks hookList
+	flag.Var(&hooks, "hook", "sha256 of a hook plugin's manifest, in the coordination store (repeatable, in order)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := run(log, *pilot, *service, *mpirun, *coordFile, *margin); err != nil {
+	if err := run(log, *pilot, *service, *mpirun, *coordFile, *margin, hooks); err != nil {
 		log.Error("agent failed", "err", err)
 		if errors.Is(err, agent.ErrStoreLost) {
 			os.Exit(3)
@@ -44,7 +48,7 @@ func main() {
 	}
 }
 
-func run(log *slog.Logger, pilot, service, mpirun, coordFile string, margin time.Duration) error {
+func run(log *slog.Logger, pilot, service, mpirun, coordFile string, margin time.Duration, hooks []string) error {
 	url := os.Getenv("BIGJOB_COORDINATION")
 	os.Unsetenv("BIGJOB_COORDINATION")
 	if coordFile != "" {
@@ -77,6 +81,7 @@ func run(log *slog.Logger, pilot, service, mpirun, coordFile string, margin time
 		PilotID: pilot,
 		MPIRun:  mpirun,
 		Logger:  log,
+		Hooks:   hooks,
 
 		WalltimeMargin: margin,
 	})
@@ -91,4 +96,17 @@ func dialRetry(ctx context.Context, addr coord.Address) (*coord.Store, error) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// hookList collects repeated -hook flags.
+type hookList []string
+
+func (h *hookList) String() string { return strings.Join(*h, ",") }
+
+func (h *hookList) Set(v string) error {
+	if len(v) != 64 || strings.Trim(v, "0123456789abcdef") != "" {
+		return fmt.Errorf("%q is not a sha256 in hex", v)
+	}
+	*h = append(*h, v)
+	return nil
 }

@@ -1,0 +1,74 @@
+package core
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/bigjob-go/bigjob/plugins"
+)
+
+// HooksKey is the pilot description key that names its hook plugins, in
+// the order they run: loaded plugins' names or manifest paths.
+const HooksKey = "hooks"
+
+// pilotHooks resolves the hooks of a pilot: its description's "hooks" if
+// given (an empty list turns the service's off), else Options.Hooks.
+func (s *Service) pilotHooks(ctx context.Context, pd PilotDescription) ([]*plugins.Plugin, error) {
+	refs := s.d.opts.Hooks
+	if v, ok := pd.Extra[HooksKey]; ok {
+		list, ok := stringList(v)
+		if !ok {
+			return nil, &DescriptionError{pcdName, HooksKey, fmt.Sprintf("must be a list of plugin names or manifest paths, not %T", v), nil}
+		}
+		refs = list
+	}
+	var out []*plugins.Plugin
+	for _, ref := range refs {
+		p, err := plugins.Resolve(ctx, ref)
+		if err != nil {
+			return nil, &DescriptionError{pcdName, HooksKey, err.Error(), nil}
+		}
+		if _, err := plugins.NewHooks([]*plugins.Plugin{p}); err != nil {
+			return nil, &DescriptionError{pcdName, HooksKey, err.Error(), nil}
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// shipHooks puts the hooks' bundles where the agent finds them (the
+// coordination store, by digest) and returns the agent's arguments that
+// name them: the digests travel through the submission channel, so the
+// agent loads only what this process chose.
+func (s *Service) shipHooks(ctx context.Context, hooks []*plugins.Plugin) ([]string, error) {
+	var args []string
+	for _, p := range hooks {
+		b := p.Bundle()
+		if err := s.d.store.PutPlugin(ctx, s.d.keys, p.Digest(), b.Manifest, b.Module); err != nil {
+			return nil, fmt.Errorf("hook %s: %w", p.Name(), err)
+		}
+		args = append(args, "-hook", p.Digest())
+	}
+	return args, nil
+}
+
+// stringList reads a list of strings from a decoded JSON value.
+func stringList(v any) ([]string, bool) {
+	switch v := v.(type) {
+	case nil:
+		return nil, true
+	case []string:
+		return v, true
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, s)
+		}
+		return out, true
+	}
+	return nil, false
+}
