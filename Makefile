@@ -5,12 +5,13 @@ PYTHON2 ?= env PYENV_VERSION=2.7.18 python2
 BIN     := bin
 PYLIB   := python/pilot/_lib
 
-.PHONY: all build python-lib demo test test-go test-python test-pbs bench deps services fmt-check vet clean help FORCE
+.PHONY: all build python-lib plugins demo test test-go test-python test-pbs bench deps services fmt-check vet clean help FORCE
 
-all: build python-lib
+all: build python-lib plugins
 
 help:
-	@echo "make             build the agent, the tools, and the Python package's library (python/pilot/_lib)"
+	@echo "make             build the agent, the tools, the Python package's library (python/pilot/_lib) and the example plugins"
+	@echo "make plugins     build the example WASM plugins into bin/plugins/ and the test fixtures into build/plugins-test/"
 	@echo "make demo        run the seed example (examples/example.py) with python3; no Redis needed"
 	@echo "make test        install what the tests need, start SLURM and SGE, then Go (-race), C, C++ and Python 2.7/3 tests"
 	@echo "make services    start the single-host SLURM and SGE the tests use (scripts/services/start.sh)"
@@ -18,7 +19,7 @@ help:
 	@echo "make bench       print the performance figures as JSON lines (see docs/PERFORMANCE.md)"
 	@echo "make install     install pilot.h, libpilot.so, pilot-agent and pilot.pc under PREFIX (/usr/local)"
 
-build: $(BIN)/pilot-agent $(BIN)/hello $(BIN)/pilot-bench
+build: $(BIN)/pilot-agent $(BIN)/hello $(BIN)/pilot-bench $(BIN)/pilot-plugin
 
 # The agent runs on resources that may not have our libc: always static.
 $(BIN)/pilot-agent: FORCE
@@ -29,6 +30,20 @@ $(BIN)/hello: FORCE
 
 $(BIN)/pilot-bench: FORCE
 	$(GO) build -trimpath -o $@ ./cmd/pilot-bench
+
+$(BIN)/pilot-plugin: FORCE
+	$(GO) build -trimpath -o $@ ./cmd/pilot-plugin
+
+# WASM plugins (plugins/ABI.md): the examples (Go with GOOS=wasip1, C with
+# clang --target=wasm32-wasi), each with its sealed plugin.json; and the
+# hostile C fixtures the Python tests load (the Go tests build their own).
+PLUGIN_EXAMPLES := tsp allowlist outputs
+PLUGIN_FIXTURES := loop membomb trap execer writer badabi noexport
+
+plugins: $(BIN)/pilot-plugin
+	@for p in $(PLUGIN_EXAMPLES); do ./$(BIN)/pilot-plugin build plugins/examples/$$p $(BIN)/plugins/$$p >/dev/null || exit 1; done
+	@for p in $(PLUGIN_FIXTURES); do ./$(BIN)/pilot-plugin build plugins/testdata/hostile/$$p build/plugins-test/$$p >/dev/null || exit 1; done
+	@echo "plugins: $(PLUGIN_EXAMPLES) in $(BIN)/plugins/; fixtures in build/plugins-test/"
 
 # The Python package carries the library and the agent, so that
 # PYTHONPATH=python is enough to import pilot.
@@ -52,7 +67,7 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
-test: deps services fmt-check vet build python-lib test-go test-python
+test: deps services fmt-check vet build python-lib plugins test-go test-python
 
 test-go:
 	$(GO) test -race -count=1 -timeout 30m -skip 'PBSReal' ./...
@@ -71,7 +86,7 @@ test-pbs:
 demo: build python-lib
 	cd examples && PYTHONPATH=$(CURDIR)/python $(PYTHON3) example.py
 
-bench: deps services build python-lib
+bench: deps services build python-lib plugins
 	./$(BIN)/pilot-bench
 
 clean:

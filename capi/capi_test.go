@@ -92,6 +92,15 @@ func TestABIFromC(t *testing.T) {
 	}
 }
 
+func TestPluginsFromC(t *testing.T) {
+	exe := compile(t, "gcc", "testdata/plugins_test.c")
+	out := run(t, exe, testenv.RedisServer(t),
+		"PILOT_TEST_ALLOWLIST="+testenv.Plugin(t, "plugins/examples/allowlist"),
+		"PILOT_TEST_LOOP="+testenv.Plugin(t, "plugins/testdata/hostile/loop"),
+		"PILOT_TEST_TRAP="+testenv.Plugin(t, "plugins/testdata/hostile/trap"))
+	require.Contains(t, out, "all checks passed")
+}
+
 // The examples run the seed example's workload (examples/example.py) from C
 // and C++: both print the seed's three lines and leave four unit outputs.
 

@@ -29,7 +29,8 @@ type serviceOptions struct {
 	HeartbeatTimeoutMS  int64  `json:"heartbeat_timeout_ms"`
 	StoreGraceMS        int64  `json:"store_grace_ms"`
 	StopTimeoutMS       int64  `json:"stop_timeout_ms"`
-	RecordTTLS          int64  `json:"record_ttl_s"`
+	RecordTTLS          int64    `json:"record_ttl_s"`
+	Hooks               []string `json:"hooks"`
 }
 
 // options parses options_json (NULL: defaults) into core.Options.
@@ -39,7 +40,7 @@ func options(fn string, p *C.pilot_cchar) (core.Options, error) {
 		dec := json.NewDecoder(bytes.NewReader([]byte(C.GoString((*C.char)(unsafe.Pointer(p))))))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&so); err != nil {
-			return core.Options{}, invalid("%s: options_json: %v (known keys: coordination_url, agent_path, no_embedded, quiet, heartbeat_interval_ms, heartbeat_timeout_ms, store_grace_ms, stop_timeout_ms, record_ttl_s)", fn, err)
+			return core.Options{}, invalid("%s: options_json: %v (known keys: coordination_url, agent_path, no_embedded, quiet, heartbeat_interval_ms, heartbeat_timeout_ms, store_grace_ms, stop_timeout_ms, record_ttl_s, hooks)", fn, err)
 		}
 	}
 	ms := func(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
@@ -53,6 +54,7 @@ func options(fn string, p *C.pilot_cchar) (core.Options, error) {
 		StoreGrace:        ms(so.StoreGraceMS),
 		StopTimeout:       ms(so.StopTimeoutMS),
 		RecordTTL:         time.Duration(so.RecordTTLS) * time.Second,
+		Hooks:             so.Hooks,
 	}
 	var w io.Writer = os.Stderr
 	if so.Quiet {

@@ -171,6 +171,9 @@ pilot_status pilot_flush_all(int64_t timeout_ms);
  *   "store_grace_ms"        an agent without its store this long stops, default 60000
  *   "stop_timeout_ms"       how long cancel waits for an agent, default 10000
  *   "record_ttl_s"          lifetime of finished records, default 604800 (7 days)
+ *   "hooks"                 hook plugins (loaded plugins' names or plugin.json
+ *                           paths) of every pilot whose description has no
+ *                           "hooks" key; see pilot_plugin_load
  * Errors: PILOT_EINVAL (bad options or URL), PILOT_ESTORE. */
 pilot_status pilot_service_new(const char *options_json, pilot_service *out);
 
@@ -298,6 +301,41 @@ pilot_status pilot_unit_cancel(pilot_unit u);
 
 /* Callbacks for this unit (see pilot_service_set_callback). */
 pilot_status pilot_unit_set_callback(pilot_unit u, pilot_state_fn fn, void *user_data);
+
+/* ----------------------------------------------------------------------------
+ * WASM plugins (plugins/ABI.md): third-party resource adaptors and unit hooks
+ *
+ * A plugin is a WebAssembly module with a manifest (plugin.json) that pins its
+ * sha256 and grants its limits and capabilities. Inside this library plugins
+ * run on wazero's interpreter (the compiler needs a signal stack that Go does
+ * not set up in shared libraries); agents run hooks compiled.
+ */
+
+/* Loads the plugin whose manifest is at manifest_path into the process. An
+ * adaptor plugin serves its URL schemes (e.g. "tsp://localhost", and
+ * "tsp+ssh://host") to create_pilot from then on; a hook plugin can be named
+ * by its name in a pilot description's "hooks" list. Loading the same plugin
+ * again succeeds. If info_json is not NULL it receives the plugin's info:
+ *   {"name", "version", "kinds": ["adaptor"|"pre_unit"|"post_unit"],
+ *    "schemes", "digest": "<sha256 of the manifest>", "engine"}
+ * (free with pilot_string_free).
+ * Errors: PILOT_ENOTFOUND (no such manifest or module), PILOT_EINVAL (the
+ * plugin is refused: the message names why, e.g. a sha256 that does not
+ * match, a missing export, a wrong ABI version, a scheme already served). */
+pilot_status pilot_plugin_load(const char *manifest_path, char **info_json);
+
+/* The info of every loaded plugin, as a JSON array sorted by name. */
+pilot_status pilot_plugins(char **json_out);
+
+/* Calls export_name of the loaded plugin name with request_json and returns
+ * its JSON answer, as the host would (for testing plugins): e.g.
+ * "hook_pre_unit" with {"unit": {...}}. The call runs under the plugin's
+ * limits; commands and files act on this machine, with work_dir (NULL: none)
+ * as $WORKDIR. Errors: PILOT_ENOTFOUND (no such plugin), PILOT_EINVAL (bad
+ * JSON, not an export of the plugin), PILOT_EADAPTOR (the plugin answered an
+ * error, trapped, ran out of memory or time: the message says which). */
+pilot_status pilot_plugin_call(const char *name, const char *export_name, const char *request_json,
+                               const char *work_dir, char **answer_json);
 
 /* ----------------------------------------------------------------------------
  * Compute data service (BigJob's decentral ComputeDataService)

@@ -149,15 +149,17 @@ func (h *Host) Load(ctx context.Context, path string) (*Plugin, error) {
 // than abi.Version, an import the host does not provide, a plugin_info that
 // contradicts the manifest.
 func (h *Host) LoadBundle(ctx context.Context, b Bundle) (*Plugin, error) {
+	// Verify first: the digest pins the manifest, and only the check
+	// against its sha256 pins the module.
+	m, err := b.verify()
+	if err != nil {
+		return nil, err
+	}
 	digest := b.Digest()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if p := h.plugins[digest]; p != nil {
 		return p, nil
-	}
-	m, err := b.verify()
-	if err != nil {
-		return nil, err
 	}
 	p, err := h.compile(ctx, b, m)
 	if err != nil {

@@ -116,7 +116,7 @@ func (p *Plugin) Call(ctx context.Context, sc *Scope, export string, in, out any
 // instance from the pool; an instance that fails is discarded, so the
 // next call gets a fresh one.
 func (p *Plugin) CallJSON(ctx context.Context, sc *Scope, export string, in []byte) ([]byte, error) {
-	if !p.exports(export) {
+	if !p.Exports(export) {
 		return nil, &Error{Plugin: p.m.Name, Export: export, Message: fmt.Sprintf("not an export of a %s plugin", strings.Join(p.info.Kinds, "/"))}
 	}
 	ctx, cancel := p.withTimeout(ctx)
@@ -139,7 +139,8 @@ func (p *Plugin) CallJSON(ctx context.Context, sc *Scope, export string, in []by
 	return out, nil
 }
 
-func (p *Plugin) exports(export string) bool {
+// Exports reports whether export is an entry point of one of the plugin's kinds.
+func (p *Plugin) Exports(export string) bool {
 	for _, k := range p.info.Kinds {
 		if slices.Contains(abi.KindExports[k], export) {
 			return true

@@ -203,6 +203,8 @@ func TestRefusedAtLoad(t *testing.T) {
 
 	b, err := plugins.ReadBundle(example(t, "outputs"))
 	require.NoError(t, err)
+	_, err = h.LoadBundle(ctx, b)
+	require.NoError(t, err, "the genuine module loads; its impostor under the same manifest must not")
 	b.Module = append([]byte(nil), b.Module...)
 	b.Module[len(b.Module)-1] ^= 1
 	_, err = h.LoadBundle(ctx, b)

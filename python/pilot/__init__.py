@@ -15,6 +15,7 @@ from pilot.compute import (PilotComputeService, PilotCompute, ComputeUnit, Compu
                            ComputeDataServiceDecentral, ComputeDataServiceCentral, ComputeUnitService,
                            DataUnitService)
 from pilot.data import PilotDataService, PilotData, DataUnit
+from pilot.plugins import load_plugin, plugins, call_plugin
 
 application_id = "bigjob"
 version = _ffi.to_str(_ffi.lib.pilot_version())
@@ -26,5 +27,5 @@ __all__ = [
     "PilotComputeService", "PilotCompute", "ComputeUnit", "ComputeDataService", "ComputeDataServiceDecentral",
     "ComputeDataServiceCentral", "ComputeUnitService", "DataUnitService", "PilotDataService", "PilotData",
     "DataUnit", "PilotError", "State", "PilotComputeDescription", "ComputeUnitDescription",
-    "DataUnitDescription", "application_id", "version",
+    "DataUnitDescription", "application_id", "version", "load_plugin", "plugins", "call_plugin",
 ]

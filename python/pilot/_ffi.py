@@ -132,6 +132,9 @@ _SIGNATURES = {
     "pilot_dataservice_submit_unit": ([c_handle, ctypes.c_char_p, _P(c_handle)], True),
     "pilot_dataservice_wait": ([c_handle, ctypes.c_int64], True),
     "pilot_dataservice_details": ([c_handle, _str_out], True),
+    "pilot_plugin_load": ([ctypes.c_char_p, _str_out], True),
+    "pilot_plugins": ([_str_out], True),
+    "pilot_plugin_call": ([ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, _str_out], True),
 }
 
 
@@ -226,11 +229,15 @@ def encode(kind, value):
         raise PilotError("%s: cannot be encoded as JSON: %s" % (kind, e))
 
 
-def options(coordination_url=None):
+def options(coordination_url=None, hooks=None):
     """Options JSON for the library: the package's own agent binary."""
     opts = {"agent_path": os.path.join(LIB_DIR, "pilot-agent")}
     if coordination_url:
         opts["coordination_url"] = to_str(to_bytes(coordination_url))
+    if hooks is not None:
+        if isinstance(hooks, (str, text_type, bytes)) or not all(isinstance(h, (str, text_type, bytes)) for h in hooks):
+            raise PilotError("hooks: give a list of plugin names or plugin.json paths, not %r" % (hooks,))
+        opts["hooks"] = [to_str(to_bytes(h)) for h in hooks]
     return to_bytes(json.dumps(opts))
 
 

@@ -111,7 +111,10 @@ class PilotComputeService(_ffi.Handle):
 
     _free = "pilot_service_free"
 
-    def __init__(self, coordination_url="redis://localhost", pcs_url=None):
+    def __init__(self, coordination_url="redis://localhost", pcs_url=None, hooks=None):
+        """hooks (an extension): hook plugins, by loaded name or plugin.json
+        path, for every pilot whose description names none (see
+        pilot.load_plugin)."""
         if not coordination_url:
             raise Exception("No COORDINATION_URL specified - abort")
         if pcs_url is not None:
@@ -119,7 +122,7 @@ class PilotComputeService(_ffi.Handle):
                              "reconnect its pilots with PilotCompute(pilot_url=...)")
         self.coordination_url = coordination_url
         _check_url("coordination_url", coordination_url)
-        _ffi.Handle.__init__(self, _ffi.new_handle("pilot_service_new", _ffi.options(coordination_url)))
+        _ffi.Handle.__init__(self, _ffi.new_handle("pilot_service_new", _ffi.options(coordination_url, hooks)))
         self.id = _ffi.get_string("pilot_service_id", self.handle)
         self.url = _ffi.get_string("pilot_service_url", self.handle)
         self.coordination_queue = "PilotComputeServiceQueue-" + self.id

@@ -87,3 +87,13 @@ def backends():
 def scratch():
     """A scratch directory (remove it with shutil.rmtree)."""
     return tempfile.mkdtemp(prefix="pytest-pilot-")
+
+
+def plugin(name):
+    """The sealed manifest of a plugin `make plugins` built: an example
+    (bin/plugins/<name>) or a hostile test fixture (build/plugins-test/<name>)."""
+    for d in (os.path.join(REPO, "bin", "plugins", name), os.path.join(REPO, "build", "plugins-test", name)):
+        m = os.path.join(d, "plugin.json")
+        if os.path.exists(m):
+            return m
+    raise AssertionError("plugin %s is not built: run `make plugins`" % name)

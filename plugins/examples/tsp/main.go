@@ -6,7 +6,8 @@
 // tsp://localhost?socket=/path (else tsp's default, $TS_SOCKET or
 // /tmp/socket-ts.<uid>). A pilot asks for number_of_processes of the
 // queue's slots (tsp -N); tsp -S sets how many the queue has. The agent's
-// output stays in tsp's output file (tsp -o <id>).
+// output stays in tsp's output file (tsp -o <id>), which is kept in the
+// pilot's working directory.
 //
 // Its manifest allows it one command, tsp.
 package main
@@ -40,12 +41,14 @@ func env(resource string) ([]string, error) {
 	return nil, nil
 }
 
-// tsp runs tsp with args; a non-zero exit is an error quoting its stderr.
-func tsp(resource string, args ...string) (string, error) {
+// tsp runs tsp with args and extra environment; a non-zero exit is an
+// error quoting its stderr.
+func tsp(resource string, extra []string, args ...string) (string, error) {
 	e, err := env(resource)
 	if err != nil {
 		return "", err
 	}
+	e = append(e, extra...)
 	res, err := pdk.Exec(append([]string{"tsp"}, args...), e...)
 	if err != nil {
 		return "", err
@@ -79,7 +82,9 @@ func (adaptor) Submit(j abi.Job, script string) (string, error) {
 	if j.Slots > 1 {
 		args = append(args, "-N", strconv.Itoa(j.Slots))
 	}
-	id, err := tsp(j.Resource, append(args, "sh", script)...)
+	// The tsp client that submits runs the job, and keeps its output in
+	// its TMPDIR: the pilot's working directory.
+	id, err := tsp(j.Resource, []string{"TMPDIR=" + j.Dir}, append(args, "sh", script)...)
 	if err != nil {
 		return "", err
 	}
@@ -92,7 +97,7 @@ func (adaptor) Submit(j abi.Job, script string) (string, error) {
 var exitRE = regexp.MustCompile(`(?m)^Exit status: (.*)$`)
 
 func (adaptor) State(id, resource string) (abi.StateResponse, error) {
-	out, err := tsp(resource, "-s", id)
+	out, err := tsp(resource, nil, "-s", id)
 	if err != nil {
 		if _, gone := err.(*exitError); gone {
 			// tsp no longer lists the job: removed (tsp -r) or cleared.
@@ -108,7 +113,7 @@ func (adaptor) State(id, resource string) (abi.StateResponse, error) {
 	case "skipped":
 		return abi.StateResponse{State: abi.StateEnded, End: abi.EndFailed, Reason: "skipped by tsp"}, nil
 	case "finished":
-		info, err := tsp(resource, "-i", id)
+		info, err := tsp(resource, nil, "-i", id)
 		if err != nil {
 			return abi.StateResponse{}, err
 		}
@@ -145,12 +150,12 @@ func (a adaptor) Cancel(id, resource string) error {
 	case abi.StateEnded:
 		return nil
 	case abi.StateQueued:
-		if _, err := tsp(resource, "-r", id); err == nil {
+		if _, err := tsp(resource, nil, "-r", id); err == nil {
 			return nil
 		}
 		// it may have started meanwhile: kill it below
 	}
-	if _, err := tsp(resource, "-k", id); err != nil {
+	if _, err := tsp(resource, nil, "-k", id); err != nil {
 		if st, serr := a.State(id, resource); serr == nil && st.State == abi.StateEnded {
 			return nil
 		}
