@@ -21,14 +21,14 @@ import (
 
 // serviceOptions is the JSON of pilot_service_new (see pilot.h).
 type serviceOptions struct {
-	CoordinationURL     string `json:"coordination_url"`
-	AgentPath           string `json:"agent_path"`
-	NoEmbedded          bool   `json:"no_embedded"`
-	Quiet               bool   `json:"quiet"`
-	HeartbeatIntervalMS int64  `json:"heartbeat_interval_ms"`
-	HeartbeatTimeoutMS  int64  `json:"heartbeat_timeout_ms"`
-	StoreGraceMS        int64  `json:"store_grace_ms"`
-	StopTimeoutMS       int64  `json:"stop_timeout_ms"`
+	CoordinationURL     string   `json:"coordination_url"`
+	AgentPath           string   `json:"agent_path"`
+	NoEmbedded          bool     `json:"no_embedded"`
+	Quiet               bool     `json:"quiet"`
+	HeartbeatIntervalMS int64    `json:"heartbeat_interval_ms"`
+	HeartbeatTimeoutMS  int64    `json:"heartbeat_timeout_ms"`
+	StoreGraceMS        int64    `json:"store_grace_ms"`
+	StopTimeoutMS       int64    `json:"stop_timeout_ms"`
 	RecordTTLS          int64    `json:"record_ttl_s"`
 	Hooks               []string `json:"hooks"`
 }
