@@ -42,7 +42,7 @@ import (
 )
 
 var (
-	flagCases       = flag.String("cases", "throughput,throughput_disk,control_plane,latency,memory,python,startup", "cases to run, comma-separated")
+	flagCases       = flag.String("cases", "throughput,throughput_disk,control_plane,latency,memory,python,startup,plugins", "cases to run, comma-separated")
 	flagPyUnits     = flag.Int("python-units", 10000, "units of the Python submission cases")
 	flagRedis       = flag.String("redis", "", "coordination URL of a running Redis (default: start a private redis-server)")
 	flagUnits       = flag.Int("throughput-units", 10000, "units of the throughput case")
@@ -79,6 +79,7 @@ func main() {
 	multi := map[string]func(context.Context, core.Options) ([]result, error){
 		"python":  pythonCases,
 		"startup": startupCases,
+		"plugins": pluginCases,
 	}
 	host, _ := os.Hostname()
 	for _, name := range strings.Split(*flagCases, ",") {

@@ -101,13 +101,17 @@ func input(ptr, n uint32) []byte {
 func answer(v any) uint64 {
 	b, err := json.Marshal(v)
 	if err != nil {
-		b, _ = json.Marshal(map[string]string{"error": "encode the answer: " + err.Error()})
+		return errorAnswer(fmt.Errorf("encode the answer: %w", err))
 	}
-	return uint64(pin(b))<<32 | uint64(len(b))
+	return pack(b)
 }
 
+// pack pins an answer and packs ptr<<32 | len.
+func pack(b []byte) uint64 { return uint64(pin(b))<<32 | uint64(len(b)) }
+
 func errorAnswer(err error) uint64 {
-	return answer(map[string]string{"error": err.Error()})
+	w := writer(`{`).field("error").str(err.Error())
+	return pack(append(w, '}'))
 }
 
 //go:wasmexport plugin_info
@@ -180,34 +184,34 @@ func adaptorCancel(ptr, n uint32) uint64 {
 
 //go:wasmexport hook_pre_unit
 func hookPreUnit(ptr, n uint32) uint64 {
-	var req abi.PreUnitRequest
-	if err := decode(ptr, n, &req); err != nil || plugin.PreUnit == nil {
+	req, err := decodePreUnit(input(ptr, n))
+	if err != nil || plugin.PreUnit == nil {
 		return errorAnswer(orNot(err, errors.New("this plugin registered no PreUnit")))
 	}
 	if err := plugin.PreUnit(&req.Unit); err != nil {
 		var r *refusal
 		if errors.As(err, &r) {
-			return answer(abi.PreUnitResponse{Action: abi.ActionRefuse, Message: r.msg})
+			return pack(encodeAction(abi.ActionRefuse, r.msg, nil))
 		}
 		return errorAnswer(err)
 	}
-	return answer(abi.PreUnitResponse{Action: abi.ActionContinue, Unit: &req.Unit})
+	return pack(encodeAction(abi.ActionContinue, "", &req.Unit))
 }
 
 //go:wasmexport hook_post_unit
 func hookPostUnit(ptr, n uint32) uint64 {
-	var req abi.PostUnitRequest
-	if err := decode(ptr, n, &req); err != nil || plugin.PostUnit == nil {
+	req, err := decodePostUnit(input(ptr, n))
+	if err != nil || plugin.PostUnit == nil {
 		return errorAnswer(orNot(err, errors.New("this plugin registered no PostUnit")))
 	}
 	if err := plugin.PostUnit(&req); err != nil {
 		var r *refusal
 		if errors.As(err, &r) {
-			return answer(abi.PostUnitResponse{Action: abi.ActionFail, Message: r.msg})
+			return pack(encodeAction(abi.ActionFail, r.msg, nil))
 		}
 		return errorAnswer(err)
 	}
-	return answer(abi.PostUnitResponse{Action: abi.ActionContinue})
+	return pack(encodeAction(abi.ActionContinue, "", nil))
 }
 
 func decode(ptr, n uint32, v any) error {
