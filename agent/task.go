@@ -92,12 +92,17 @@ func (a *agent) spawn(t *task) error {
 			t.wd = filepath.Join(a.sandbox, t.wd)
 		}
 	}
-	if err := a.preHooks(t); err != nil {
-		return err
-	}
-	ud = t.ud
 	if err := os.MkdirAll(t.wd, 0o755); err != nil {
 		return fmt.Errorf("create working directory: %w", err)
+	}
+	if a.hooks.Len() > 0 {
+		if err := a.preHooks(t); err != nil {
+			return err
+		}
+		ud = t.ud
+		if err := os.MkdirAll(t.wd, 0o755); err != nil { // a hook may have moved it
+			return fmt.Errorf("create working directory: %w", err)
+		}
 	}
 	if len(ud.FileTransfer) > 0 {
 		a.w.add(false, coord.Update{UnitID: t.id, State: string(core.Staging),

@@ -331,9 +331,10 @@ pilot_status pilot_plugins(char **json_out);
  * its JSON answer, as the host would (for testing plugins): e.g.
  * "hook_pre_unit" with {"unit": {...}}. The call runs under the plugin's
  * limits; commands and files act on this machine, with work_dir (NULL: none)
- * as $WORKDIR. Errors: PILOT_ENOTFOUND (no such plugin), PILOT_EINVAL (bad
- * JSON, not an export of the plugin), PILOT_EADAPTOR (the plugin answered an
- * error, trapped, ran out of memory or time: the message says which). */
+ * as $WORKDIR. The answer is returned as the plugin gave it, an
+ * {"error": ...} answer included. Errors: PILOT_ENOTFOUND (no such plugin),
+ * PILOT_EINVAL (bad JSON, not an export of the plugin), PILOT_EADAPTOR (the
+ * plugin trapped, ran out of memory or time: the message says which). */
 pilot_status pilot_plugin_call(const char *name, const char *export_name, const char *request_json,
                                const char *work_dir, char **answer_json);
 

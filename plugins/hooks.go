@@ -11,9 +11,10 @@ import (
 )
 
 // Hooks are a pilot's hook plugins, in the order the pilot names them.
-// pre_unit hooks run in that order, post_unit hooks in the reverse order
-// (each post hook sees the unit after the hooks that wrapped it less
-// closely), and the first hook that refuses or fails a unit ends the chain.
+// pre_unit hooks run in that order and post_unit hooks in the reverse
+// order, so that the first-named hook wraps the others (it is the first to
+// see a unit and the last to judge it); the first hook that refuses or
+// fails a unit ends the chain.
 //
 // Hooks fail closed: a hook that traps, times out or answers an error
 // makes the unit Failed with that error, rather than letting it pass
@@ -92,8 +93,13 @@ func rewrite(u, by *abi.Unit) error {
 			return fmt.Errorf("environment entry %q is not NAME=value", kv)
 		}
 	}
-	u.Arguments = slices.Clone(by.Arguments)
-	u.Environment = slices.Clone(by.Environment)
+	// A list the answer leaves out (null) is kept; an empty one empties it.
+	if by.Arguments != nil {
+		u.Arguments = slices.Clone(by.Arguments)
+	}
+	if by.Environment != nil {
+		u.Environment = slices.Clone(by.Environment)
+	}
 	if by.WorkingDirectory != "" {
 		u.WorkingDirectory = by.WorkingDirectory
 	}
@@ -120,14 +126,14 @@ func (h *Hooks) Post(ctx context.Context, req abi.PostUnitRequest) *Verdict {
 			return &Verdict{Hook: p.Name(), Message: "post_unit hook failed, so the unit's result is not trusted: " + err.Error()}
 		}
 		switch {
-		case res.Action == abi.ActionContinue:
-		case res.Action == abi.ActionFail && req.State == "Done":
+		case res.Action == abi.ActionContinue, req.State != "Done":
+			// a Failed unit stays as it is, whatever the hook says
+		case res.Action == abi.ActionFail:
 			msg := res.Message
 			if msg == "" {
 				msg = "no reason given"
 			}
 			return &Verdict{Hook: p.Name(), Message: fmt.Sprintf("failed by post_unit hook %s: %s", p.Name(), msg)}
-		case res.Action == abi.ActionFail:
 		default:
 			return &Verdict{Hook: p.Name(), Message: fmt.Sprintf("post_unit hook %s answered action %q; it must be %q or %q", p.Name(), res.Action, abi.ActionContinue, abi.ActionFail)}
 		}

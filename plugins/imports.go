@@ -277,6 +277,12 @@ func (p *Plugin) writeAnswer(ctx context.Context, m api.Module, stack []uint64) 
 		return abi.WriteDenied
 	}
 	path := cs.scope.resolve(string(rawPath))
+	if cs.scope.Runner.Local() {
+		// A link in a granted directory must not lead the write out of it.
+		if dir, err := filepath.EvalSymlinks(filepath.Dir(path)); err == nil {
+			path = filepath.Join(dir, filepath.Base(path))
+		}
+	}
 	allowed := false
 	for _, d := range p.m.Capabilities.WriteDirs {
 		if rest, ok := strings.CutPrefix(d, workdirToken); ok {
@@ -285,7 +291,13 @@ func (p *Plugin) writeAnswer(ctx context.Context, m api.Module, stack []uint64) 
 			}
 			d = cs.scope.WorkDir + rest
 		}
-		if within(path, filepath.Clean(d)) && path != filepath.Clean(d) {
+		d = filepath.Clean(d)
+		if cs.scope.Runner.Local() {
+			if real, err := filepath.EvalSymlinks(d); err == nil {
+				d = real
+			}
+		}
+		if within(path, d) && path != d {
 			allowed = true
 			break
 		}

@@ -67,8 +67,9 @@ func (p *Plugin) close(ctx context.Context) error {
 }
 
 // Error is a failed plugin call. Trapped is set when the instance failed
-// (a trap, a timeout, memory exhausted, a broken answer) rather than the
-// plugin answering with an error; that instance has been discarded.
+// (a trap, a timeout, memory exhausted, an answer outside its memory or
+// over its size limit) rather than the plugin answering with an error or
+// with JSON that does not fit the ABI; that instance has been discarded.
 type Error struct {
 	Plugin, Export string
 	Message        string
@@ -123,7 +124,7 @@ func (p *Plugin) CallJSON(ctx context.Context, sc *Scope, export string, in []by
 	defer cancel()
 	inst, err := p.pool.get(ctx)
 	if err != nil {
-		return nil, p.failure(ctx, export, err, nil)
+		return nil, p.busy(ctx, export, err)
 	}
 	cs := &callState{p: p, scope: sc}
 	out, err := inst.invoke(withCall(ctx, cs), export, in, p.m.Limits.OutputBytes)
@@ -177,6 +178,16 @@ func (p *Plugin) failure(ctx context.Context, export string, err error, denied [
 		e.Message += "; the host denied: " + strings.Join(denied, "; ")
 	}
 	return e
+}
+
+// busy is the error of a call that found no free instance in time: every
+// one of the plugin's instances was in use until the call's timeout.
+func (p *Plugin) busy(ctx context.Context, export string, err error) error {
+	if context.Cause(ctx) != errTimeout {
+		return p.failure(ctx, export, err, nil)
+	}
+	return &Error{Plugin: p.m.Name, Export: export, Err: err, Message: fmt.Sprintf(
+		"no instance became free within its timeout of %s: all %d (limits.instances) were busy", p.m.Limits.Timeout(), p.m.Limits.Instances)}
 }
 
 // errTimeout is the cause of a call's context that reached the plugin's

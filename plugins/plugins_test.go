@@ -188,12 +188,15 @@ func TestWriteFileStaysInItsDirectories(t *testing.T) {
 	assert.Contains(t, v.Message, ": written")
 	assert.FileExists(t, filepath.Join(u.WorkingDirectory, "out", "result.txt"))
 
-	for _, bad := range []string{"elsewhere.txt", "out/../../x", "/etc/x"} {
+	outside := t.TempDir()
+	require.NoError(t, os.Symlink(outside, filepath.Join(u.WorkingDirectory, "out", "link")))
+	for _, bad := range []string{"elsewhere.txt", "out/../../x", "/etc/x", "out/link/x"} {
 		u.Executable = bad
 		_, v = hk.Pre(context.Background(), u)
 		assert.Contains(t, v.Message, ": denied", bad)
 	}
 	assert.NoFileExists(t, filepath.Join(u.WorkingDirectory, "elsewhere.txt"))
+	assert.NoFileExists(t, filepath.Join(outside, "x"), "a link does not lead the write out")
 }
 
 func TestRefusedAtLoad(t *testing.T) {
