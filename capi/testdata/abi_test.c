@@ -7,26 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pilot.h"
-
-static int failures = 0;
-
-static void check(int ok, const char *what, ...) {
-    if (ok) return;
-    va_list ap;
-    va_start(ap, what);
-    fprintf(stderr, "FAIL: ");
-    vfprintf(stderr, what, ap);
-    fprintf(stderr, " (last error: %s)\n", pilot_last_error());
-    va_end(ap);
-    failures++;
-}
-
-static void expect(pilot_status got, pilot_status want, const char *contains, const char *what) {
-    check(got == want, "%s: status %d, want %d", what, got, want);
-    if (contains) check(strstr(pilot_last_error(), contains) != NULL, "%s: error %s should mention %s", what,
-                        pilot_last_error(), contains);
-}
+#include "check.h"
 
 /* Callbacks: record the states of one unit in order. */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
