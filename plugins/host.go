@@ -3,9 +3,10 @@
 // contract between the host and a plugin.
 //
 // A plugin is a module plus its manifest (Manifest). A Host verifies the
-// module against the manifest's sha256, compiles it once (through a
-// compilation cache shared by the process and, for the compiler engine, kept
-// on disk), checks its ABI version and exports, and runs calls in a bounded
+// module against the manifest's sha256, compiles it once (through the
+// Host's compilation cache, which the compiler engine keeps on disk, so
+// that the next process finds the module compiled), checks its ABI version
+// and exports, and runs calls in a bounded
 // pool of instances. Each call has the manifest's timeout and each instance
 // its memory limit; an instance that traps or times out is closed and never
 // used again. A plugin reaches outside its sandbox only through the host
@@ -88,13 +89,15 @@ func NewHost(o HostOptions) *Host {
 	h := &Host{engine: o.Engine, log: o.Logger, plugins: map[string]*Plugin{}}
 	h.cache = wazero.NewCompilationCache()
 	if o.Engine == EngineCompiler {
-		if dir := cacheDir(o.CacheDir); dir != "" {
-			c, err := wazero.NewCompilationCacheWithDir(dir)
-			if err != nil {
-				h.log.Warn("plugins: compiled modules are not cached on disk", "dir", dir, "err", err)
-			} else {
+		dir, err := cacheDir(o.CacheDir)
+		if err == nil && dir != "" {
+			var c wazero.CompilationCache
+			if c, err = wazero.NewCompilationCacheWithDir(dir); err == nil {
 				h.cache = c
 			}
+		}
+		if err != nil {
+			h.log.Warn("plugins: compiled modules are not cached on disk", "dir", dir, "err", err)
 		}
 	}
 	return h
@@ -113,24 +116,23 @@ func compilerSupported() bool {
 	return false
 }
 
-func cacheDir(dir string) string {
+// cacheDir is the on-disk compilation cache ("" for none), created owner-only:
+// wazero trusts what it finds there.
+func cacheDir(dir string) (string, error) {
 	if dir == "" {
 		dir = os.Getenv(EnvCacheDir)
 	}
 	if dir == "off" {
-		return ""
+		return "", nil
 	}
 	if dir == "" {
 		base, err := os.UserCacheDir()
 		if err != nil {
-			return ""
+			return "", err
 		}
 		dir = filepath.Join(base, "bigjob", "wasm")
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return ""
-	}
-	return dir
+	return dir, os.MkdirAll(dir, 0o700)
 }
 
 // Load loads the plugin whose manifest is at path (see LoadBundle).
@@ -179,6 +181,7 @@ func (h *Host) Close(ctx context.Context) error {
 		errs = append(errs, p.close(ctx))
 		delete(h.plugins, d)
 	}
+	errs = append(errs, h.cache.Close(ctx))
 	return errors.Join(errs...)
 }
 

@@ -22,7 +22,7 @@ type Manifest struct {
 	ABI          int             `json:"abi"`     // must be abi.Version
 	Name         string          `json:"name"`    // [a-z0-9][a-z0-9_.-]*; must match plugin_info
 	Version      string          `json:"version"` // must match plugin_info
-	Wasm         string          `json:"wasm"`    // the module's path, relative to the manifest's folder
+	Wasm         string          `json:"wasm"`    // the module's path, absolute or relative to the manifest's folder
 	SHA256       string          `json:"sha256"`  // hex sha256 of the module
 	Limits       Limits          `json:"limits"`
 	Capabilities Capabilities    `json:"capabilities"`
@@ -99,6 +99,10 @@ func ParseManifest(path string, data []byte) (Manifest, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
 		return m, &ManifestError{Path: path, Problem: "is not valid: " + err.Error()}
+	}
+	if dec.More() {
+		// what follows would not count as manifest but would change its digest
+		return m, &ManifestError{Path: path, Problem: "has data after its JSON object"}
 	}
 	bad := func(field, problem string) (Manifest, error) {
 		return m, &ManifestError{Path: path, Field: field, Problem: problem}

@@ -270,8 +270,8 @@ func (p *Plugin) checkInfo() error {
 			return fmt.Errorf("an adaptor plugin must list the URL schemes it serves in %s", abi.ExportInfo)
 		}
 		for _, s := range i.Schemes {
-			if !schemeRE.MatchString(s) || strings.HasSuffix(s, "+ssh") {
-				return fmt.Errorf("%s lists scheme %q: give lower-case URL schemes without +ssh (the host adds scheme+ssh itself)", abi.ExportInfo, s)
+			if !schemeRE.MatchString(s) {
+				return fmt.Errorf("%s lists scheme %q: give lower-case URL schemes of a-z 0-9 . - without +ssh (the host adds scheme+ssh itself)", abi.ExportInfo, s)
 			}
 		}
 	}

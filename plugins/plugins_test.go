@@ -226,6 +226,7 @@ func TestRefusedAtLoad(t *testing.T) {
 		{`{"abi": 2, "name": "x", "version": "1", "wasm": "x.wasm", "sha256": "` + strings.Repeat("0", 64) + `"}`, `"abi" is 2, but this host speaks plugin ABI version 1`},
 		{`{"abi": 1, "name": "x", "version": "1", "wasm": "x.wasm", "sha256": "` + strings.Repeat("0", 64) + `", "limits": {"timeout": 5}}`, `unknown field "timeout"`},
 		{`{"abi": 1, "name": "X Y", "version": "1"}`, `"name" "X Y" must be`},
+		{`{"abi": 1, "name": "x", "version": "1", "wasm": "x.wasm", "sha256": "` + strings.Repeat("0", 64) + `"} {"abi": 2}`, `has data after its JSON object`},
 		{`{"abi": 1, "name": "x", "version": "1", "wasm": "x.wasm", "sha256": "abc"}`, `"sha256" "abc" is not a hex sha256`},
 		{`{"abi": 1, "name": "x", "version": "1", "wasm": "x.wasm", "sha256": "` + strings.Repeat("0", 64) + `", "capabilities": {"write_dirs": ["tmp"]}}`, `give absolute directories or $WORKDIR`},
 	} {
