@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/bigjob-go/bigjob/internal/shell"
 )
 
 // DescriptionError is a bad or missing key in a description. Its message
@@ -86,8 +87,6 @@ const (
 	DefaultOutput   = "stdout"
 	DefaultError    = "stderr"
 )
-
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // ---------------------------------------------------------------------------
 // Unit descriptions
@@ -213,7 +212,7 @@ func (d UnitDescription) Validate() error {
 		return bad("spmd_variation", fmt.Sprintf("%q is not supported; use \"single\" or \"mpi\"", d.SPMDVariation))
 	}
 	for _, e := range d.Environment {
-		if !envName.MatchString(e.Name) {
+		if !shell.IsName(e.Name) {
 			return bad("environment", fmt.Sprintf("%q is not a valid variable name; use letters, digits and _, not starting with a digit", e.Name))
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/bigjob-go/bigjob/adaptors/remote"
+	"github.com/bigjob-go/bigjob/internal/shell"
 	"github.com/bigjob-go/bigjob/plugins/abi"
 )
 
@@ -89,7 +90,7 @@ func (h *Hooks) Pre(ctx context.Context, u abi.Unit) (abi.Unit, *Verdict) {
 // and working directory.
 func rewrite(u, by *abi.Unit) error {
 	for _, kv := range by.Environment {
-		if k, _, ok := strings.Cut(kv, "="); !ok || !envNameRE.MatchString(k) {
+		if _, _, ok := shell.Assignment(kv); !ok {
 			return fmt.Errorf("environment entry %q is not NAME=value", kv)
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/bigjob-go/bigjob/adaptors/remote"
+	"github.com/bigjob-go/bigjob/internal/shell"
 	"github.com/bigjob-go/bigjob/plugins/abi"
 )
 
@@ -159,8 +159,6 @@ func (p *Plugin) hostExec(ctx context.Context, m api.Module, stack []uint64) {
 	stack[0] = uint64(uint32(len(out)))
 }
 
-var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
 // exec runs what a plugin asked for, if its manifest allows the command.
 func (cs *callState) exec(ctx context.Context, raw []byte) abi.ExecResult {
 	fail := func(msg string) abi.ExecResult { return abi.ExecResult{ExitCode: -1, Error: msg} }
@@ -182,8 +180,8 @@ func (cs *callState) exec(ctx context.Context, raw []byte) abi.ExecResult {
 	}
 	var prefix strings.Builder
 	for _, kv := range req.Env {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || !envNameRE.MatchString(k) {
+		k, v, ok := shell.Assignment(kv)
+		if !ok {
 			return fail(fmt.Sprintf("env entry %q is not NAME=value", kv))
 		}
 		prefix.WriteString(k + "=" + remote.Quote(v) + " ")

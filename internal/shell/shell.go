@@ -1,7 +1,10 @@
-// Package shell quotes words for POSIX shells.
+// Package shell quotes words for POSIX shells and checks variable names.
 package shell
 
-import "strings"
+import (
+	"regexp"
+	"strings"
+)
 
 // Quote quotes s for a POSIX shell: the result is one word whose value is s.
 // Words made only of letters, digits and _-./=:,@%+ are left as they are.
@@ -22,4 +25,16 @@ func Join(argv ...string) string {
 		q[i] = Quote(a)
 	}
 	return strings.Join(q, " ")
+}
+
+var name = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// IsName reports whether s can name a shell (environment) variable:
+// letters, digits and _, not starting with a digit.
+func IsName(s string) bool { return name.MatchString(s) }
+
+// Assignment splits a NAME=value entry; ok is false unless NAME IsName.
+func Assignment(kv string) (k, v string, ok bool) {
+	k, v, ok = strings.Cut(kv, "=")
+	return k, v, ok && IsName(k)
 }
