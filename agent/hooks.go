@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -58,8 +59,9 @@ func (t *task) hookUnit(pilotID string) abi.Unit {
 		Environment: env, WorkingDirectory: t.wd, Description: t.hookDesc}
 }
 
-// preHooks runs the pre_unit hooks on t (whose working directory is
-// chosen) and applies what they rewrote; an error says why t must not run.
+// preHooks runs the pre_unit hooks on t (whose working directory exists)
+// and applies what they rewrote, creating a working directory they moved
+// it to; an error says why t must not run.
 func (a *agent) preHooks(t *task) error {
 	if a.hooks.Len() == 0 {
 		return nil
@@ -78,6 +80,9 @@ func (a *agent) preHooks(t *task) error {
 		t.wd = u.WorkingDirectory
 		if !filepath.IsAbs(t.wd) {
 			t.wd = filepath.Join(a.sandbox, t.wd)
+		}
+		if err := os.MkdirAll(t.wd, 0o755); err != nil {
+			return fmt.Errorf("create the working directory a pre_unit hook chose: %w", err)
 		}
 	}
 	return nil

@@ -95,15 +95,10 @@ func (a *agent) spawn(t *task) error {
 	if err := os.MkdirAll(t.wd, 0o755); err != nil {
 		return fmt.Errorf("create working directory: %w", err)
 	}
-	if a.hooks.Len() > 0 {
-		if err := a.preHooks(t); err != nil {
-			return err
-		}
-		ud = t.ud
-		if err := os.MkdirAll(t.wd, 0o755); err != nil { // a hook may have moved it
-			return fmt.Errorf("create working directory: %w", err)
-		}
+	if err := a.preHooks(t); err != nil {
+		return err
 	}
+	ud = t.ud
 	if len(ud.FileTransfer) > 0 {
 		a.w.add(false, coord.Update{UnitID: t.id, State: string(core.Staging),
 			Fields: []string{"start_staging_time", coord.Timestamp(time.Now())}})

@@ -32,7 +32,7 @@ type pluginInfo struct {
 }
 
 func infoOf(p *plugins.Plugin) pluginInfo {
-	return pluginInfo{Info: p.Info(), Digest: p.Digest(), Engine: plugins.EngineInterpreter.String()}
+	return pluginInfo{Info: p.Info(), Digest: p.Digest(), Engine: p.Engine().String()}
 }
 
 //export pilot_plugin_load

@@ -28,10 +28,10 @@ func (s *Service) pilotHooks(ctx context.Context, pd PilotDescription) ([]*plugi
 		if err != nil {
 			return nil, &DescriptionError{pcdName, HooksKey, err.Error(), nil}
 		}
-		if _, err := plugins.NewHooks([]*plugins.Plugin{p}); err != nil {
-			return nil, &DescriptionError{pcdName, HooksKey, err.Error(), nil}
-		}
 		out = append(out, p)
+	}
+	if _, err := plugins.NewHooks(out); err != nil { // all hooks, none an adaptor
+		return nil, &DescriptionError{pcdName, HooksKey, err.Error(), nil}
 	}
 	return out, nil
 }

@@ -52,6 +52,9 @@ func (p *Plugin) Digest() string { return p.digest }
 // Bundle is the plugin's manifest and module as loaded.
 func (p *Plugin) Bundle() Bundle { return p.bundle }
 
+// Engine is the engine the plugin runs on (its host's).
+func (p *Plugin) Engine() Engine { return p.host.engine }
+
 // Is reports whether the plugin is of kind (abi.KindAdaptor, ...).
 func (p *Plugin) Is(kind string) bool { return slices.Contains(p.info.Kinds, kind) }
 
