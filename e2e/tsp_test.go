@@ -17,34 +17,45 @@ import (
 	"github.com/bigjob-go/bigjob/plugins"
 )
 
-// tspQueue starts a private task-spooler queue of slots slots and returns
-// a function that runs tsp on it; the queue's server is killed when the
+// tspQueue is a private task-spooler queue: its own socket and TMPDIR.
+type tspQueue struct {
+	t         *testing.T
+	dir, sock string
+}
+
+// newTSPQueue starts a queue of slots slots; its server is killed when the
 // test ends.
-func tspQueue(t *testing.T, slots string) (sock string, tsp func(args ...string) string) {
+func newTSPQueue(t *testing.T, slots string) *tspQueue {
 	if _, err := exec.LookPath("tsp"); err != nil {
 		t.Fatalf("tsp (task-spooler) is not installed: run make deps")
 	}
 	dir := t.TempDir()
-	sock = filepath.Join(dir, "ts.sock")
-	tsp = func(args ...string) string {
-		cmd := exec.Command("tsp", args...)
-		// The server starts with the first command and keeps its output
-		// files in its TMPDIR.
-		cmd.Env = append(os.Environ(), "TS_SOCKET="+sock, "TMPDIR="+dir)
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "tsp %v: %s", args, out)
-		return strings.TrimSpace(string(out))
-	}
-	tsp("-S", slots)
-	t.Cleanup(func() { tsp("-K") })
-	return sock, tsp
+	q := &tspQueue{t: t, dir: dir, sock: filepath.Join(dir, "ts.sock")}
+	q.must("-S", slots)
+	t.Cleanup(func() { q.must("-K") })
+	return q
 }
 
-func tspState(t *testing.T, sock, id string) string {
-	cmd := exec.Command("tsp", "-s", id)
-	cmd.Env = append(os.Environ(), "TS_SOCKET="+sock)
-	out, _ := cmd.CombinedOutput()
-	return strings.TrimSpace(string(out))
+// run runs tsp on the queue and returns its trimmed output. The server
+// starts with the first command and keeps its output files in its TMPDIR.
+func (q *tspQueue) run(args ...string) (string, error) {
+	cmd := exec.Command("tsp", args...)
+	cmd.Env = append(os.Environ(), "TS_SOCKET="+q.sock, "TMPDIR="+q.dir)
+	out, err := cmd.CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+// must runs tsp and fails the test if it fails.
+func (q *tspQueue) must(args ...string) string {
+	out, err := q.run(args...)
+	require.NoError(q.t, err, "tsp %v: %s", args, out)
+	return out
+}
+
+// state is what tsp -s says of a job, its error message included.
+func (q *tspQueue) state(id string) string {
+	out, _ := q.run("-s", id)
+	return out
 }
 
 // The tsp adaptor plugin runs a pilot as a task-spooler job; cancel kills
@@ -52,17 +63,17 @@ func tspState(t *testing.T, sock, id string) string {
 func TestTSPPluginRunsAPilot(t *testing.T) {
 	_, err := plugins.Load(context.Background(), testenv.Plugin(t, "plugins/examples/tsp"))
 	require.NoError(t, err)
-	sock, _ := tspQueue(t, "2")
+	q := newTSPQueue(t, "2")
 	s := newService(t)
-	p := running(t, s, core.PilotDescription{ServiceURL: "tsp://localhost?socket=" + sock, NumberOfProcesses: 2,
+	p := running(t, s, core.PilotDescription{ServiceURL: "tsp://localhost?socket=" + q.sock, NumberOfProcesses: 2,
 		WorkingDirectory: t.TempDir(), Walltime: 10})
 	job := jobID(t, p)
-	assert.Equal(t, "running", tspState(t, sock, job))
+	assert.Equal(t, "running", q.state(job))
 	for _, out := range runUnits(t, p, 4, "BIGJOB_PILOT_ID") {
 		assert.Equal(t, p.ID(), strings.Fields(out)[1])
 	}
 	require.NoError(t, p.Cancel(ctxT(t)))
-	assert.Equal(t, "finished", tspState(t, sock, job))
+	assert.Equal(t, "finished", q.state(job))
 	noProcessWith(t, p.ID())
 }
 
@@ -71,15 +82,15 @@ func TestTSPPluginRunsAPilot(t *testing.T) {
 func TestTSPPluginCancelsAQueuedPilot(t *testing.T) {
 	_, err := plugins.Load(context.Background(), testenv.Plugin(t, "plugins/examples/tsp"))
 	require.NoError(t, err)
-	sock, tsp := tspQueue(t, "1")
-	blocker := tsp("sleep", "300")
-	defer tsp("-k", blocker)
+	q := newTSPQueue(t, "1")
+	blocker := q.must("sleep", "300")
+	defer q.must("-k", blocker)
 	s := newService(t)
-	p, err := s.CreatePilot(ctxT(t), core.PilotDescription{ServiceURL: "tsp://localhost?socket=" + sock, NumberOfProcesses: 1,
+	p, err := s.CreatePilot(ctxT(t), core.PilotDescription{ServiceURL: "tsp://localhost?socket=" + q.sock, NumberOfProcesses: 1,
 		WorkingDirectory: t.TempDir(), Walltime: 10})
 	require.NoError(t, err)
 	job := jobID(t, p)
-	require.Never(t, func() bool { return tspState(t, sock, job) != "queued" }, 500*time.Millisecond, 100*time.Millisecond)
+	require.Never(t, func() bool { return q.state(job) != "queued" }, 500*time.Millisecond, 100*time.Millisecond)
 	require.NoError(t, p.Cancel(ctxT(t)))
-	assert.Contains(t, tspState(t, sock, job), "cannot be stated", "the job left the queue")
+	assert.Contains(t, q.state(job), "cannot be stated", "the job left the queue")
 }

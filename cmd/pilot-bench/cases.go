@@ -225,10 +225,13 @@ func peakRSS(pid string) (float64, error) {
 func ms(d time.Duration) float64 { return round2(float64(d.Microseconds()) / 1000) }
 
 // median of a non-empty slice (the lower middle for even lengths).
-func median(fs []float64) float64 {
+func median(fs []float64) float64 { return percentile(fs, 50) }
+
+// percentile p (0-100) of a non-empty slice: the nearest rank at or below.
+func percentile(fs []float64, p int) float64 {
 	s := slices.Clone(fs)
 	slices.Sort(s)
-	return s[(len(s)-1)/2]
+	return s[(len(s)-1)*p/100]
 }
 
 func roundAll2(fs []float64) []float64 {

@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/bigjob-go/bigjob/core"
@@ -74,7 +74,7 @@ func pluginLoad(ctx context.Context, manifest string) (result, error) {
 		d2, err2 := loadOnce(ctx, manifest, c)
 		d3, err3 := loadOnce(ctx, manifest, plugins.HostOptions{Engine: plugins.EngineInterpreter})
 		os.RemoveAll(dir)
-		if err := errorsJoin(err1, err2, err3); err != nil {
+		if err := errors.Join(err1, err2, err3); err != nil {
 			return nil, err
 		}
 		cold, cached, interp = append(cold, ms(d1)), append(cached, ms(d2)), append(interp, ms(d3))
@@ -89,15 +89,6 @@ func pluginLoad(ctx context.Context, manifest string) (result, error) {
 		"ratio":          round2(median(cached) / median(cold)),
 		"what":           "verify sha256, compile, instantiate, check ABI and exports (compiler: agent; interpreter: libpilot)",
 	}, nil
-}
-
-func errorsJoin(errs ...error) error {
-	for _, e := range errs {
-		if e != nil {
-			return e
-		}
-	}
-	return nil
 }
 
 // hookCalls times pre_unit calls of the allowlist (Go) and post_unit calls
@@ -172,12 +163,6 @@ func hookCalls(ctx context.Context, allowlist, outputs string) ([]result, error)
 		})
 	}
 	return out, nil
-}
-
-func percentile(fs []float64, p int) float64 {
-	s := slices.Clone(fs)
-	slices.Sort(s)
-	return s[(len(s)-1)*p/100]
 }
 
 // hookedPilot runs the same /bin/true units through a 2-slot fork pilot
