@@ -172,6 +172,14 @@ func (h *Host) LoadBundle(ctx context.Context, b Bundle) (*Plugin, error) {
 	return p, nil
 }
 
+// unload closes p and forgets it, for a plugin loaded but then not used.
+func (h *Host) unload(ctx context.Context, p *Plugin) {
+	h.mu.Lock()
+	delete(h.plugins, p.digest)
+	h.mu.Unlock()
+	p.close(ctx)
+}
+
 // Close closes every plugin h loaded.
 func (h *Host) Close(ctx context.Context) error {
 	h.mu.Lock()

@@ -63,19 +63,24 @@ func Load(ctx context.Context, path string) (*Plugin, error) {
 func LoadBundle(ctx context.Context, b Bundle) (*Plugin, error) {
 	process.Lock()
 	defer process.Unlock()
-	p, err := processHost().LoadBundle(ctx, b)
+	// Another build under a taken name is refused before it is compiled.
+	if m, err := ParseManifest(b.Origin, b.Manifest); err == nil {
+		if old := process.byName[m.Name]; old != nil && old.digest != b.Digest() {
+			return nil, fmt.Errorf("load plugin %s (%s): a plugin of that name is already loaded from %s (another build, manifest sha256 %.12s); a process holds one build of each plugin",
+				m.Name, b.Origin, old.origin, old.digest)
+		}
+	}
+	h := processHost()
+	p, err := h.LoadBundle(ctx, b)
 	if err != nil {
 		return nil, err
 	}
-	if old := process.byName[p.Name()]; old != nil {
-		if old == p {
-			return p, nil
-		}
-		return nil, fmt.Errorf("load plugin %s (%s): a plugin of that name is already loaded from %s (another build, manifest sha256 %.12s); a process holds one build of each plugin",
-			p.Name(), b.Origin, old.origin, old.digest)
+	if process.byName[p.Name()] == p {
+		return p, nil
 	}
 	if p.Is(abi.KindAdaptor) {
 		if err := adaptors.Add(p.adaptorFactories()); err != nil {
+			h.unload(ctx, p)
 			return nil, fmt.Errorf("load plugin %s (%s): %w", p.Name(), b.Origin, err)
 		}
 	}
