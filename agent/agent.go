@@ -36,6 +36,10 @@ type Config struct {
 	Store   *coord.Store
 	Keys    coord.Keys
 	PilotID string
+	// Key is the service's signing key. The agent runs only a pilot and
+	// units whose descriptions carry its signature; anything else in the
+	// store was not written by the service.
+	Key coord.Key
 
 	Dir       string        // the pilot's working directory; default the current directory
 	Hosts     []string      // one entry per slot; default from the batch environment or the description
@@ -65,7 +69,12 @@ type stopPlan struct {
 	runningReason string
 	queued        core.State // for units not started yet (service units go back instead)
 	queuedReason  string
-	err           error
+	// lost: the pilot ends without the user asking (walltime, a signal from
+	// the resource, the store gone). Running service units it kills are not
+	// recorded: FinishPilot (or whoever finds the pilot lost) gives them
+	// back to the service queue, within the service's max_attempts.
+	lost bool
+	err  error
 }
 
 type agent struct {
@@ -100,11 +109,13 @@ type agent struct {
 	running  map[string]*task // started, not reaped
 	tasks    map[string]*task // backlog ∪ running
 	w        *writer
-	pulling  bool // a pull is outstanding, for this much:
+	plan     *stopPlan // set when the agent is stopping
+	pulling  bool      // a pull is outstanding, for this much:
 	asked    pull
 	nudged   bool // the outstanding pull was nudged
 	stopping bool
 
+	claims uint64 // claims made so far (the puller's): names each claim
 	want   chan pull
 	pulled chan []coord.Claimed
 	exits  chan exit
@@ -159,6 +170,11 @@ func start(ctx context.Context, c Config) (started *agent, err error) {
 	if st := core.State(rec[coord.FieldState]); st.Final() {
 		a.log.Info("pilot ended before its agent started", "state", st)
 		return nil, nil
+	}
+	if !c.Key.Verify(coord.SignPilot, a.id, []byte(rec[coord.FieldDescription]), rec[coord.FieldSig]) {
+		err := fmt.Errorf("refused: the description of pilot %s in the coordination store does not carry the service's signature (it was written or changed by someone without the service's key)", a.id)
+		a.abort(ctx, err)
+		return nil, err
 	}
 	if err := json.Unmarshal([]byte(rec[coord.FieldDescription]), &a.desc); err != nil {
 		return nil, fmt.Errorf("read pilot description: %w", err)
@@ -259,7 +275,8 @@ func (a *agent) abort(ctx context.Context, why error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	msg := "its agent cannot start: " + why.Error()
-	a.store.FinishPilot(ctx, a.keys, a.id, string(core.Failed), msg, string(core.Failed), "pilot "+a.id+" failed: "+msg)
+	a.store.FinishPilot(ctx, a.keys, a.id, coord.PilotEnd{State: string(core.Failed), Reason: msg,
+		UnitState: string(core.Failed), UnitReason: "pilot " + a.id + " failed: " + msg})
 }
 
 // unitEnv is the environment units start from: the agent's own, without the
@@ -282,7 +299,7 @@ func millis(s string, def time.Duration) time.Duration {
 }
 
 func (a *agent) loop(ctx context.Context) error {
-	a.w = newWriter(a.store, a.keys, a.log)
+	a.w = newWriter(a.store, a.keys, a.id, a.log)
 	go a.w.run()
 	bg, stopBg := context.WithCancel(context.Background())
 	go a.puller(bg)
@@ -308,12 +325,12 @@ func (a *agent) loop(ctx context.Context) error {
 			a.svcResume = nil
 		case <-wall.C:
 			why := fmt.Sprintf("walltime of %s reached", a.walltime)
-			plan = &stopPlan{pilotState: core.Done, reason: why,
+			plan = &stopPlan{pilotState: core.Done, reason: why, lost: true,
 				running: core.Failed, runningReason: "killed: the pilot's " + why,
 				queued: core.Canceled, queuedReason: "the pilot's " + why + " before the unit ran"}
 		case <-ctx.Done():
 			why := "the agent was terminated by a signal"
-			plan = &stopPlan{pilotState: core.Done, reason: why,
+			plan = &stopPlan{pilotState: core.Done, reason: why, lost: true,
 				running: core.Failed, runningReason: "killed: " + why,
 				queued: core.Canceled, queuedReason: why + " before the unit ran"}
 		}
@@ -393,6 +410,12 @@ func (a *agent) accept(cl []coord.Claimed) {
 			continue // a retried claim returned it again
 		}
 		t := &task{id: c.UnitID, service: c.Service}
+		if !a.c.Key.Verify(coord.SignUnit, c.UnitID, c.Description, c.Sig) {
+			a.log.Warn("refused a unit that does not carry the service's signature", "unit", c.UnitID)
+			a.w.add(true, t.final(core.Failed, "", "refused by pilot "+a.id+": the unit does not carry the service's signature "+
+				"(it was written into the coordination store by someone without the service's key, not submitted through the service)"))
+			continue
+		}
 		var ud core.UnitDescription
 		if err := json.Unmarshal(c.Description, &ud); err != nil {
 			a.w.add(true, t.final(core.Failed, "", "the unit's description cannot be read: "+err.Error()))
@@ -485,6 +508,9 @@ func (a *agent) finish(x exit) {
 	if t.machinefile != "" {
 		os.Remove(t.machinefile)
 	}
+	if a.plan != nil && a.plan.lost && t.service && t.killState != "" {
+		return // left running in the store: given back for another pilot
+	}
 	a.w.add(!a.busy() || t.killState != "", x.update)
 }
 
@@ -493,7 +519,7 @@ func (a *agent) finish(x exit) {
 // handled by the store (the claim script sees the pilot ended, and
 // FinishPilot gives back or ends the units the agent owns).
 func (a *agent) shutdown(plan *stopPlan, stopBg context.CancelFunc) error {
-	a.stopping = true
+	a.stopping, a.plan = true, plan
 	stopBg()
 	select {
 	case cl := <-a.pulled:
@@ -539,7 +565,8 @@ func (a *agent) shutdown(plan *stopPlan, stopBg context.CancelFunc) error {
 	}
 	a.devnull.Close()
 	if plan.pilotState != "" {
-		err := a.store.FinishPilot(ctx, a.keys, a.id, string(plan.pilotState), plan.reason, string(plan.queued), plan.queuedReason)
+		err := a.store.FinishPilot(ctx, a.keys, a.id, coord.PilotEnd{State: string(plan.pilotState), Reason: plan.reason,
+			UnitState: string(plan.queued), UnitReason: plan.queuedReason, Lost: plan.lost})
 		var ended *coord.PilotEndedError
 		if err != nil && !errors.As(err, &ended) {
 			a.log.Error("record the end of the pilot", "err", err)
@@ -589,10 +616,9 @@ func (a *agent) puller(ctx context.Context) {
 }
 
 // claim claims entries read already plus what want allows more. A failed
-// call is retried (for up to the store grace period, whatever happens to the
-// agent meanwhile) with the same entries only, since the read-ahead of a call
-// whose reply was lost is already claimed: those units are adopted from the
-// pilot's set of owned units instead.
+// call is retried with the same token and arguments (for up to the store
+// grace period, whatever happens to the agent meanwhile): if the call went
+// through and only its reply was lost, the retry returns what it claimed.
 func (a *agent) claim(want pull, entries []coord.QueueEntry) ([]coord.Claimed, error) {
 	for _, e := range entries {
 		if e.Own {
@@ -601,23 +627,18 @@ func (a *agent) claim(want pull, entries []coord.QueueEntry) ([]coord.Claimed, e
 			want.svc--
 		}
 	}
+	a.claims++
+	token := strconv.FormatUint(a.claims, 10)
 	deadline := time.Now().Add(a.grace)
-	for retry := false; ; retry = true {
+	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		out, err := a.store.Claim(ctx, a.keys, a.id, max(want.own, 0), max(want.svc, 0), entries)
-		if err == nil && retry {
-			var orphans []coord.Claimed
-			if orphans, err = a.store.Owned(ctx, a.keys, a.id); err == nil {
-				out = append(out, orphans...) // accept skips the ones it knows
-			}
-		}
+		out, err := a.store.Claim(ctx, a.keys, a.id, token, max(want.own, 0), max(want.svc, 0), entries)
 		cancel()
 		if err == nil || time.Now().After(deadline) {
 			return out, err
 		}
 		a.log.Warn("claiming units failed; retrying", "units", len(entries), "err", err)
 		time.Sleep(200 * time.Millisecond)
-		want = pull{}
 	}
 }
 
@@ -687,7 +708,7 @@ func (a *agent) heartbeat(ctx context.Context) {
 				continue
 			}
 			why := fmt.Sprintf("the coordination store was unreachable for %s", a.grace)
-			plan = &stopPlan{reason: why, running: core.Failed, runningReason: why, err: ErrStoreLost}
+			plan = &stopPlan{reason: why, running: core.Failed, runningReason: why, lost: true, err: ErrStoreLost}
 		}
 		select {
 		case a.hbStop <- plan:

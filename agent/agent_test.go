@@ -20,6 +20,7 @@ type harness struct {
 	t     *testing.T
 	store *coord.Store
 	keys  coord.Keys
+	key   coord.Key // the service's signing key
 	id    string
 	dir   string
 	done  chan error
@@ -37,11 +38,17 @@ func newHarnessFor(t *testing.T, pd core.PilotDescription, cfg Config) *harness 
 	s, err := coord.Dial(context.Background(), a, coord.Config{})
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
-	h := &harness{t: t, store: s, keys: coord.ServiceKeys("pcs-test"), id: "bj-test", dir: t.TempDir(), done: make(chan error, 1)}
+	key, err := coord.NewKey()
+	require.NoError(t, err)
+	h := &harness{t: t, store: s, keys: coord.ServiceKeys("pcs-test"), key: key, id: "bj-test", dir: t.TempDir(), done: make(chan error, 1)}
 	desc, _ := json.Marshal(pd)
+	sig := key.Sign(coord.SignPilot, h.id, desc)
+	if cfg.Key != nil {
+		sig = cfg.Key.Sign(coord.SignPilot, h.id, desc) // a test of a forged pilot passes the forger's key
+	}
 	require.NoError(t, s.CreatePilot(context.Background(), h.keys, h.id, coord.PilotName(h.id, "localhost"), slots,
-		map[string]string{coord.FieldDescription: string(desc), "hb_interval_ms": "100"}))
-	cfg.Store, cfg.Keys, cfg.PilotID, cfg.Dir = s, h.keys, h.id, h.dir
+		map[string]string{coord.FieldDescription: string(desc), coord.FieldSig: sig, "hb_interval_ms": "100"}))
+	cfg.Store, cfg.Keys, cfg.PilotID, cfg.Dir, cfg.Key = s, h.keys, h.id, h.dir, key
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { h.done <- Run(ctx, cfg) }()
 	t.Cleanup(func() {
@@ -70,8 +77,14 @@ func (h *harness) submit(id string, ud core.UnitDescription) {
 	h.submitRaw(id, ud.Slots(), b)
 }
 
+// submitRaw queues a unit on the pilot's queue, signed with the service's key.
 func (h *harness) submitRaw(id string, slots int, desc []byte) {
-	_, err := h.store.Submit(context.Background(), h.keys, h.id, []coord.NewUnit{{ID: id, Slots: slots, Description: desc}})
+	h.submitSigned(id, slots, desc, h.key.Sign(coord.SignUnit, id, desc))
+}
+
+// submitSigned queues a unit on the pilot's queue with the signature sig.
+func (h *harness) submitSigned(id string, slots int, desc []byte, sig string) {
+	_, err := h.store.Submit(context.Background(), h.keys, h.id, []coord.NewUnit{{ID: id, Slots: slots, Description: desc, Sig: sig}})
 	require.NoError(h.t, err)
 }
 
@@ -79,7 +92,7 @@ func (h *harness) submitRaw(id string, slots int, desc []byte) {
 func (h *harness) submitService(id string, ud core.UnitDescription) {
 	b, err := json.Marshal(ud)
 	require.NoError(h.t, err)
-	_, err = h.store.Submit(context.Background(), h.keys, "", []coord.NewUnit{{ID: id, Slots: ud.Slots(), Description: b}})
+	_, err = h.store.Submit(context.Background(), h.keys, "", []coord.NewUnit{{ID: id, Slots: ud.Slots(), Description: b, Sig: h.key.Sign(coord.SignUnit, id, b)}})
 	require.NoError(h.t, err)
 }
 

@@ -20,6 +20,7 @@ import (
 type writer struct {
 	store *coord.Store
 	keys  coord.Keys
+	pilot string // the units' owner: updates of units it no longer owns are dropped
 	log   *slog.Logger
 
 	mu      sync.Mutex
@@ -30,8 +31,8 @@ type writer struct {
 	done    chan struct{}
 }
 
-func newWriter(store *coord.Store, keys coord.Keys, log *slog.Logger) *writer {
-	return &writer{store: store, keys: keys, log: log,
+func newWriter(store *coord.Store, keys coord.Keys, pilot string, log *slog.Logger) *writer {
+	return &writer{store: store, keys: keys, pilot: pilot, log: log,
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 }
 
@@ -138,7 +139,7 @@ func (w *writer) write(batch []coord.Update) bool {
 	backoff := 50 * time.Millisecond
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := w.store.Update(ctx, w.keys, batch)
+		err := w.store.Update(ctx, w.keys, w.pilot, batch)
 		cancel()
 		if err == nil {
 			return true
@@ -160,7 +161,7 @@ func (w *writer) close(ctx context.Context) error {
 	<-w.done
 	batch := w.take()
 	for len(batch) > 0 {
-		err := w.store.Update(ctx, w.keys, batch)
+		err := w.store.Update(ctx, w.keys, w.pilot, batch)
 		if err == nil {
 			return nil
 		}

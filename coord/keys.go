@@ -12,6 +12,7 @@ import (
 //	P info             HASH    service record (created, state)
 //	P pilots           SET     pilot ids (bj-<uuid>) of the service
 //	P q                STREAM  service-wide queue (late binding), group "agents"
+//	P open             SET     the service's units that are not final
 //	P ev               STREAM  state-change events, trimmed to about MaxEvents entries
 //	P ev:n             STRING  sequence number of the last event entry (gap detection)
 //	P bj-<u>           HASH    pilot record (state, start_time, last_contact, ...)
@@ -55,6 +56,7 @@ func (k Keys) Prefix() string { return k.prefix }
 func (k Keys) Info() string                  { return k.prefix + "info" }
 func (k Keys) Pilots() string                { return k.prefix + "pilots" }
 func (k Keys) Queue() string                 { return k.prefix + "q" }
+func (k Keys) Open() string                  { return k.prefix + "open" }
 func (k Keys) Events() string                { return k.prefix + "ev" }
 func (k Keys) EventSeq() string              { return k.prefix + "ev:n" }
 func (k Keys) Pilot(id string) string        { return k.prefix + id }

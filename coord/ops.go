@@ -45,14 +45,18 @@ const (
 	FieldHandle      = "handle"
 	FieldName        = "name"
 	FieldReason      = "reason"
+	FieldSig         = "sig"     // signature of the description (Key.Sign)
+	FieldAttempt     = "attempt" // how often the unit was started
 )
 
-// NewUnit is a unit to submit: its id (cu-<uuid>), the slots it needs and its
-// description (canonical JSON, read back by the agent).
+// NewUnit is a unit to submit: its id (cu-<uuid>), the slots it needs, its
+// description (canonical JSON, read back by the agent) and the description's
+// signature (Key.Sign with SignUnit), without which no agent runs it.
 type NewUnit struct {
 	ID          string
 	Slots       int
 	Description []byte
+	Sig         string
 }
 
 // Submit queues units on pilot target ("" for the service-wide queue),
@@ -63,10 +67,10 @@ func (s *Store) Submit(ctx context.Context, k Keys, target string, units []NewUn
 	done := 0
 	for len(units) > 0 {
 		n := min(len(units), batchSize)
-		args := make([]any, 0, 2+3*n)
+		args := make([]any, 0, 2+4*n)
 		args = append(args, target, n)
 		for _, u := range units[:n] {
-			args = append(args, u.ID, u.Slots, u.Description)
+			args = append(args, u.ID, u.Slots, u.Description, u.Sig)
 		}
 		v, err := s.run(ctx, scriptSubmit, k, args...)
 		if err != nil {
@@ -180,12 +184,26 @@ func pilotStatus(r []string) error {
 	return fmt.Errorf("unexpected reply %q", r)
 }
 
-// FinishPilot moves a pilot to its final state (Done or Failed) with reason,
-// and its unfinished units to unitState with unitReason (service units go
-// back to the service queue). It returns *PilotEndedError if the pilot was
+// PilotEnd says how a pilot ends: its final state (Done or Failed) and
+// reason, and the final state and reason of its unfinished units.
+type PilotEnd struct {
+	State, Reason         string
+	UnitState, UnitReason string
+	// Lost: the agent is gone without having ended its units (killed, node
+	// lost, walltime, cut off). The service units it had started go back to
+	// the service queue, up to the service's max_attempts starts each.
+	Lost bool
+}
+
+// FinishPilot ends a pilot as end says. Service units it had not started go
+// back to the service queue. It returns *PilotEndedError if the pilot was
 // final already (nothing changed), ErrNotFound if it does not exist.
-func (s *Store) FinishPilot(ctx context.Context, k Keys, pilotID, state, reason, unitState, unitReason string) error {
-	v, err := s.run(ctx, scriptPilotFinish, k, pilotID, state, reason, unitState, unitReason)
+func (s *Store) FinishPilot(ctx context.Context, k Keys, pilotID string, end PilotEnd) error {
+	lost := ""
+	if end.Lost {
+		lost = "lost"
+	}
+	v, err := s.run(ctx, scriptPilotFinish, k, pilotID, end.State, end.Reason, end.UnitState, end.UnitReason, lost)
 	if err != nil {
 		return err
 	}
@@ -291,25 +309,29 @@ func (s *Store) Nudge(ctx context.Context, k Keys, pilotID string) error {
 	return s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: k.PilotQueue(pilotID), Values: []string{"w", "1"}}).Err()
 }
 
-// Claimed is a unit an agent now owns, with its description.
+// Claimed is a unit an agent now owns, with its description and the
+// description's signature (the agent checks it before running anything).
 type Claimed struct {
 	UnitID      string
 	Service     bool // it came through the service-wide queue
 	Description []byte
+	Sig         string
 }
 
 // Claim takes units for the pilot (state New): the entries read already
 // (by ReadQueues), plus up to own and svc more entries read from the pilot's
 // own queue and the service queue without blocking, all in one round trip.
 // Every entry is removed from its stream; units canceled while queued are
-// dropped. Claims are idempotent: retried with the same entries, it returns
-// the units it claimed the first time.
-func (s *Store) Claim(ctx context.Context, k Keys, pilotID string, own, svc int, entries []QueueEntry) ([]Claimed, error) {
+// dropped. token names the claim: unique per claim of the agent, repeated
+// when the claim is retried. A retry of a claim that went through (its
+// reply was lost) returns exactly the units that claim took, so no unit is
+// handed to the agent twice.
+func (s *Store) Claim(ctx context.Context, k Keys, pilotID, token string, own, svc int, entries []QueueEntry) ([]Claimed, error) {
 	var out []Claimed
-	for first := true; first || len(entries) > 0; first = false {
+	for first, part := true, 0; first || len(entries) > 0; first, part = false, part+1 {
 		n := min(len(entries), batchSize)
-		args := make([]any, 0, 4+3*n)
-		args = append(args, pilotID, own, svc, n)
+		args := make([]any, 0, 5+3*n)
+		args = append(args, pilotID, token+"."+strconv.Itoa(part), own, svc, n)
 		for _, e := range entries[:n] {
 			q := "s"
 			if e.Own {
@@ -322,8 +344,8 @@ func (s *Store) Claim(ctx context.Context, k Keys, pilotID string, own, svc int,
 			return out, err
 		}
 		r := replyStrings(v)
-		for i := 0; i+2 < len(r); i += 3 {
-			out = append(out, Claimed{UnitID: r[i], Service: r[i+1] == "service", Description: []byte(r[i+2])})
+		for i := 0; i+3 < len(r); i += 4 {
+			out = append(out, Claimed{UnitID: r[i], Service: r[i+1] == "service", Description: []byte(r[i+2]), Sig: r[i+3]})
 		}
 		entries = entries[n:]
 		own, svc = 0, 0
@@ -351,13 +373,15 @@ func (u Update) Field(name string) string {
 	return ""
 }
 
-// Update applies state changes in order. Changes to units that are final
-// already are skipped: a final state is never overwritten.
-func (s *Store) Update(ctx context.Context, k Keys, updates []Update) error {
+// Update applies state changes of units owned by pilotID's agent, in order.
+// Changes to units that are final already, or that the pilot no longer owns
+// (they were given back when the pilot was taken for lost), are skipped: a
+// final state is never overwritten and a unit is never finished twice.
+func (s *Store) Update(ctx context.Context, k Keys, pilotID string, updates []Update) error {
 	for len(updates) > 0 {
 		n := min(len(updates), batchSize)
-		args := make([]any, 0, 1+6*n)
-		args = append(args, n)
+		args := make([]any, 0, 2+6*n)
+		args = append(args, pilotID, n)
 		for _, u := range updates[:n] {
 			args = append(args, u.UnitID, u.State, strings.Join(u.Passed, " "), len(u.Fields)/2)
 			for _, f := range u.Fields[:len(u.Fields)/2*2] {
@@ -538,32 +562,4 @@ func (s *Store) BusySlots(ctx context.Context, k Keys, pilotID string) (int, err
 		}
 	}
 	return total, nil
-}
-
-// Owned returns the units in state New that the pilot's agent owns: what a
-// claim whose reply was lost took.
-func (s *Store) Owned(ctx context.Context, k Keys, pilotID string) ([]Claimed, error) {
-	ids, err := s.rdb.SMembers(ctx, k.PilotActive(pilotID)).Result()
-	if err != nil || len(ids) == 0 {
-		return nil, err
-	}
-	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.SliceCmd, len(ids))
-	for i, id := range ids {
-		cmds[i] = pipe.HMGet(ctx, k.Unit(id), FieldState, "via", FieldDescription)
-	}
-	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-		return nil, err
-	}
-	var out []Claimed
-	for i, c := range cmds {
-		v := c.Val()
-		st, _ := v[0].(string)
-		via, _ := v[1].(string)
-		desc, _ := v[2].(string)
-		if st == "New" {
-			out = append(out, Claimed{UnitID: ids[i], Service: via == "service", Description: []byte(desc)})
-		}
-	}
-	return out, nil
 }

@@ -69,7 +69,7 @@ func TestProtocolRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			require.True(t, out.Canceled)
 
-			claimed, err := s.Claim(ctx, k, "bj-1", 0, 0, entries)
+			claimed, err := s.Claim(ctx, k, "bj-1", "t1", 0, 0, entries)
 			require.NoError(t, err)
 			require.Len(t, claimed, 2)
 			ids := []string{claimed[0].UnitID, claimed[1].UnitID}
@@ -89,7 +89,7 @@ func TestProtocolRoundTrip(t *testing.T) {
 			require.True(t, ok)
 			require.Equal(t, "cancel cu-s", cmd)
 
-			require.NoError(t, s.Update(ctx, k, []coord.Update{
+			require.NoError(t, s.Update(ctx, k, "bj-1", []coord.Update{
 				{UnitID: "cu-a", State: "Done", Passed: []string{"Running"}, Fields: []string{"run_host", "h", "exit_code", "0"}},
 				{UnitID: "cu-a", State: "Failed"}, // final states are never overwritten
 			}))
@@ -101,9 +101,9 @@ func TestProtocolRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			require.Zero(t, pend)
 
-			require.NoError(t, s.FinishPilot(ctx, k, "bj-1", "Done", "canceled", "Canceled", "pilot canceled"))
+			require.NoError(t, s.FinishPilot(ctx, k, "bj-1", coord.PilotEnd{State: "Done", Reason: "canceled", UnitState: "Canceled", UnitReason: "pilot canceled"}))
 			var ended *coord.PilotEndedError
-			require.ErrorAs(t, s.FinishPilot(ctx, k, "bj-1", "Failed", "", "Failed", ""), &ended)
+			require.ErrorAs(t, s.FinishPilot(ctx, k, "bj-1", coord.PilotEnd{State: "Failed", UnitState: "Failed"}), &ended)
 			require.Equal(t, "Done", ended.State)
 			st, err := s.States(ctx, k, []string{"cu-a", "cu-b", "cu-s", "cu-none"})
 			require.NoError(t, err)

@@ -13,7 +13,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -119,3 +122,26 @@ func (s *Store) Address() Address { return s.addr }
 
 // Client is the underlying go-redis client, for inspection in tests and tools.
 func (s *Store) Client() *redis.Client { return s.rdb }
+
+// IsTransient reports whether err is the store being unreachable or busy
+// for the moment (connection refused, reset or closed, a timeout, a server
+// still loading its data) rather than an answer: the call may be retried.
+func IsTransient(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var re redis.Error
+	if errors.As(err, &re) {
+		msg := re.Error()
+		for _, p := range []string{"LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN"} {
+			if strings.HasPrefix(msg, p) {
+				return true
+			}
+		}
+		return false
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, redis.ErrPoolTimeout)
+}

@@ -228,6 +228,9 @@ func waitUnits(ctx, lctx context.Context, units map[*domain][]string, doms map[*
 			return ctx.Err()
 		}
 		for d, s := range subs {
+			if err := s.failed(); err != nil {
+				return err
+			}
 			evs, gap := s.next()
 			recheck = recheck || gap
 			pilotsChanged = pilotsChanged || gap
@@ -250,7 +253,8 @@ func dropFinal(ctx context.Context, remaining map[*domain]map[string]bool) error
 		for id := range set {
 			ids = append(ids, id)
 		}
-		states, err := d.store.States(ctx, d.keys, ids)
+		var states []string
+		err := d.patient(ctx, func() (err error) { states, err = d.store.States(ctx, d.keys, ids); return err })
 		if err != nil {
 			return err
 		}
@@ -267,11 +271,14 @@ func dropFinal(ctx context.Context, remaining map[*domain]map[string]bool) error
 func livePilots(ctx context.Context, doms map[*domain]bool) (int, error) {
 	n := 0
 	for d := range doms {
-		ids, err := d.store.PilotIDs(ctx, d.keys)
-		if err != nil {
-			return 0, err
-		}
-		st, err := d.store.PilotStatuses(ctx, d.keys, ids)
+		var st []coord.PilotStatus
+		err := d.patient(ctx, func() error {
+			ids, err := d.store.PilotIDs(ctx, d.keys)
+			if err == nil {
+				st, err = d.store.PilotStatuses(ctx, d.keys, ids)
+			}
+			return err
+		})
 		if err != nil {
 			return 0, err
 		}

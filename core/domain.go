@@ -25,6 +25,9 @@ type domain struct {
 	outboxMu sync.Mutex
 	outboxes map[string]*outbox // write-behind queues, by pilot id ("" service)
 
+	keyMu   sync.Mutex
+	signKey coord.Key // see signingKey
+
 	key  string
 	refs int // guarded by domains
 	drop func()

@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -82,11 +81,10 @@ func (o *outbox) enqueue(ud UnitDescription) (*Unit, error) {
 	if err := ud.Validate(); err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(ud.WithDefaults())
+	nu, err := o.d.newUnit(ud)
 	if err != nil {
 		return nil, err
 	}
-	nu := coord.NewUnit{ID: newID("cu-"), Slots: ud.Slots(), Description: b}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.err != nil {

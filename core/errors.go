@@ -16,6 +16,12 @@ var (
 	ErrNoAdaptor = errors.New("no adaptor for the resource URL's scheme")
 	// ErrAdaptor: the resource refused or failed to start a pilot.
 	ErrAdaptor = errors.New("the resource could not start the pilot")
+	// ErrNoKey: this process does not have the service's signing key, so it
+	// cannot add units or pilots to it (waits, details and cancel work).
+	ErrNoKey = errors.New("no signing key for the service")
+	// ErrStoreUnreachable: the coordination store could not be reached for
+	// longer than Options.StoreGrace while waiting.
+	ErrStoreUnreachable = errors.New("the coordination store is unreachable")
 )
 
 // Version is the library version.

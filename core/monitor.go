@@ -262,9 +262,10 @@ func withReason(s, reason string) string {
 	return s + " (" + reason + ")"
 }
 
-// finish ends a pilot in state st and has the adaptor remove what is left
-// of it; its unfinished units fail with the same reason. Called with m.mu
-// held; the store and adaptor calls run outside it.
+// finish ends a lost pilot in state st and has the adaptor remove what is
+// left of it. The service units it ran go back to the service queue (within
+// the service's max_attempts); its other unfinished units fail with the same
+// reason. Called with m.mu held; the store and adaptor calls run outside it.
 func (m *monitor) finish(s coord.PilotStatus, w *watched, st State, why string) {
 	w.final = true
 	name := s.Name
@@ -279,7 +280,8 @@ func (m *monitor) finish(s coord.PilotStatus, w *watched, st State, why string) 
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), m.d.opts.StopTimeout+10*time.Second)
 		defer cancel()
-		err := m.d.store.FinishPilot(ctx, m.d.keys, s.ID, string(st), why, string(Failed), reason)
+		err := m.d.store.FinishPilot(ctx, m.d.keys, s.ID, coord.PilotEnd{State: string(st), Reason: why,
+			UnitState: string(Failed), UnitReason: reason, Lost: true})
 		if err == nil {
 			m.d.log.Warn("pilot ended by its resource", "pilot", name, "state", st, "why", why)
 		}

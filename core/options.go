@@ -51,8 +51,9 @@ type Options struct {
 	HeartbeatTimeout time.Duration
 
 	// StoreGrace is how long an agent keeps its units running while it cannot
-	// reach the coordination store; after that it kills them and exits.
-	// Default 60 s.
+	// reach the coordination store; after that it kills them and exits. A
+	// wait in this process that cannot read the store for as long returns
+	// ErrStoreUnreachable. Default 60 s.
 	StoreGrace time.Duration
 
 	// StopTimeout bounds how long Cancel waits for an agent to stop by itself
@@ -67,6 +68,20 @@ type Options struct {
 	// RecordTTL is how long records live after their last change; heartbeats
 	// keep a running pilot's records alive. Default 7 days; negative: forever.
 	RecordTTL time.Duration
+
+	// MaxAttempts is how often a unit of the service queue may be started.
+	// When the pilot running it is lost (its agent killed, its node gone,
+	// its walltime reached, cut off from the store), the unit goes back to
+	// the service queue for another pilot until it was started this often;
+	// then it is Failed with the reason. Units submitted to a pilot fail with
+	// their pilot. Default 3. Set when the service is created.
+	MaxAttempts int
+
+	// FinishedTTL is how long the records of finished units and pilots, and
+	// of a canceled service, are kept before Redis prunes them, so that long
+	// runs do not grow the store. Default 24 h; set when the service is
+	// created. Objects of this process remember the final state they saw.
+	FinishedTTL time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -93,6 +108,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.StopTimeout <= 0 {
 		o.StopTimeout = 10 * time.Second
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 3
+	}
+	if o.FinishedTTL <= 0 {
+		o.FinishedTTL = 24 * time.Hour
 	}
 	return o
 }

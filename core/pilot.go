@@ -337,7 +337,8 @@ func (p *Pilot) Cancel(ctx context.Context) error {
 	if err := p.cleanup(ctx); err != nil {
 		return err
 	}
-	err = p.d.store.FinishPilot(ctx, p.d.keys, p.id, string(Done), "canceled", string(Canceled), "pilot "+p.Name()+" was canceled")
+	err = p.d.store.FinishPilot(ctx, p.d.keys, p.id, coord.PilotEnd{State: string(Done), Reason: "canceled",
+		UnitState: string(Canceled), UnitReason: "pilot " + p.Name() + " was canceled"})
 	var ended *coord.PilotEndedError
 	if err != nil && !errors.As(err, &ended) {
 		return p.wrap("cancel", err)

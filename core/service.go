@@ -47,9 +47,23 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 		return nil, err
 	}
 	id := newID("pcs-")
+	key, err := coord.NewKey()
+	if err != nil {
+		return nil, err
+	}
 	d, release, err := acquireDomain(ctx, addr, id, o)
 	if err != nil {
 		return nil, err
+	}
+	d.keyMu.Lock()
+	d.signKey = key
+	d.keyMu.Unlock()
+	if err := d.store.CreateService(ctx, d.keys, coord.ServiceConfig{MaxAttempts: o.MaxAttempts, FinishedTTL: o.FinishedTTL}); err != nil {
+		release()
+		return nil, err
+	}
+	if err := saveKey(id, key); err != nil {
+		d.log.Warn("the service's signing key cannot be kept on disk; other processes will not be able to add units to it", "err", err)
 	}
 	return &Service{
 		d:       d,
@@ -113,9 +127,14 @@ func (s *Service) CreatePilot(ctx context.Context, pd PilotDescription) (*Pilot,
 	if err != nil {
 		return nil, fmt.Errorf("create pilot: %w", err)
 	}
+	key, err := s.d.signingKey()
+	if err != nil {
+		return nil, fmt.Errorf("create pilot: %w", err)
+	}
 	o := s.d.opts
 	fields := map[string]string{
 		coord.FieldDescription: string(desc),
+		coord.FieldSig:         key.Sign(coord.SignPilot, id, desc),
 		"service_url":          pd.ServiceURL,
 		"hb_interval_ms":       strconv.FormatInt(o.HeartbeatInterval.Milliseconds(), 10),
 		"store_grace_ms":       strconv.FormatInt(o.StoreGrace.Milliseconds(), 10),
@@ -140,14 +159,15 @@ func (s *Service) CreatePilot(ctx context.Context, pd PilotDescription) (*Pilot,
 		Agent: adaptors.Agent{
 			Path: agent,
 			Args: append([]string{"-pilot", id, "-service", s.id}, hookArgs...),
-			Env:  []string{adaptors.EnvCoordination + "=" + s.d.addr.String()},
+			Env:  []string{adaptors.EnvCoordination + "=" + coord.Credentials{URL: s.d.addr.String(), Key: key}.Encode()},
 		},
 	}
 	h, err := adaptor.Submit(ctx, req)
 	if err != nil {
 		why := fmt.Sprintf("submit to %s: %v", pd.ServiceURL, err)
 		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		s.d.store.FinishPilot(fctx, s.d.keys, id, string(Failed), why, string(Failed), "pilot "+name+" failed: "+why)
+		s.d.store.FinishPilot(fctx, s.d.keys, id, coord.PilotEnd{State: string(Failed), Reason: why,
+			UnitState: string(Failed), UnitReason: "pilot " + name + " failed: " + why})
 		cancel()
 		return nil, fmt.Errorf("create pilot: %w: %s", ErrAdaptor, why)
 	}
@@ -186,8 +206,9 @@ func (s *Service) SubmitBulk(ctx context.Context, uds []UnitDescription) ([]*Uni
 
 // Cancel cancels every pilot of the service (concurrently) and the units
 // still waiting in the service queue; afterwards the service takes no new
-// pilots or units. It returns when the agents have stopped and their
-// processes are gone.
+// pilots or units, its signing key is deleted and its records are pruned
+// after Options.FinishedTTL. It returns when the agents have stopped and
+// their processes are gone.
 func (s *Service) Cancel(ctx context.Context) error {
 	if err := s.check(); err != nil {
 		return err
@@ -209,6 +230,8 @@ func (s *Service) Cancel(ctx context.Context) error {
 	wg.Wait()
 	if err := s.d.store.CancelService(ctx, s.d.keys, "canceled with its pilot compute service"); err != nil {
 		errs = append(errs, fmt.Errorf("cancel service %s: %w", s.id, err))
+	} else {
+		removeKey(s.id) // the service takes no more units: nothing to sign
 	}
 	return errors.Join(append(errs, flushErr)...)
 }
@@ -289,12 +312,12 @@ func submitUnits(ctx context.Context, d *domain, p *Pilot, uds []UnitDescription
 	for start := 0; start < len(uds) && ctx.Err() == nil; start += submitBatch {
 		batch := make([]coord.NewUnit, 0, min(submitBatch, len(uds)-start))
 		for i, ud := range uds[start:min(start+submitBatch, len(uds))] {
-			b, err := json.Marshal(ud.WithDefaults())
+			nu, err := d.newUnit(ud)
 			if err != nil {
 				encErr = fmt.Errorf("unit %d: %w", start+i, err)
 				break
 			}
-			batch = append(batch, coord.NewUnit{ID: newID("cu-"), Slots: ud.Slots(), Description: b})
+			batch = append(batch, nu)
 		}
 		if encErr != nil {
 			break

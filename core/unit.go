@@ -18,9 +18,10 @@ type Unit struct {
 	id        string // cu-<uuid>
 	pilotName string // the pilot it was submitted to; "" for the service queue
 
-	mu  sync.Mutex
-	box *outbox // set while an Enqueue'd unit may not be written yet
-	seq uint64  // its place in box
+	mu    sync.Mutex
+	box   *outbox // set while an Enqueue'd unit may not be written yet
+	seq   uint64  // its place in box
+	final State   // the final state once seen: it outlives the pruned record
 
 	closeOnce sync.Once
 	release   func() // set when reconnected by URL
@@ -91,8 +92,12 @@ func (u *Unit) Close() error {
 	return nil
 }
 
-// State reads the unit's state.
+// State reads the unit's state. A final state seen once is remembered, so
+// that it is still known after the record was pruned (Options.FinishedTTL).
 func (u *Unit) State(ctx context.Context) (State, error) {
+	if st := u.known(); st != "" {
+		return st, nil
+	}
 	if err := u.written(ctx); err != nil {
 		return "", err
 	}
@@ -100,7 +105,24 @@ func (u *Unit) State(ctx context.Context) (State, error) {
 	if err != nil {
 		return "", u.wrap("read state", err)
 	}
-	return State(f[0]), nil
+	return u.remember(State(f[0])), nil
+}
+
+// known is the remembered final state, or "".
+func (u *Unit) known() State {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.final
+}
+
+// remember keeps st if it is final, and returns it.
+func (u *Unit) remember(st State) State {
+	if st.Final() {
+		u.mu.Lock()
+		u.final = st
+		u.mu.Unlock()
+	}
+	return st
 }
 
 // Details returns the unit record (state, start_time, end_queue_time,
@@ -160,7 +182,8 @@ func (u *Unit) Sandbox(ctx context.Context) (string, error) {
 // unit Failed rather than the wait hang.
 func (u *Unit) Wait(ctx context.Context) (State, error) {
 	lctx, cancel := lookCtx(ctx)
-	st, err := u.State(lctx)
+	var st State
+	err := u.d.patient(lctx, func() (err error) { st, err = u.State(lctx); return err })
 	cancel()
 	if err != nil || st.Final() {
 		return st, err
@@ -168,8 +191,12 @@ func (u *Unit) Wait(ctx context.Context) (State, error) {
 	if ctx.Err() != nil {
 		return st, ctx.Err()
 	}
-	sub, err := u.d.watcher.subscribe(ctx, func(e coord.Event) bool {
-		return e.Kind == coord.KindUnit && e.ID == u.id
+	var sub *subscription
+	err = u.d.patient(ctx, func() (err error) {
+		sub, err = u.d.watcher.subscribe(ctx, func(e coord.Event) bool {
+			return e.Kind == coord.KindUnit && e.ID == u.id
+		})
+		return err
 	})
 	if err != nil {
 		return "", u.wrap("wait", err)
@@ -178,11 +205,15 @@ func (u *Unit) Wait(ctx context.Context) (State, error) {
 	watching, unwatch := "", func() {}
 	defer func() { unwatch() }()
 	for {
-		f, err := u.d.store.Fields(ctx, u.d.keys.Unit(u.id), coord.FieldState, coord.FieldPilot)
+		var f []string
+		err := u.d.patient(ctx, func() (err error) {
+			f, err = u.d.store.Fields(ctx, u.d.keys.Unit(u.id), coord.FieldState, coord.FieldPilot)
+			return err
+		})
 		if err != nil {
 			return "", u.wrap("wait", err)
 		}
-		if st := State(f[0]); st.Final() {
+		if st := u.remember(State(f[0])); st.Final() {
 			return st, nil
 		}
 		if f[1] != "" && f[1] != watching {

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -39,6 +40,7 @@ type subscription struct {
 	mu     sync.Mutex
 	events []coord.Event
 	gap    bool
+	err    error // the store stayed unreachable: the wait must end
 }
 
 func newWatcher(d *domain) *watcher {
@@ -74,20 +76,32 @@ func (w *watcher) subscribeTo(ctx context.Context, filter func(coord.Event) bool
 	return s, nil
 }
 
+// loop reads the event stream until ctx ends. While the store cannot be
+// read it retries with backoff (a restarted Redis is picked up where it
+// left off); once that lasted Options.StoreGrace, every subscription is
+// failed with ErrStoreUnreachable, so that no wait hangs on a store that is
+// gone, and the loop keeps trying for later subscribers.
 func (w *watcher) loop(ctx context.Context, gen int, lastID string, lastSeq int64) {
 	backoff := 50 * time.Millisecond
+	var failingSince time.Time
 	for ctx.Err() == nil {
 		batches, err := w.d.store.ReadEvents(ctx, w.d.keys, lastID, 1000, 5*time.Second)
 		if ctx.Err() != nil {
 			return
 		}
 		if err != nil {
+			if failingSince.IsZero() {
+				failingSince = time.Now()
+			}
+			if down := time.Since(failingSince); down >= w.d.opts.StoreGrace {
+				w.fail(gen, fmt.Errorf("%w: %s could not be read for %s (last error: %v)", ErrStoreUnreachable, w.d.addr.Redacted(), down.Round(time.Second), err))
+			}
 			w.d.log.Warn("reading the event stream failed; retrying", "err", err, "in", backoff)
 			ctxsleep.Sleep(ctx, backoff)
 			backoff = min(2*backoff, 2*time.Second)
 			continue
 		}
-		backoff = 50 * time.Millisecond
+		failingSince, backoff = time.Time{}, 50*time.Millisecond
 		for _, b := range batches {
 			gap := lastSeq > 0 && b.Seq != lastSeq+1
 			lastID, lastSeq = b.StreamID, b.Seq
@@ -105,6 +119,31 @@ func (w *watcher) dispatch(gen int, evs []coord.Event, gap bool) {
 	for s := range w.subs {
 		s.push(evs, gap)
 	}
+}
+
+// fail ends every current subscription with err.
+func (w *watcher) fail(gen int, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if gen != w.gen {
+		return
+	}
+	for s := range w.subs {
+		s.mu.Lock()
+		s.err = err
+		s.mu.Unlock()
+		select {
+		case s.C <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// failed returns the error that ended the subscription, if any.
+func (s *subscription) failed() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
 }
 
 func (s *subscription) push(evs []coord.Event, gap bool) {
@@ -139,6 +178,9 @@ func (s *subscription) next() ([]coord.Event, bool) {
 func (s *subscription) wait(ctx context.Context) ([]coord.Event, bool, error) {
 	select {
 	case <-s.C:
+		if err := s.failed(); err != nil {
+			return nil, false, err
+		}
 		evs, gap := s.next()
 		return evs, gap, nil
 	case <-ctx.Done():

@@ -1,9 +1,10 @@
 // Command pilot-agent is the agent that runs inside a pilot: resource
-// adaptors start it on the resource. It reads the coordination URL from the
-// file named by -coordination-file, which it then removes, or else from the
-// environment variable BIGJOB_COORDINATION, which it removes from its
-// environment: never from the command line, where ps would show its
-// password.
+// adaptors start it on the resource. It reads its credentials (the
+// coordination URL, which may hold a password, and the service's signing
+// key; coord.Credentials) from the file named by -coordination-file, which it
+// then removes, or else from the environment variable BIGJOB_COORDINATION,
+// which it removes from its environment: never from the command line, where
+// ps would show them.
 //
 //	pilot-agent -pilot bj-<uuid> -service pcs-<uuid> [-coordination-file F] [-walltime-margin 10s] [-mpirun LAUNCHER] [-hook SHA256]...
 //
@@ -49,7 +50,7 @@ func main() {
 }
 
 func run(log *slog.Logger, pilot, service, mpirun, coordFile string, margin time.Duration, hooks []string) error {
-	url := os.Getenv("BIGJOB_COORDINATION")
+	text := os.Getenv("BIGJOB_COORDINATION")
 	os.Unsetenv("BIGJOB_COORDINATION")
 	if coordFile != "" {
 		b, err := os.ReadFile(coordFile)
@@ -57,12 +58,16 @@ func run(log *slog.Logger, pilot, service, mpirun, coordFile string, margin time
 			return fmt.Errorf("read the coordination file: %w", err)
 		}
 		os.Remove(coordFile)
-		url = strings.TrimSpace(string(b))
+		text = string(b)
 	}
-	if pilot == "" || service == "" || url == "" {
-		return fmt.Errorf("usage: BIGJOB_COORDINATION=redis://host:port pilot-agent -pilot bj-<uuid> -service pcs-<uuid> (or -coordination-file F instead of the variable)")
+	if pilot == "" || service == "" || strings.TrimSpace(text) == "" {
+		return fmt.Errorf("usage: BIGJOB_COORDINATION=<credentials> pilot-agent -pilot bj-<uuid> -service pcs-<uuid> (or -coordination-file F instead of the variable); services start agents")
 	}
-	addr, err := coord.ParseURL(url)
+	cred, err := coord.DecodeCredentials(text)
+	if err != nil {
+		return err
+	}
+	addr, err := coord.ParseURL(cred.URL)
 	if err != nil {
 		return err
 	}
@@ -79,6 +84,7 @@ func run(log *slog.Logger, pilot, service, mpirun, coordFile string, margin time
 		Store:   store,
 		Keys:    coord.ServiceKeys(service),
 		PilotID: pilot,
+		Key:     cred.Key,
 		MPIRun:  mpirun,
 		Logger:  log,
 		Hooks:   hooks,

@@ -1,9 +1,16 @@
 -- pilot_finish: end a pilot. ARGV[5] pilot id, ARGV[6] its final state,
 -- ARGV[7] reason, ARGV[8] final state for its unfinished units, ARGV[9] their
--- reason. Units the agent started and units still in the pilot's own queue get
--- ARGV[8]; service units it has not started (claimed, read but not claimed, or
--- handed to it by another pilot) go back to the service queue. Returns {'ok'}, {'final', state} or {'missing'}.
-local pid, state, reason, ustate, ureason = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+-- reason, ARGV[10] 'lost' when the pilot's agent is gone without having
+-- ended its units (killed, node lost, walltime, cut off), else ''.
+--
+-- Units the agent started and units still in the pilot's own queue get
+-- ARGV[8]; service units it has not started (claimed, read but not claimed,
+-- or handed to it by another pilot) go back to the service queue. When the
+-- pilot was lost, the service units it had started go back too, for another
+-- pilot to run, unless they were started max_attempts times already: those
+-- fail, with the reason and the count. Returns {'ok'}, {'final', state} or
+-- {'missing'}.
+local pid, state, reason, ustate, ureason, lost = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10] == 'lost'
 local cur = redis.call('HGET', P .. pid, 'state')
 if not cur then return {'missing'} end
 if FINAL[cur] then return {'final', cur} end
@@ -13,15 +20,18 @@ else
   redis.call('HSET', P .. pid, 'state', state, 'stopped', 'True', 'end_time', NOW)
 end
 emit('p ' .. pid .. ' ' .. state)
-local function give_back(uid)
-  redis.call('HSET', P .. uid, 'state', 'Unknown', 'pilot', '')
-  redis.call('XADD', P .. 'q', '*', 'u', uid)
-  emit('u ' .. uid .. ' Unknown ')
-end
 for _, uid in ipairs(redis.call('SMEMBERS', P .. pid .. ':active')) do
-  local u = redis.call('HMGET', P .. uid, 'state', 'via')
-  if u[1] == 'New' and u[2] == 'service' then
-    give_back(uid)
+  local u = redis.call('HMGET', P .. uid, 'state', 'via', 'attempt')
+  if u[2] == 'service' and u[1] == 'New' then
+    give_back(uid, '')
+  elseif u[2] == 'service' and lost and u[1] and not FINAL[u[1]] then
+    local tries, limit = tonumber(u[3]) or 1, conf('max_attempts')
+    redis.call('SREM', P .. pid .. ':active', uid)
+    if tries < limit then
+      give_back(uid, ureason)
+    else
+      finish_unit(uid, 'Failed', ureason .. ' (the unit was started ' .. tries .. ' times; max_attempts is ' .. limit .. ')')
+    end
   else
     finish_unit(uid, ustate, ureason)
   end
@@ -31,7 +41,7 @@ for _, e in ipairs(redis.call('XRANGE', P .. pid .. ':q', '-', '+')) do
     local uid = e[2][2]
     local u = redis.call('HMGET', P .. uid, 'state', 'via')
     if u[1] == 'Unknown' and u[2] == 'service' then
-      give_back(uid)
+      give_back(uid, '')
     else
       finish_unit(uid, ustate, ureason)
     end
@@ -54,8 +64,9 @@ if ok and type(pend) == 'table' then
     end
   end
 end
-redis.call('DEL', P .. pid .. ':q', P .. pid .. ':ctl', P .. pid .. ':active', P .. pid .. ':pending')
+redis.call('DEL', P .. pid .. ':q', P .. pid .. ':ctl', P .. pid .. ':active', P .. pid .. ':pending', P .. pid .. ':claim')
 touch_service()
-touch_pilot(pid)
+expire_final(P .. pid)
+expire_final(P .. pid .. ':units')
 publish()
 return {'ok'}

@@ -22,6 +22,25 @@ local function expire(key)
   if TTL > 0 then redis.call('EXPIRE', key, TTL) end
 end
 
+-- conf reads the service's settings from P info once per call:
+-- finished_ttl (seconds a final unit record is kept; absent: TTL) and
+-- max_attempts (how often a unit may be started; absent: 3).
+local svc_conf
+local function conf(field)
+  if not svc_conf then
+    local r = redis.call('HMGET', P .. 'info', 'finished_ttl', 'max_attempts')
+    svc_conf = {finished_ttl = tonumber(r[1]), max_attempts = tonumber(r[2]) or 3}
+  end
+  return svc_conf[field]
+end
+
+-- expire_final gives a record that became final (a unit, a pilot, a
+-- canceled service's keys) its TTL: finished records are pruned sooner.
+local function expire_final(key)
+  local t = conf('finished_ttl')
+  if t and t > 0 then redis.call('EXPIRE', key, t) else expire(key) end
+end
+
 -- publish appends the collected events as one stream entry numbered by ev:n,
 -- so that a reader can tell when trimming made it miss entries. The stream
 -- gets its TTL when it is (re)created; touch_service renews it.
@@ -37,7 +56,7 @@ end
 
 -- touch_service renews the TTL of the service-wide keys (heartbeats call it).
 local function touch_service()
-  for _, k in ipairs({'info', 'pilots', 'q', 'ev', 'ev:n'}) do expire(P .. k) end
+  for _, k in ipairs({'info', 'pilots', 'q', 'ev', 'ev:n', 'open'}) do expire(P .. k) end
 end
 
 -- ensure_ttl gives a key a TTL if it has none (a collection just created).
@@ -46,7 +65,7 @@ local function ensure_ttl(key)
 end
 
 local function touch_pilot(pid)
-  for _, s in ipairs({'', ':q', ':ctl', ':units', ':pending', ':active'}) do expire(P .. pid .. s) end
+  for _, s in ipairs({'', ':q', ':ctl', ':units', ':pending', ':active', ':claim'}) do expire(P .. pid .. s) end
 end
 
 -- finish_unit moves a unit that is not final yet to a final state and drops
@@ -65,7 +84,8 @@ local function finish_unit(uid, state, reason)
     if r[2] == 'pilot' then redis.call('SREM', P .. pilot .. ':pending', uid) end
     redis.call('SREM', P .. pilot .. ':active', uid)
   end
-  expire(key)
+  redis.call('SREM', P .. 'open', uid)
+  expire_final(key)
   emit('u ' .. uid .. ' ' .. state .. ' ' .. pilot)
   return true
 end
@@ -78,4 +98,16 @@ local function live_pilots()
     if r[1] and not FINAL[r[1]] then out[#out + 1] = {pid, tonumber(r[2]) or 0} end
   end
   return out
+end
+
+-- give_back returns a unit to the service queue, unowned, so that any pilot
+-- may take it; why (if not '') is kept as the reason of its last lost run.
+local function give_back(uid, why)
+  if why ~= '' then
+    redis.call('HSET', P .. uid, 'state', 'Unknown', 'pilot', '', 'lost_reason', why)
+  else
+    redis.call('HSET', P .. uid, 'state', 'Unknown', 'pilot', '')
+  end
+  redis.call('XADD', P .. 'q', '*', 'u', uid)
+  emit('u ' .. uid .. ' Unknown ')
 end

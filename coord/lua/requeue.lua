@@ -6,10 +6,8 @@ for i = 6, #ARGV do
   local key = P .. uid
   local r = redis.call('HMGET', key, 'state', 'via', 'pilot')
   if r[1] == 'New' and r[2] == 'service' and r[3] == me then
-    redis.call('HSET', key, 'state', 'Unknown', 'pilot', '')
     redis.call('SREM', P .. me .. ':active', uid)
-    redis.call('XADD', P .. 'q', '*', 'u', uid)
-    emit('u ' .. uid .. ' Unknown ')
+    give_back(uid, '')
   end
 end
 publish()

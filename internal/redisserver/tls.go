@@ -18,7 +18,8 @@ import (
 )
 
 // StartTLS runs redis-server accepting only TLS, with a certificate for
-// localhost signed by a fresh CA. The URL is rediss://localhost:<port>?ca=<ca.pem>.
+// localhost signed by a fresh CA, without persistence. The URL is
+// rediss://localhost:<port>?ca=<ca.pem>. Restart keeps the certificates.
 func StartTLS(dir string) (*Server, error) {
 	caPEM, certPEM, keyPEM, err := certificates()
 	if err != nil {
@@ -32,7 +33,7 @@ func StartTLS(dir string) (*Server, error) {
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
-	s, err := start(dir, &tls.Config{RootCAs: pool, ServerName: "localhost"}, func(port int) []string {
+	s, err := start(dir, &tls.Config{RootCAs: pool, ServerName: "localhost"}, []string{"--save", "", "--appendonly", "no"}, func(port int) []string {
 		return []string{"--port", "0", "--tls-port", strconv.Itoa(port),
 			"--tls-cert-file", filepath.Join(dir, "server.pem"),
 			"--tls-key-file", filepath.Join(dir, "server.key"),
