@@ -207,7 +207,7 @@ func start(ctx context.Context, c Config) (started *agent, err error) {
 	if !strings.Contains(dir, a.id) {
 		a.sandbox = filepath.Join(dir, a.id)
 	}
-	if err := os.MkdirAll(a.sandbox, 0o755); err != nil {
+	if err := os.MkdirAll(a.sandbox, 0o700); err != nil {
 		return nil, fmt.Errorf("create pilot sandbox: %w", err)
 	}
 	hosts, source := c.Hosts, "the agent's configuration"

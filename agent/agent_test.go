@@ -106,7 +106,7 @@ func (h *harness) waitFinal(id string) string {
 }
 
 func TestWalltimeEndsThePilot(t *testing.T) {
-	h := newHarness(t, 1, Config{Walltime: 700 * time.Millisecond, KillGrace: 100 * time.Millisecond})
+	h := newHarness(t, 1, Config{Walltime: 2 * time.Second, KillGrace: 100 * time.Millisecond})
 	h.submit("cu-long", core.UnitDescription{Executable: "/bin/sleep", Arguments: []string{"300"}})
 	h.submit("cu-queued", core.UnitDescription{Executable: "/bin/true"})
 	select {
@@ -168,7 +168,7 @@ func TestSlotPool(t *testing.T) {
 
 func TestUnitsThatCannotFinishInTimeAreNotStarted(t *testing.T) {
 	// A "minute" of 200 ms: a pilot with 2 s left cannot fit a 20-"minute" unit.
-	h := newHarness(t, 1, Config{Walltime: 2 * time.Second, minute: 200 * time.Millisecond, KillGrace: 100 * time.Millisecond})
+	h := newHarness(t, 1, Config{Walltime: 700 * time.Millisecond, minute: 200 * time.Millisecond, KillGrace: 100 * time.Millisecond})
 	h.submit("cu-toolong", core.UnitDescription{Executable: "/bin/true", WallTimeLimit: 20})
 	h.submitService("cu-svc-toolong", core.UnitDescription{Executable: "/bin/true", WallTimeLimit: 20})
 	h.submit("cu-fits", core.UnitDescription{Executable: "/bin/true", WallTimeLimit: 1})

@@ -81,7 +81,7 @@ func (a *agent) preHooks(t *task) error {
 		if !filepath.IsAbs(t.wd) {
 			t.wd = filepath.Join(a.sandbox, t.wd)
 		}
-		if err := os.MkdirAll(t.wd, 0o755); err != nil {
+		if err := os.MkdirAll(t.wd, 0o700); err != nil {
 			return fmt.Errorf("create the working directory a pre_unit hook chose: %w", err)
 		}
 	}

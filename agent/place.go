@@ -25,12 +25,12 @@ const (
 type placement struct {
 	method string
 	self   []string // this host's names
-	rsh    []string // remote shell command, e.g. ssh -o BatchMode=yes
+	rsh    []string // remote shell command; default ssh in batch mode, host keys always checked
 	srun   bool     // inside a SLURM allocation with srun at hand
 }
 
 func newPlacement(d core.PilotDescription) (placement, error) {
-	p := placement{method: launchAuto, rsh: []string{"ssh", "-o", "BatchMode=yes"}}
+	p := placement{method: launchAuto, rsh: []string{"ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"}}
 	if v, ok := d.Extra["launch_method"]; ok {
 		s, _ := v.(string)
 		switch s {

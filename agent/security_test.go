@@ -53,7 +53,7 @@ func TestForgedPilotIsRefused(t *testing.T) {
 // be given back to the service queue for another pilot (one attempt
 // counted), instead of failing it.
 func TestWalltimeGivesServiceUnitsBack(t *testing.T) {
-	h := newHarness(t, 1, Config{Walltime: 700 * time.Millisecond, KillGrace: 100 * time.Millisecond})
+	h := newHarness(t, 1, Config{Walltime: 2 * time.Second, KillGrace: 100 * time.Millisecond})
 	h.submitService("cu-svc", core.UnitDescription{Executable: "/bin/sleep", Arguments: []string{"300"}})
 	select {
 	case err := <-h.done:

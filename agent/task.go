@@ -92,7 +92,7 @@ func (a *agent) spawn(t *task) error {
 			t.wd = filepath.Join(a.sandbox, t.wd)
 		}
 	}
-	if err := os.MkdirAll(t.wd, 0o755); err != nil {
+	if err := os.MkdirAll(t.wd, 0o700); err != nil {
 		return fmt.Errorf("create working directory: %w", err)
 	}
 	if err := a.preHooks(t); err != nil {
@@ -108,7 +108,7 @@ func (a *agent) spawn(t *task) error {
 	}
 	if ud.MPI() {
 		t.machinefile = filepath.Join(a.sandbox, "machinefile-sj-"+strings.TrimPrefix(t.id, "cu-"))
-		if err := os.WriteFile(t.machinefile, []byte(strings.Join(t.hosts, "\n")+"\n"), 0o644); err != nil {
+		if err := os.WriteFile(t.machinefile, []byte(strings.Join(t.hosts, "\n")+"\n"), 0o600); err != nil {
 			return fmt.Errorf("write machinefile: %w", err)
 		}
 	}

@@ -16,11 +16,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/bigjob-go/bigjob/adaptors"
+	"github.com/bigjob-go/bigjob/adaptors/remote"
 	"github.com/bigjob-go/bigjob/internal/proc"
 )
 
@@ -70,26 +72,31 @@ func (adaptor) Submit(ctx context.Context, r adaptors.Request) (adaptors.Handle,
 	if err != nil {
 		return adaptors.Handle{}, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return adaptors.Handle{}, fmt.Errorf("create working directory: %w", err)
 	}
-	stdout, err := os.Create(filepath.Join(dir, "stdout-"+r.PilotID+"-agent.txt"))
+	stdout, err := createPrivate(filepath.Join(dir, "stdout-"+r.PilotID+"-agent.txt"))
 	if err != nil {
 		return adaptors.Handle{}, fmt.Errorf("create agent log: %w", err)
 	}
 	defer stdout.Close()
-	stderr, err := os.Create(filepath.Join(dir, "stderr-"+r.PilotID+"-agent.txt"))
+	stderr, err := createPrivate(filepath.Join(dir, "stderr-"+r.PilotID+"-agent.txt"))
 	if err != nil {
 		return adaptors.Handle{}, fmt.Errorf("create agent log: %w", err)
 	}
 	defer stderr.Close()
 
-	cmd := exec.Command(r.Agent.Path, r.Agent.Args...)
+	env, args, err := handOver(dir, r)
+	if err != nil {
+		return adaptors.Handle{}, err
+	}
+	cmd := exec.Command(r.Agent.Path, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), r.Agent.Env...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
+		os.Remove(filepath.Join(dir, remote.PrivateDir, r.PilotID+".coord"))
 		return adaptors.Handle{}, fmt.Errorf("start agent %s: %w", r.Agent.Path, err)
 	}
 	pid := cmd.Process.Pid
@@ -178,4 +185,38 @@ func endedChan(pid int) chan struct{} {
 	children.Lock()
 	defer children.Unlock()
 	return children.m[pid]
+}
+
+// createPrivate creates (or truncates) a file only its owner may read.
+func createPrivate(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+}
+
+// handOver writes the agent's credentials (adaptors.EnvCoordination) into
+// dir/.bigjob/<pilot>.coord, mode 0600, which the agent reads and removes:
+// they never appear in its environment (/proc/<pid>/environ keeps the
+// environment a process started with) or on its command line. It returns
+// the agent's environment without them and its arguments.
+func handOver(dir string, r adaptors.Request) (env, args []string, err error) {
+	var cred string
+	for _, e := range r.Agent.Env {
+		if v, ok := strings.CutPrefix(e, adaptors.EnvCoordination+"="); ok {
+			cred = v
+		} else {
+			env = append(env, e)
+		}
+	}
+	args = r.Agent.Args
+	if cred == "" {
+		return env, args, nil
+	}
+	private := filepath.Join(dir, remote.PrivateDir)
+	if err := os.MkdirAll(private, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("create %s: %w", private, err)
+	}
+	file := filepath.Join(private, r.PilotID+".coord")
+	if err := os.WriteFile(file, []byte(cred), 0o600); err != nil {
+		return nil, nil, fmt.Errorf("write the agent's credentials: %w", err)
+	}
+	return env, append(append([]string(nil), args...), "-coordination-file", file), nil
 }

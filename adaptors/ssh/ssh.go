@@ -77,10 +77,11 @@ func (a *adaptor) Submit(ctx context.Context, r adaptors.Request) (adaptors.Hand
 	coord, agent, env := st.Coord, st.Agent, st.Env
 	argv := append([]string{agent}, r.Agent.Args...)
 	argv = append(argv, "-coordination-file", coord)
+	stdout, stderr := remote.Quote("stdout-"+r.PilotID+"-agent.txt"), remote.Quote("stderr-"+r.PilotID+"-agent.txt")
 	line := "cd " + remote.Quote(dir) + " || exit 1; " + // not cd && x &: that backgrounds a subshell holding the session open
+		"(umask 077 && : >" + stdout + " && : >" + stderr + ") || exit 1; " + // the agent's logs are owner-only
 		envPrefix(env) + "setsid " + remote.Join(argv...) +
-		" </dev/null >" + remote.Quote("stdout-"+r.PilotID+"-agent.txt") +
-		" 2>" + remote.Quote("stderr-"+r.PilotID+"-agent.txt") + " & p=$!; echo $p; " + procStart
+		" </dev/null >" + stdout + " 2>" + stderr + " & p=$!; echo $p; " + procStart
 	out, err := a.runner.Run(ctx, line, nil)
 	pid, start := parseStarted(out)
 	if err == nil && pid <= 0 {

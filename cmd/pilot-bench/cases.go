@@ -206,7 +206,10 @@ func fsType(dir string) string {
 }
 
 // peakRSS reads VmHWM of a process, in MB.
-func peakRSS(pid string) (float64, error) {
+func peakRSS(pid string) (float64, error) { return statusMB(pid, "VmHWM") }
+
+// statusMB reads a memory field (VmHWM, VmRSS) of /proc/<pid>/status, in MB.
+func statusMB(pid, field string) (float64, error) {
 	f, err := os.Open("/proc/" + pid + "/status")
 	if err != nil {
 		return 0, err
@@ -214,12 +217,12 @@ func peakRSS(pid string) (float64, error) {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
 			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
 			return kb / 1024, err
 		}
 	}
-	return 0, fmt.Errorf("no VmHWM in /proc/%s/status", pid)
+	return 0, fmt.Errorf("no %s in /proc/%s/status", field, pid)
 }
 
 func ms(d time.Duration) float64 { return round2(float64(d.Microseconds()) / 1000) }

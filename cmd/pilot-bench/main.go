@@ -15,6 +15,9 @@
 //	               call at a time and in one bulk call (bench/python_submit.py),
 //	               and BigJob's tests/performance/throughput.py pattern: 128
 //	               /bin/date units on a 16-slot pilot (bench/throughput.py)
+//	soak           (make soak) 1,000,000 no-exec units through one service,
+//	               50,000 at a time: agent and manager RSS and Redis keys
+//	               after each round, the middle against the end
 //	startup        create_pilot to the first unit running on fork://, ssh://
 //	               (a private sshd) and slurm:// (make services), against
 //	               starting a process, ssh host true, and a bare sbatch job
@@ -75,6 +78,7 @@ func main() {
 		"control_plane":   controlPlane,
 		"latency":         latency,
 		"memory":          memory,
+		"soak":            soak, // make soak; not in the default -cases
 	}
 	multi := map[string]func(context.Context, core.Options) ([]result, error){
 		"python":  pythonCases,

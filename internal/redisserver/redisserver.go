@@ -156,7 +156,7 @@ func (s *Server) launch(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("start redis-server: %w", err)
 	}
-	if err := waitReady(ctx, s.Port, s.tc, cmd.Process.Pid, exited); err != nil {
+	if err := waitReady(ctx, s.Port, s.tc, password(s.args), cmd.Process.Pid, exited); err != nil {
 		cmd.Process.Kill()
 		<-exited
 		return err
@@ -221,9 +221,9 @@ func start(dir string, tc *tls.Config, persistence []string, listen func(port in
 // loading its data, and is the process pid (not another that took the
 // port). It fails with errExited if the process exits first, or when ctx
 // ends.
-func waitReady(ctx context.Context, port int, tc *tls.Config, pid int, exited <-chan struct{}) error {
+func waitReady(ctx context.Context, port int, tc *tls.Config, pw string, pid int, exited <-chan struct{}) error {
 	c := redis.NewClient(&redis.Options{
-		Addr: "127.0.0.1:" + strconv.Itoa(port), TLSConfig: tc,
+		Addr: "127.0.0.1:" + strconv.Itoa(port), TLSConfig: tc, Password: pw,
 		MaxRetries: -1, DialerRetries: 1, PoolSize: 1,
 		// each probe is bounded, also when something else holds the port
 		// and accepts without answering
@@ -246,6 +246,16 @@ func waitReady(ctx context.Context, port int, tc *tls.Config, pid int, exited <-
 			return fmt.Errorf("redis-server not ready: %w (last: %v)", ctx.Err(), last)
 		}
 	}
+}
+
+// password is the value of --requirepass in args, or "".
+func password(args []string) string {
+	for i, a := range args {
+		if a == "--requirepass" && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
 }
 
 // probe asks once whether the server is ready (see waitReady).
