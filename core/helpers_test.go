@@ -176,7 +176,9 @@ func collect(t *testing.T, us []*core.Unit) []map[string]string {
 	return out
 }
 
-func testenvRedis(t *testing.T, extraArgs ...string) string { return testenv.RedisServer(t, extraArgs...) }
+func testenvRedis(t *testing.T, extraArgs ...string) string {
+	return testenv.RedisServer(t, extraArgs...)
+}
 
 // busyPilot is a 1-slot pilot running a sleeper unit (processes marked with
 // m) with a second unit queued behind it.

@@ -81,7 +81,7 @@ func soak(ctx context.Context, o core.Options) (result, error) {
 	return result{
 		"units": n, "round": round, "finished_ttl_s": o.FinishedTTL.Seconds(),
 		"units_per_s": round2(float64(n) / time.Since(t0).Seconds()),
-		"middle": mid, "end": end, "samples": samples,
+		"middle":      mid, "end": end, "samples": samples,
 		"baseline": "the middle sample (after half the units): flat means end ≈ middle",
 		"goal":     "agent and manager RSS and Redis keys flat at the end",
 	}, nil
