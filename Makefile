@@ -5,7 +5,7 @@ PYTHON2 ?= env PYENV_VERSION=2.7.18 python2
 BIN     := bin
 PYLIB   := python/pilot/_lib
 
-.PHONY: all build python-lib plugins demo test test-go test-python test-pbs bench deps services fmt-check vet clean help FORCE
+.PHONY: all build python-lib plugins demo test test-go test-python test-pbs fuzz bench soak deps services fmt-check vet clean help FORCE
 
 all: build python-lib plugins
 
@@ -14,9 +14,11 @@ help:
 	@echo "make plugins     build the example WASM plugins into bin/plugins/ and the test fixtures into build/plugins-test/"
 	@echo "make demo        run the seed example (examples/example.py) with python3; no Redis needed"
 	@echo "make test        install what the tests need, start SLURM and SGE, then Go (-race), C, C++ and Python 2.7/3 tests"
+	@echo "make fuzz        run each fuzz target (URLs, descriptions, the C ABI's JSON arguments) for FUZZTIME (5s)"
 	@echo "make services    start the single-host SLURM and SGE the tests use (scripts/services/start.sh)"
 	@echo "make test-pbs    install slurm-wlm-torque (removes gridengine-client) and run the real-PBS tests"
 	@echo "make bench       print the performance figures as JSON lines (see docs/PERFORMANCE.md)"
+	@echo "make soak        1,000,000 no-exec units through one service: agent/manager RSS and Redis keys stay flat"
 	@echo "make install     install pilot.h, libpilot.so, pilot-agent and pilot.pc under PREFIX (/usr/local)"
 
 build: $(BIN)/pilot-agent $(BIN)/hello $(BIN)/pilot-bench $(BIN)/pilot-plugin
@@ -67,7 +69,21 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
-test: deps services fmt-check vet build python-lib plugins test-go test-python
+test: deps services fmt-check vet build fuzz python-lib plugins test-go test-python
+
+# Fuzzing (docs/TESTING.md): each target for FUZZTIME; go test fuzzes one
+# target per run. A failing input is written to the package's
+# testdata/fuzz/<target>/ and from then on runs with the normal tests.
+FUZZTIME     ?= 5s
+FUZZ_TARGETS := coord:FuzzParseURL coord:FuzzParsePilotName core:FuzzSplitObjectURL \
+                core:FuzzUnitDescription core:FuzzPilotDescription capi:FuzzJSONArgs
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t#*:}; \
+		echo "fuzz: $$name (./$$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg || exit 1; \
+	done
 
 test-go:
 	$(GO) test -race -count=1 -timeout 30m -skip 'PBSReal' ./...
@@ -88,6 +104,11 @@ demo: build python-lib
 
 bench: deps services build python-lib plugins
 	./$(BIN)/pilot-bench
+
+# 1,000,000 no-exec units through one service: agent and manager RSS and the
+# Redis key count after every 50,000 (docs/PERFORMANCE.md, "Soak").
+soak: deps build
+	./$(BIN)/pilot-bench -cases soak
 
 clean:
 	rm -rf $(BIN) build $(PYLIB)

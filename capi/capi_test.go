@@ -92,6 +92,22 @@ func TestABIFromC(t *testing.T) {
 	}
 }
 
+// TestServiceOpenFromC reconnects services by URL, waits for them and
+// explains their units (testdata/service_open_test.c), with the service keys
+// in a scratch BIGJOB_HOME.
+func TestServiceOpenFromC(t *testing.T) {
+	exe := compile(t, "gcc", "testdata/service_open_test.c")
+	for _, b := range testenv.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			home := t.TempDir()
+			require.Contains(t, run(t, exe, b.URL, core.EnvHome+"="+home), "all checks passed")
+			keys, err := filepath.Glob(filepath.Join(home, "keys", "*.key"))
+			require.NoError(t, err)
+			require.Empty(t, keys, "canceled services leave no key behind")
+		})
+	}
+}
+
 func TestPluginsFromC(t *testing.T) {
 	exe := compile(t, "gcc", "testdata/plugins_test.c")
 	out := run(t, exe, testenv.RedisServer(t),

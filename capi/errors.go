@@ -47,6 +47,10 @@ func statusOf(err error) C.pilot_status {
 		return ae.status
 	case errors.As(err, &ue):
 		return C.PILOT_EINVAL
+	case errors.Is(err, core.ErrNoKey):
+		return C.PILOT_ENOKEY
+	case errors.Is(err, core.ErrStoreUnreachable):
+		return C.PILOT_ESTORE
 	case errors.Is(err, core.ErrNoAdaptor), errors.Is(err, core.ErrNotFound):
 		return C.PILOT_ENOTFOUND
 	case errors.As(err, &de):

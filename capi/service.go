@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"time"
 	"unsafe"
@@ -31,6 +32,63 @@ type serviceOptions struct {
 	StopTimeoutMS       int64    `json:"stop_timeout_ms"`
 	RecordTTLS          int64    `json:"record_ttl_s"`
 	Hooks               []string `json:"hooks"`
+	// Checked by hand, so that a bad value is an error naming the key and
+	// saying what is expected (null means the default).
+	MaxAttempts json.RawMessage `json:"max_attempts"`
+	FinishedTTL json.RawMessage `json:"finished_ttl"`
+}
+
+const knownOptions = "coordination_url, agent_path, no_embedded, quiet, heartbeat_interval_ms, heartbeat_timeout_ms, " +
+	"store_grace_ms, stop_timeout_ms, record_ttl_s, hooks, max_attempts, finished_ttl"
+
+// maxFinishedTTL keeps finished_ttl within a time.Duration (about 292 years).
+const maxFinishedTTL = float64(math.MaxInt64/int64(time.Second)) - 1
+
+// optionNumber reads a number option; ok is false when it is absent or null.
+func optionNumber(fn, key, want string, raw json.RawMessage) (n json.Number, ok bool, err error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", false, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return "", false, invalid("%s: options_json: %q: %v", fn, key, err)
+	}
+	n, isNum := v.(json.Number)
+	if !isNum {
+		return "", false, invalid("%s: options_json: %q must be %s, not %s", fn, key, want, raw)
+	}
+	return n, true, nil
+}
+
+// maxAttempts reads "max_attempts": a whole number >= 1 (0: the default).
+func maxAttempts(fn string, raw json.RawMessage) (int, error) {
+	const want = "a whole number of at least 1 (how often a unit of the service queue may be started)"
+	n, ok, err := optionNumber(fn, "max_attempts", want, raw)
+	if !ok || err != nil {
+		return 0, err
+	}
+	v, err := n.Int64()
+	if err != nil || v < 1 || v > math.MaxInt32 {
+		return 0, invalid("%s: options_json: \"max_attempts\" must be %s, not %s", fn, want, n)
+	}
+	return int(v), nil
+}
+
+// finishedTTL reads "finished_ttl": seconds > 0 (0: the default). The store
+// keeps whole seconds, so a fraction is rounded up.
+func finishedTTL(fn string, raw json.RawMessage) (time.Duration, error) {
+	const want = "a number of seconds greater than 0 (how long finished records are kept)"
+	n, ok, err := optionNumber(fn, "finished_ttl", want, raw)
+	if !ok || err != nil {
+		return 0, err
+	}
+	v, err := n.Float64()
+	if err != nil || !(v > 0) || v > maxFinishedTTL {
+		return 0, invalid("%s: options_json: \"finished_ttl\" must be %s, not %s", fn, want, n)
+	}
+	return time.Duration(math.Ceil(v)) * time.Second, nil
 }
 
 // options parses options_json (NULL: defaults) into core.Options.
@@ -40,8 +98,19 @@ func options(fn string, p *C.pilot_cchar) (core.Options, error) {
 		dec := json.NewDecoder(bytes.NewReader([]byte(C.GoString((*C.char)(unsafe.Pointer(p))))))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&so); err != nil {
-			return core.Options{}, invalid("%s: options_json: %v (known keys: coordination_url, agent_path, no_embedded, quiet, heartbeat_interval_ms, heartbeat_timeout_ms, store_grace_ms, stop_timeout_ms, record_ttl_s, hooks)", fn, err)
+			return core.Options{}, invalid("%s: options_json: %v (known keys: %s)", fn, err, knownOptions)
 		}
+		if _, err := dec.Token(); err != io.EOF {
+			return core.Options{}, invalid("%s: options_json: data after the object", fn)
+		}
+	}
+	attempts, err := maxAttempts(fn, so.MaxAttempts)
+	if err != nil {
+		return core.Options{}, err
+	}
+	ttl, err := finishedTTL(fn, so.FinishedTTL)
+	if err != nil {
+		return core.Options{}, err
 	}
 	ms := func(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
 	o := core.Options{
@@ -55,6 +124,8 @@ func options(fn string, p *C.pilot_cchar) (core.Options, error) {
 		StopTimeout:       ms(so.StopTimeoutMS),
 		RecordTTL:         time.Duration(so.RecordTTLS) * time.Second,
 		Hooks:             so.Hooks,
+		MaxAttempts:       attempts,
+		FinishedTTL:       ttl,
 	}
 	var w io.Writer = os.Stderr
 	if so.Quiet {
@@ -77,6 +148,30 @@ func pilot_service_new(optionsJSON *C.pilot_cchar, out *C.pilot_service) (st C.p
 	ctx, cancel := opCtx()
 	defer cancel()
 	s, err := core.NewService(ctx, o)
+	if err != nil {
+		return fail(err)
+	}
+	*out = C.pilot_service(add(kindService, s, nil, func() { s.Close() }))
+	return ok()
+}
+
+//export pilot_service_open
+func pilot_service_open(serviceURL *C.pilot_cchar, optionsJSON *C.pilot_cchar, out *C.pilot_service) (st C.pilot_status) {
+	defer guard("pilot_service_open", &st)
+	if out == nil {
+		return fail(nullArg("pilot_service_open", "out"))
+	}
+	url, err := goString("pilot_service_open", "service_url", serviceURL)
+	if err != nil {
+		return fail(err)
+	}
+	o, err := options("pilot_service_open", optionsJSON)
+	if err != nil {
+		return fail(err)
+	}
+	ctx, cancel := opCtx()
+	defer cancel()
+	s, err := core.OpenService(ctx, url, o)
 	if err != nil {
 		return fail(err)
 	}
@@ -116,12 +211,8 @@ func pilot_service_create_pilot(h C.pilot_service, descriptionJSON *C.pilot_ccha
 	if out == nil {
 		return fail(nullArg("pilot_service_create_pilot", "out"))
 	}
-	js, err := goString("pilot_service_create_pilot", "description_json", descriptionJSON)
+	pd, err := pilotDescription("pilot_service_create_pilot", descriptionJSON)
 	if err != nil {
-		return fail(err)
-	}
-	var pd core.PilotDescription
-	if err := decode("pilot_service_create_pilot", "description_json", []byte(js), &pd); err != nil {
 		return fail(err)
 	}
 	ctx, cancel := opCtx()
@@ -215,6 +306,21 @@ func pilot_service_flush(h C.pilot_service, timeoutMS C.int64_t) (st C.pilot_sta
 	ctx, cancel := waitCtx(timeoutMS)
 	defer cancel()
 	if err := s.Flush(ctx); err != nil {
+		return fail(err)
+	}
+	return ok()
+}
+
+//export pilot_service_wait
+func pilot_service_wait(h C.pilot_service, timeoutMS C.int64_t) (st C.pilot_status) {
+	defer guard("pilot_service_wait", &st)
+	s, _, err := service(h)
+	if err != nil {
+		return fail(err)
+	}
+	ctx, cancel := waitCtx(timeoutMS)
+	defer cancel()
+	if err := s.Wait(ctx); err != nil {
 		return fail(err)
 	}
 	return ok()

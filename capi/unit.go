@@ -129,6 +129,28 @@ func pilot_unit_description(h C.pilot_unit, out **C.char) (st C.pilot_status) {
 	return setJSON("pilot_unit_description", out, d)
 }
 
+//export pilot_unit_explain
+func pilot_unit_explain(h C.pilot_unit, out **C.char) (st C.pilot_status) {
+	defer guard("pilot_unit_explain", &st)
+	u, _, err := unit(h)
+	if err != nil {
+		return fail(err)
+	}
+	if out == nil {
+		return fail(nullArg("pilot_unit_explain", "json_out"))
+	}
+	ctx, cancel := opCtx()
+	defer cancel()
+	e, err := u.Explain(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	if e.Pilots == nil {
+		e.Pilots = []core.PilotOutlook{} // always an array
+	}
+	return setJSON("pilot_unit_explain", out, e)
+}
+
 //export pilot_unit_sandbox
 func pilot_unit_sandbox(h C.pilot_unit, out **C.char) (st C.pilot_status) {
 	defer guard("pilot_unit_sandbox", &st)

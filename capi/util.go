@@ -112,6 +112,17 @@ func unitDescription(fn string, p *C.pilot_cchar) (core.UnitDescription, error) 
 	return ud, nil
 }
 
+// pilotDescription parses a pilot compute description.
+func pilotDescription(fn string, p *C.pilot_cchar) (core.PilotDescription, error) {
+	var pd core.PilotDescription
+	s, err := goString(fn, "description_json", p)
+	if err != nil {
+		return pd, err
+	}
+	err = decode(fn, "description_json", []byte(s), &pd)
+	return pd, err
+}
+
 // decode unmarshals a JSON argument; malformed JSON is an error that says
 // so and names the argument.
 func decode(fn, arg string, b []byte, v any) error {

@@ -38,14 +38,27 @@ type Address struct {
 func ParseURL(raw string) (Address, error) {
 	var a Address
 	bad := func(format string, args ...any) (Address, error) {
-		return Address{}, &URLError{What: "coordination", URL: redactRaw(raw), Problem: fmt.Sprintf(format, args...)}
+		return Address{}, &URLError{What: "coordination", URL: RedactURL(raw), Problem: fmt.Sprintf(format, args...)}
+	}
+	// hide masks the password, as written or %-decoded, in a part of raw
+	// that a problem quotes.
+	hide := func(part string) string {
+		if _, secret, _, ok := splitRaw(raw); ok && secret != "" {
+			part = strings.ReplaceAll(part, secret, "***")
+			for _, unescape := range []func(string) (string, error){url.PathUnescape, url.QueryUnescape} {
+				if s, err := unescape(secret); err == nil && s != "" {
+					part = strings.ReplaceAll(part, s, "***")
+				}
+			}
+		}
+		return part
 	}
 	if strings.TrimSpace(raw) == "" {
 		return bad("empty; give redis://host[:port]")
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return bad("not a URL (%v); give redis://host[:port]", unwrapURLError(err))
+		return bad("not a URL (%v); give redis://host[:port]", hide(unwrapURLError(err).Error()))
 	}
 	switch strings.ToLower(u.Scheme) {
 	case "redis":
@@ -65,11 +78,14 @@ func ParseURL(raw string) (Address, error) {
 	if a.Host == "" {
 		return bad("no host; give redis://host[:port]")
 	}
+	if strings.Contains(a.Host, ":") && !strings.HasPrefix(u.Host, "[") {
+		return bad("host %q has a colon; write an IPv6 address in brackets, e.g. redis://[::1]:6379", hide(u.Host))
+	}
 	a.Port = DefaultPort
 	if p := u.Port(); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > 65535 {
-			return bad("port %q is not a number between 1 and 65535", p)
+			return bad("port %q is not a number between 1 and 65535", hide(p))
 		}
 		a.Port = n
 	}
@@ -87,7 +103,7 @@ func ParseURL(raw string) (Address, error) {
 	default:
 		n, err := strconv.Atoi(path)
 		if err != nil || n < 0 {
-			return bad("path %q is not a database number; give redis://host:port or redis://host:port/N", u.Path)
+			return bad("path %q is not a database number; give redis://host:port or redis://host:port/N", hide(u.Path))
 		}
 		a.DB = n
 	}
@@ -96,11 +112,11 @@ func ParseURL(raw string) (Address, error) {
 		case key == "ca" && a.TLS:
 			a.CAFile = vals[len(vals)-1]
 		default:
-			return bad("unknown parameter %q; the only parameter is ca=<file> on rediss:// URLs", key)
+			return bad("unknown parameter %q; the only parameter is ca=<file> on rediss:// URLs", hide(key))
 		}
 	}
 	if u.Fragment != "" {
-		return bad("unexpected fragment #%s", u.Fragment)
+		return bad("unexpected fragment #%s", hide(u.Fragment))
 	}
 	return a, nil
 }
@@ -131,17 +147,20 @@ func (a Address) format(redact bool) string {
 	} else {
 		b.WriteString("redis://")
 	}
-	pw := url.PathEscape(a.Password)
+	// A colon in the user or password would move the split between them.
+	escape := func(s string) string { return strings.ReplaceAll(url.PathEscape(s), ":", "%3A") }
+	pw := escape(a.Password)
 	if redact && a.Password != "" {
 		pw = "***"
 	}
 	switch {
 	case a.Username != "":
-		b.WriteString(url.PathEscape(a.Username) + ":" + pw + "@")
+		b.WriteString(escape(a.Username) + ":" + pw + "@")
 	case a.Password != "":
 		b.WriteString(pw + "@")
 	}
-	b.WriteString(a.HostPort())
+	// A % in the host (an IPv6 zone, fe80::1%eth0) would start an escape.
+	b.WriteString(net.JoinHostPort(strings.ReplaceAll(a.Host, "%", "%25"), strconv.Itoa(a.Port)))
 	if a.DB != 0 {
 		b.WriteString("/" + strconv.Itoa(a.DB))
 	}
@@ -168,21 +187,33 @@ func (a Address) IsLoopback() bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// redactRaw masks the password of a URL that may not parse.
-func redactRaw(raw string) string {
+// RedactURL masks the password of a URL that may not parse, for messages.
+func RedactURL(raw string) string {
+	pre, _, post, ok := splitRaw(raw)
+	if !ok {
+		return raw
+	}
+	return pre + "***" + post
+}
+
+// splitRaw finds the password of a URL that may not parse, raw = pre +
+// secret + post: what lies between "://" (or the first ":" after it) and
+// the last "@". ok is false when there is no user part.
+func splitRaw(raw string) (pre, secret, post string, ok bool) {
 	at := strings.LastIndex(raw, "@")
 	scheme := strings.Index(raw, "://")
 	if at < 0 || scheme < 0 || at < scheme {
-		return raw
+		return "", "", "", false
 	}
 	user := raw[scheme+3 : at]
 	if user == "" {
-		return raw
+		return "", "", "", false
 	}
+	start := scheme + 3
 	if i := strings.Index(user, ":"); i >= 0 {
-		return raw[:scheme+3] + user[:i+1] + "***" + raw[at:]
+		start += i + 1
 	}
-	return raw[:scheme+3] + "***" + raw[at:]
+	return raw[:start], raw[start:at], raw[at:], true
 }
 
 func unwrapURLError(err error) error {

@@ -328,7 +328,9 @@ func parsePilot(kv []keyValue) (PilotDescription, error) {
 		case "queue":
 			d.Queue = p.str(k, v)
 		case "project":
-			d.Project = p.str(k, v)
+			if s := p.str(k, v); s != "" { // an empty project leaves allocation's
+				d.Project = s
+			}
 		case "allocation":
 			if d.Project == "" {
 				d.Project = p.str(k, v)

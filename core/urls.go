@@ -31,7 +31,7 @@ func splitObjectURL(kind, raw string) (coord.Address, string, error) {
 		j = strings.Index(raw[i+3:], "/")
 	}
 	if j < 0 {
-		return coord.Address{}, "", &coord.URLError{What: kind, URL: raw, Problem: "expected redis://host:port/<name>"}
+		return coord.Address{}, "", &coord.URLError{What: kind, URL: coord.RedactURL(raw), Problem: "expected redis://host:port/<name>"}
 	}
 	base, name := raw[:i+3+j], raw[i+3+j+1:]
 	addr, err := coord.ParseURL(base)

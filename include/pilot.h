@@ -78,8 +78,14 @@ typedef int32_t pilot_state;        /* PILOT_STATE_* */
 #define PILOT_EADAPTOR -8    /* the resource refused or failed to start the pilot */
 #define PILOT_EVERSION -9    /* ABI version mismatch */
 #define PILOT_EINTERNAL -10  /* a bug in the library; the message has the details */
-#define PILOT_ESTORE -11     /* the coordination store (Redis) cannot be reached */
+#define PILOT_ESTORE -11     /* the coordination store (Redis) cannot be reached, or a wait
+                                could not read it for store_grace_ms */
 #define PILOT_ENOPILOTS -12  /* a wait cannot finish: no live pilot is left */
+#define PILOT_ENOKEY -13     /* this process does not have the signing key of a service it
+                                reconnected to (pilot_service_open), so it cannot add units or
+                                pilots to it; waits, listings and cancel work. The key is kept in
+                                $BIGJOB_HOME/keys/<service id>.key (default ~/.bigjob), mode 0600,
+                                by the process that created the service */
 
 /* States, with BigJob's names (pilot_state_name). */
 #define PILOT_STATE_UNKNOWN 0  /* "Unknown": created, queued; not yet taken by an agent */
@@ -134,7 +140,9 @@ const char *pilot_last_error(void);
 /* Clears this thread's last error. */
 void pilot_clear_error(void);
 
-/* Releases a string returned through a char** parameter. NULL is allowed. */
+/* Releases a string returned through a char** parameter (every one of them
+ * is the caller's and is released with this, never with free()). NULL is
+ * allowed. */
 void pilot_string_free(char *s);
 
 /* BigJob's name of a state ("Done"); "" for an unknown value. Static. */
@@ -174,8 +182,36 @@ pilot_status pilot_flush_all(int64_t timeout_ms);
  *   "hooks"                 hook plugins (loaded plugins' names or plugin.json
  *                           paths) of every pilot whose description has no
  *                           "hooks" key; see pilot_plugin_load
+ *   "max_attempts"          how often a unit of the service queue may be
+ *                           started: a unit whose pilot is lost while it runs
+ *                           goes back to the queue until it was started this
+ *                           often, then it is Failed; a whole number >= 1,
+ *                           default 3
+ *   "finished_ttl"          seconds (a number > 0; fractions round up to whole
+ *                           seconds) the records of finished units and pilots,
+ *                           and of a canceled service, are kept; default 86400
+ * Unknown keys and bad values are PILOT_EINVAL naming the key; null means the
+ * default. "max_attempts" and "finished_ttl" are fixed when the service is
+ * created: the *_open functions accept and ignore them (the service's own
+ * values apply).
  * Errors: PILOT_EINVAL (bad options or URL), PILOT_ESTORE. */
 pilot_status pilot_service_new(const char *options_json, pilot_service *out);
+
+/* Reconnects to a service by its URL (pilot_service_url, BigJob's
+ * PilotComputeService.get_url()): redis://[pw@]host:port/pcs/pcs-<uuid>, from
+ * any process, e.g. after the one that created it exited without canceling.
+ * options_json as for pilot_service_new (NULL for defaults; "coordination_url"
+ * is ignored, the URL names the store). The handle works with every
+ * pilot_service_* function: pilot_service_pilots lists the pilots the service
+ * had when it was opened and those created through the handle since;
+ * pilot_service_wait waits for every unit of the service, whichever process
+ * submitted it; pilot_service_cancel cancels it. Adding units or pilots needs
+ * the service's signing key (PILOT_ENOKEY otherwise). Freeing the handle does
+ * not cancel the service. No embedded server is started: the store must be
+ * running (one this process already uses, an embedded one included, will do).
+ * Errors: PILOT_EINVAL (not a service URL, bad options), PILOT_ENOTFOUND (no
+ * such service, or its records expired), PILOT_ESTORE. */
+pilot_status pilot_service_open(const char *service_url, const char *options_json, pilot_service *out);
 
 /* Writes what is pending and releases the handle. Pilots are not canceled. */
 pilot_status pilot_service_free(pilot_service s);
@@ -190,7 +226,9 @@ pilot_status pilot_service_url(pilot_service s, char **out);
  * adaptor for the scheme), PILOT_EADAPTOR. */
 pilot_status pilot_service_create_pilot(pilot_service s, const char *description_json, pilot_job *out);
 
-/* The URLs of the service's pilots, as a JSON array; free with pilot_string_free. */
+/* The URLs of the service's pilots, as a JSON array; free with pilot_string_free.
+ * For a reconnected service: the pilots it had when opened, then those created
+ * through the handle. */
 pilot_status pilot_service_pilots(pilot_service s, char **json_out);
 
 /* Queues a unit (JSON compute unit description) on the service-wide queue:
@@ -207,8 +245,20 @@ pilot_status pilot_service_submit_units(pilot_service s, const char *description
  * submission error not reported yet. */
 pilot_status pilot_service_flush(pilot_service s, int64_t timeout_ms);
 
+/* Waits until every unit of the service is final, whichever process submitted
+ * it (units submitted through s are written first). Meanwhile this process
+ * watches the service's pilots, so a lost pilot's units are requeued or fail
+ * even when the process that created the pilot is gone. Returns PILOT_OK at
+ * once when the service has no unfinished unit; PILOT_ETIMEOUT when the
+ * timeout ends first; PILOT_ENOPILOTS when units remain but no pilot of the
+ * service is live; PILOT_ESTORE when the store could not be read for
+ * store_grace_ms. Timeout as above (negative: no limit). */
+pilot_status pilot_service_wait(pilot_service s, int64_t timeout_ms);
+
 /* Cancels every pilot of the service (their agents kill their units) and the
- * units still queued; returns when no process of the pilots is left. */
+ * units still queued; returns when no process of the pilots is left. The
+ * service then takes no new units or pilots and its signing key file is
+ * deleted. */
 pilot_status pilot_service_cancel(pilot_service s);
 
 /* Calls fn for every state change of the service's pilots and units.
@@ -233,10 +283,11 @@ pilot_status pilot_job_url(pilot_job j, char **out);
 pilot_status pilot_job_state(pilot_job j, pilot_state *out);
 
 /* The pilot record as a JSON object (state, start_time, end_queue_time,
- * end_time, last_contact, description, bigjob_id, ...). */
+ * end_time, last_contact, description, bigjob_id, ...); free with
+ * pilot_string_free. */
 pilot_status pilot_job_details(pilot_job j, char **json_out);
 
-/* The pilot compute description, canonical JSON. */
+/* The pilot compute description, canonical JSON; free with pilot_string_free. */
 pilot_status pilot_job_description(pilot_job j, char **json_out);
 
 /* Slots not taken by the units the agent owns (BigJob's get_free_nodes). */
@@ -261,7 +312,8 @@ pilot_status pilot_job_submit_unit(pilot_job j, const char *description_json, pi
 /* Queues n units on this pilot (see pilot_service_submit_units). */
 pilot_status pilot_job_submit_units(pilot_job j, const char *descriptions_json, pilot_unit *out, size_t n);
 
-/* The URLs of the units submitted to this pilot, oldest first, as a JSON array. */
+/* The URLs of the units submitted to this pilot, oldest first, as a JSON
+ * array; free with pilot_string_free. */
 pilot_status pilot_job_units(pilot_job j, char **json_out);
 
 /* Callbacks for this pilot and its units (see pilot_service_set_callback). */
@@ -276,7 +328,8 @@ pilot_status pilot_unit_open(const char *unit_url, const char *options_json, pil
 
 pilot_status pilot_unit_free(pilot_unit u);
 
-/* "cu-<uuid>" (its sandbox is sj-<uuid>); the reconnectable URL. */
+/* "cu-<uuid>" (its sandbox is sj-<uuid>); the reconnectable URL; free with
+ * pilot_string_free. */
 pilot_status pilot_unit_id(pilot_unit u, char **out);
 pilot_status pilot_unit_url(pilot_unit u, char **out);
 
@@ -286,14 +339,43 @@ pilot_status pilot_unit_state(pilot_unit u, pilot_state *out);
 pilot_status pilot_unit_wait(pilot_unit u, int64_t timeout_ms, pilot_state *out);
 
 /* The unit record as a JSON object (state, start_time, end_queue_time,
- * end_time, run_host, exit_code, reason, sandbox, Executable, ...). */
+ * end_time, run_host, exit_code, reason, sandbox, Executable, ...); free with
+ * pilot_string_free. */
 pilot_status pilot_unit_details(pilot_unit u, char **json_out);
 
-/* The compute unit description with defaults applied, canonical JSON. */
+/* The compute unit description with defaults applied, canonical JSON; free
+ * with pilot_string_free. */
 pilot_status pilot_unit_description(pilot_unit u, char **json_out);
 
-/* The unit's working directory on its pilot's host, "" before it starts. */
+/* The unit's working directory on its pilot's host, "" before it starts; free
+ * with pilot_string_free. */
 pilot_status pilot_unit_sandbox(pilot_unit u, char **out);
+
+/* Why the unit is not running yet, or what became of it (pilot-cli explain),
+ * as a JSON object in *json_out (free with pilot_string_free):
+ *   "unit"           "cu-<uuid>"
+ *   "state"          its state name ("Unknown" while queued)
+ *   "queue"          "service" (the service-wide queue), or the name of the
+ *                    pilot it was submitted to ("bigjob:bj-<uuid>:<host>")
+ *   "queue_length"   units waiting in that queue, itself included
+ *   "slots"          slots it needs
+ *   "pilot"          the pilot that owns it now (absent when none)
+ *   "attempts"       how often it was started
+ *   "max_attempts"   the service's max_attempts
+ *   "lost_reason"    why its last run was lost (absent when none was)
+ *   "reason"         why it failed or was canceled (absent otherwise)
+ *   "summary"        one sentence: what it waits for, or what it does
+ *   "pilots"         an array (empty when the service has no pilot) of the
+ *                    pilots that could run it (its own pilot, or every pilot
+ *                    of the service), each {"name", "state", "slots",
+ *                    "last_heartbeat" (RFC 3339, absent before the agent
+ *                    started), "heartbeat_age_s" (-1 before the agent
+ *                    started), "can_take" (true/false), "why" (why it cannot
+ *                    take the unit, or why it has not yet; absent otherwise)}
+ * A unit whose record was pruned is described by the state this process saw.
+ * Errors: PILOT_EINVAL (json_out NULL), PILOT_ENOTFOUND (record pruned and
+ * never seen), PILOT_ESTORE. */
+pilot_status pilot_unit_explain(pilot_unit u, char **json_out);
 
 /* Cancels the unit: a queued unit at once, a running one by killing its
  * process group; returns once the unit is final. */
@@ -324,7 +406,8 @@ pilot_status pilot_unit_set_callback(pilot_unit u, pilot_state_fn fn, void *user
  * match, a missing export, a wrong ABI version, a scheme already served). */
 pilot_status pilot_plugin_load(const char *manifest_path, char **info_json);
 
-/* The info of every loaded plugin, as a JSON array sorted by name. */
+/* The info of every loaded plugin, as a JSON array sorted by name; free with
+ * pilot_string_free. */
 pilot_status pilot_plugins(char **json_out);
 
 /* Calls export_name of the loaded plugin name with request_json and returns
@@ -332,7 +415,7 @@ pilot_status pilot_plugins(char **json_out);
  * "hook_pre_unit" with {"unit": {...}}. The call runs under the plugin's
  * limits; commands and files act on this machine, with work_dir (NULL: none)
  * as $WORKDIR. The answer is returned as the plugin gave it, an
- * {"error": ...} answer included. Errors: PILOT_ENOTFOUND (no such plugin),
+ * {"error": ...} answer included (free with pilot_string_free). Errors: PILOT_ENOTFOUND (no such plugin),
  * PILOT_EINVAL (bad JSON, not an export of the plugin), PILOT_EADAPTOR (the
  * plugin trapped, ran out of memory or time: the message says which). */
 pilot_status pilot_plugin_call(const char *name, const char *export_name, const char *request_json,
@@ -359,7 +442,8 @@ pilot_status pilot_dataservice_submit_unit(pilot_dataservice c, const char *desc
  * PILOT_ETIMEOUT, or PILOT_ENOPILOTS when no live pilot is left to run them. */
 pilot_status pilot_dataservice_wait(pilot_dataservice c, int64_t timeout_ms);
 
-/* The details of every pilot of the attached services, as a JSON array. */
+/* The details of every pilot of the attached services, as a JSON array; free
+ * with pilot_string_free. */
 pilot_status pilot_dataservice_details(pilot_dataservice c, char **json_out);
 
 #ifdef __cplusplus

@@ -21,9 +21,12 @@ ABI_VERSION = 1
 
 # Status codes (pilot.h).
 OK = 0
-ETIMEOUT = -5
+EINVAL = -2
 ENOTFOUND = -4
+ETIMEOUT = -5
+ESTORE = -11
 ENOPILOTS = -12
+ENOKEY = -13
 
 # States (pilot.h), by code.
 STATE_NAMES = ["Unknown", "New", "Pending", "Running", "Done", "Canceled", "Failed", "Staging"]
@@ -32,8 +35,10 @@ STATE_CODES = dict((name, code) for code, name in enumerate(STATE_NAMES))
 PY2 = sys.version_info[0] == 2
 if PY2:  # pragma: no cover - exercised by the Python 2 test run
     text_type = unicode  # noqa: F821
+    long_type = long  # noqa: F821
 else:
     text_type = str
+    long_type = int
 
 
 def to_bytes(s):
@@ -88,6 +93,7 @@ _SIGNATURES = {
     "pilot_set_log_handler": ([LOG_FN, ctypes.c_void_p, ctypes.c_int32], True),
     "pilot_flush_all": ([ctypes.c_int64], True),
     "pilot_service_new": ([ctypes.c_char_p, _P(c_handle)], True),
+    "pilot_service_open": ([ctypes.c_char_p, ctypes.c_char_p, _P(c_handle)], True),
     "pilot_service_free": ([c_handle], True),
     "pilot_service_id": ([c_handle, _str_out], True),
     "pilot_service_url": ([c_handle, _str_out], True),
@@ -96,6 +102,7 @@ _SIGNATURES = {
     "pilot_service_submit_unit": ([c_handle, ctypes.c_char_p, _P(c_handle)], True),
     "pilot_service_submit_units": ([c_handle, ctypes.c_char_p, _P(c_handle), ctypes.c_size_t], True),
     "pilot_service_flush": ([c_handle, ctypes.c_int64], True),
+    "pilot_service_wait": ([c_handle, ctypes.c_int64], True),
     "pilot_service_cancel": ([c_handle], True),
     "pilot_service_set_callback": ([c_handle, STATE_FN, ctypes.c_void_p], True),
     "pilot_job_open": ([ctypes.c_char_p, ctypes.c_char_p, _P(c_handle)], True),
@@ -122,6 +129,7 @@ _SIGNATURES = {
     "pilot_unit_details": ([c_handle, _str_out], True),
     "pilot_unit_description": ([c_handle, _str_out], True),
     "pilot_unit_sandbox": ([c_handle, _str_out], True),
+    "pilot_unit_explain": ([c_handle, _str_out], True),
     "pilot_unit_cancel": ([c_handle], True),
     "pilot_unit_set_callback": ([c_handle, STATE_FN, ctypes.c_void_p], True),
     "pilot_dataservice_new": ([_P(c_handle)], True),
@@ -229,8 +237,18 @@ def encode(kind, value):
         raise PilotError("%s: cannot be encoded as JSON: %s" % (kind, e))
 
 
-def options(coordination_url=None, hooks=None):
-    """Options JSON for the library: the package's own agent binary."""
+def _is_number(value, whole):
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, long_type)):
+        return True
+    return not whole and isinstance(value, float) and value == value and value not in (float("inf"), float("-inf"))
+
+
+def options(coordination_url=None, hooks=None, max_attempts=None, finished_ttl=None):
+    """Options JSON for the library: the package's own agent binary. The
+    library checks the values (its errors name the key); here only what JSON
+    cannot carry is refused."""
     opts = {"agent_path": os.path.join(LIB_DIR, "pilot-agent")}
     if coordination_url:
         opts["coordination_url"] = to_str(to_bytes(coordination_url))
@@ -238,6 +256,14 @@ def options(coordination_url=None, hooks=None):
         if isinstance(hooks, (str, text_type, bytes)) or not all(isinstance(h, (str, text_type, bytes)) for h in hooks):
             raise PilotError("hooks: give a list of plugin names or plugin.json paths, not %r" % (hooks,))
         opts["hooks"] = [to_str(to_bytes(h)) for h in hooks]
+    if max_attempts is not None:
+        if not _is_number(max_attempts, True):
+            raise PilotError("max_attempts: expected a whole number of at least 1, not %r" % (max_attempts,))
+        opts["max_attempts"] = max_attempts
+    if finished_ttl is not None:
+        if not _is_number(finished_ttl, False):
+            raise PilotError("finished_ttl: expected a number of seconds greater than 0, not %r" % (finished_ttl,))
+        opts["finished_ttl"] = finished_ttl
     return to_bytes(json.dumps(opts))
 
 

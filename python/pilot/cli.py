@@ -9,6 +9,8 @@
     pilot-cli --wait_cus PILOT_URL
     pilot-cli --cancel_cu CU_URL
     pilot-cli --cancel_pilot PILOT_URL
+    pilot-cli explain CU_URL            (or --explain CU_URL)
+    pilot-cli --list_pilots --json
 
 Installed as the console script `pilot-cli` (pilot.cli:main); also runs as
 `python -m pilot.cli`. Works on Python 2.7 and 3.
@@ -29,6 +31,37 @@ call does one action. As in BigJob, the URLs of the pilots it started are kept
 - usage errors (a bad literal, two actions, no action, an option that the
   action does not use) exit with status 2 and a message naming the option;
   errors of the pilot API print "pilot-cli: <message>" and exit with status 1.
+
+Added:
+
+- `pilot-cli explain CU_URL` (or `--explain CU_URL`) says why a compute unit
+  is not running yet, or what became of it: first a one-sentence summary,
+  then its state, queue, attempts and lost reason, and one line per pilot
+  that could run it (its state, slots, the age of its last heartbeat, and
+  whether it can take the unit, or why not).
+- `--json` makes any action print one JSON document on stdout instead of its
+  lines (errors still go to stderr, with the same exit status). Keys are
+  always present, null when they do not apply:
+    --list_pilots      {"pilots": [{"url", "state", "error"}]}
+                       (state null and error the message when a saved pilot
+                       cannot be read)
+    --list_cus URL     {"url", "state", "units": [{"url", "id", "state",
+    --wait_cus URL      "queue_time", "run_time"}]}  (the pilot, its state and
+                       its units; --wait_cus prints it after the wait;
+                       queue_time and run_time in seconds)
+    --get_cu_state URL {"url", "state"}
+    --cancel_cu URL    {"url", "state"}  (the unit's state after the cancel)
+    --submit_cu, --run_cu  {"url", "state"}  (the unit; run_cu: its final state)
+    --submit_pilot     {"url", "state"}
+    --cancel_pilot URL {"url", "state"}  (the pilot's state after the cancel)
+    explain URL        {"unit", "state", "queue", "queue_length", "slots",
+                        "pilot", "attempts", "max_attempts", "lost_reason",
+                        "reason", "summary", "pilots": [{"name", "state",
+                        "slots", "last_heartbeat", "heartbeat_age_s",
+                        "can_take", "why"}]}  (see ComputeUnit.explain)
+    --version          {"version"}
+    --clean            {"state_file", "removed"}
+  The document is printed with sorted keys.
 
 A pilot outlives the pilot-cli call that started it only when its
 coordination store does: use a Redis server that keeps running (redis-server).
@@ -72,8 +105,11 @@ ACTIONS = [
     ("submit_pilot", "--submit_pilot"), ("list_pilots", "--list_pilots"), ("cancel_pilot", "--cancel_pilot"),
     ("submit_cu", "--submit_cu"), ("run_cu", "--run_cu"), ("get_cu_state", "--get_cu_state"),
     ("wait_cus", "--wait_cus"), ("list_cus", "--list_cus"), ("cancel_cu", "--cancel_cu"),
-    ("clean", "--clean"), ("version", "--version"),
+    ("explain", "--explain"), ("clean", "--clean"), ("version", "--version"),
 ]
+
+# The positional form of --explain: pilot-cli explain CU_URL.
+EXPLAIN_COMMAND = "explain"
 
 # What ast.literal_eval raises on bad input (RecursionError is a RuntimeError).
 _LITERAL_ERRORS = (ValueError, SyntaxError, TypeError, MemoryError, RuntimeError)
@@ -145,6 +181,8 @@ def build_parser():
     p.add_argument("--clean", action="store_true", default=False,
                    help="forget the saved pilot URLs (delete ~/.bigjob/pilot-cli.p)")
     p.add_argument("--version", action="store_true", default=False, help="print the BigJob version")
+    p.add_argument("--json", action="store_true", default=False,
+                   help="print one JSON document instead of lines (see the keys in pydoc pilot.cli)")
 
     g = p.add_argument_group("Manage pilots")
     g.add_argument("--number_cores", metavar="N", type=_positive_int, default=None,
@@ -177,6 +215,9 @@ def build_parser():
                    help="submit a compute unit to a pilot and wait until it has terminated")
     g.add_argument("--get_cu_state", metavar="CU_URL", default=None, help="print the state of a compute unit")
     g.add_argument("--cancel_cu", metavar="CU_URL", default=None, help="cancel a compute unit")
+    g.add_argument("--explain", metavar="CU_URL", default=None,
+                   help="say why a compute unit is not running yet, or what became of it "
+                        "(also: %(prog)s explain CU_URL)")
     # The command after "--" (see the epilog).
     p.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
     return p
@@ -192,6 +233,16 @@ def _given(args, attr):
 def check_args(args):
     """Checks what argparse cannot; returns the action's attribute name."""
     given = [(a, o) for a, o in ACTIONS if _given(args, a)]
+    command = not any(a in ("submit_cu", "run_cu") for a, _ in given)
+    if command and args.rest and args.rest[0] == EXPLAIN_COMMAND:  # pilot-cli explain CU_URL
+        words, args.rest = args.rest[1:], []
+        if given:
+            raise UsageError("one action at a time: %s and %s" % (" and ".join(o for _, o in given), EXPLAIN_COMMAND))
+        if len(words) != 1:
+            raise UsageError("%s: give the CU_URL of one compute unit (got %s)"
+                             % (EXPLAIN_COMMAND, " ".join(words) if words else "none"))
+        args.explain = words[0]
+        given = [("explain", EXPLAIN_COMMAND)]
     if not given:
         raise UsageError("no action given: use one of %s (see --help)" % ", ".join(o for _, o in ACTIONS))
     if len(given) > 1:
@@ -237,8 +288,9 @@ def check_args(args):
 class BigJobCLI(object):
     """The actions; the list of saved pilot URLs is read when first needed."""
 
-    def __init__(self, pilot_module):
+    def __init__(self, pilot_module, as_json=False):
         self.pilot = pilot_module
+        self.as_json = as_json
         self._pilots = None
 
     # Saved pilots ----------------------------------------------------------
@@ -288,6 +340,18 @@ class BigJobCLI(object):
         except (IOError, OSError) as e:
             raise CLIError("cannot save the pilot list in %s: %s" % (path, e.strerror or e))
 
+    # Output ----------------------------------------------------------------
+
+    def _say(self, line=""):
+        """A line of the text output (nothing with --json)."""
+        if not self.as_json:
+            _out(line)
+
+    def _emit(self, doc):
+        """The JSON document of the action (only with --json)."""
+        if self.as_json:
+            _out(json.dumps(doc, sort_keys=True, indent=2, separators=(",", ": ")))
+
     # Pilots ----------------------------------------------------------------
 
     def submit_pilot(self, coordination_url, resource_url, number_cores, cores_per_node):
@@ -303,9 +367,11 @@ class BigJobCLI(object):
         pcs = self.pilot.PilotComputeService(coordination_url=coordination_url)
         pc = pcs.create_pilot(pilot_compute_description=pcd)
         url = pc.get_url()
-        _out("Started Pilot: %s" % url)
+        self._say("Started Pilot: %s" % url)
         self.pilots.append(url)
         self._persist()
+        if self.as_json:
+            self._emit({"url": url, "state": pc.get_state()})
 
     def cancel_pilot(self, pilot_url):
         pc = self.pilot.PilotCompute(pilot_url=pilot_url)
@@ -313,32 +379,39 @@ class BigJobCLI(object):
         if pilot_url in self.pilots:
             self.pilots.remove(pilot_url)
             self._persist()
-        _out("Terminated Pilot: %s" % pilot_url)
+        self._say("Terminated Pilot: %s" % pilot_url)
+        if self.as_json:
+            self._emit({"url": pilot_url, "state": pc.get_state()})
 
     def list_pilots(self):
-        _out("\nPilot Compute" + "\t" * 9 + "State")
-        _out("-" * 101)
+        self._say("\nPilot Compute" + "\t" * 9 + "State")
+        self._say("-" * 101)
         if not self.pilots:
-            _out("No pilot found")
+            self._say("No pilot found")
+        rows = []
         for url in self.pilots:
+            error = None
             try:
                 pc = self.pilot.PilotCompute(pilot_url=url)
                 state = pc.get_state()
                 url = pc.get_url()
             except self.pilot.PilotError as e:
-                state = "Unknown (%s)" % e.value
-            _out("%s\t%s" % (url, state))
-        _out()
+                state, error = None, e.value
+            rows.append({"url": url, "state": state, "error": error})
+            self._say("%s\t%s" % (url, state if error is None else "Unknown (%s)" % error))
+        self._say()
+        self._emit({"pilots": rows})
 
     def list_cus(self, pilot_url):
         pc = self.pilot.PilotCompute(pilot_url=pilot_url)
         cus = pc.list_compute_units()
-        _out("\nPilot Compute: %s" % pc.get_url())
-        _out("State: %s" % pc.get_state())
-        _out("#\tCompute Unit" + "\t" * 5 + "State\tQueue\tRuntime")
-        _out("-" * 89)
+        doc = {"url": pc.get_url(), "state": pc.get_state(), "units": []}
+        self._say("\nPilot Compute: %s" % doc["url"])
+        self._say("State: %s" % doc["state"])
+        self._say("#\tCompute Unit" + "\t" * 5 + "State\tQueue\tRuntime")
+        self._say("-" * 89)
         if not cus:
-            _out("No Compute Unit found.")
+            self._say("No Compute Unit found.")
         for i, cu in enumerate(cus):
             url = cu.get_url()
             short = url.rsplit(":jobs:", 1)[-1].split("/?", 1)[0]
@@ -346,14 +419,19 @@ class BigJobCLI(object):
             details = cu.get_details() or {}
             queue_time = _elapsed(details, "start_time", "end_queue_time")
             run_time = _elapsed(details, "end_queue_time", "end_time")
-            _out("%d\t%s\t\t%s\t%.1f\t%.1f" % (i + 1, short, state, queue_time, run_time))
-        _out()
+            doc["units"].append({"url": url, "id": cu.get_id(), "state": state, "queue_time": round(queue_time, 3),
+                                 "run_time": round(run_time, 3)})
+            self._say("%d\t%s\t\t%s\t%.1f\t%.1f" % (i + 1, short, state, queue_time, run_time))
+        self._say()
+        self._emit(doc)
 
     def wait_cus(self, pilot_url):
         pc = self.pilot.PilotCompute(pilot_url=pilot_url)
-        _out("Waiting for termination")
+        self._say("Waiting for termination")
         pc.wait()
-        _out("All CUs of %s terminated" % pc.get_url())
+        self._say("All CUs of %s terminated" % pc.get_url())
+        if self.as_json:
+            self.list_cus(pilot_url)
 
     # Compute units ---------------------------------------------------------
 
@@ -368,40 +446,104 @@ class BigJobCLI(object):
             "error": "stderr.txt",
         }
 
-    def submit_cu(self, pilot_url, cud):
+    def _submit(self, pilot_url, cud):
         pc = self.pilot.PilotCompute(pilot_url=pilot_url)
         cu = pc.submit_compute_unit(cud)
-        _out("Started ComputeUnit: %s" % cu.get_url())
+        self._say("Started ComputeUnit: %s" % cu.get_url())
+        return cu
+
+    def submit_cu(self, pilot_url, cud):
+        cu = self._submit(pilot_url, cud)
+        if self.as_json:
+            self._emit({"url": cu.get_url(), "state": cu.get_state()})
         return cu
 
     def run_cu(self, pilot_url, cud):
-        cu = self.submit_cu(pilot_url, cud)
-        _out("Waiting for termination")
-        cu.wait()
-        _out("CU %s terminated" % cu.get_url())
+        cu = self._submit(pilot_url, cud)
+        self._say("Waiting for termination")
+        state = cu.wait()
+        self._say("CU %s terminated" % cu.get_url())
+        self._emit({"url": cu.get_url(), "state": state})
         return cu
 
     def get_cu_state(self, cu_url):
         cu = self.pilot.ComputeUnit(cu_url=cu_url)
-        _out("Compute Unit: %s State: %s" % (cu_url, cu.get_state()))
+        state = cu.get_state()
+        self._say("Compute Unit: %s State: %s" % (cu_url, state))
+        self._emit({"url": cu_url, "state": state})
 
     def cancel_cu(self, cu_url):
         cu = self.pilot.ComputeUnit(cu_url=cu_url)
         cu.cancel()
-        _out("Terminated CU: %s" % cu_url)
+        self._say("Terminated CU: %s" % cu_url)
+        if self.as_json:
+            self._emit({"url": cu_url, "state": cu.get_state()})
+
+    def explain(self, cu_url):
+        e = self.pilot.ComputeUnit(cu_url=cu_url).explain()
+        self._emit(e)
+        if self.as_json:
+            return
+        for line in explanation_lines(e):
+            _out(line)
 
     # Auxiliary -------------------------------------------------------------
 
     def version(self):
-        _out("BigJob Version: %s" % self.pilot.version)
+        self._say("BigJob Version: %s" % self.pilot.version)
+        self._emit({"version": self.pilot.version})
 
     def clean(self):
+        removed = True
         try:
             os.remove(self.state_file())
         except OSError as e:
             if e.errno != errno.ENOENT:
                 raise CLIError("cannot remove %s: %s" % (self.state_file(), e.strerror or e))
+            removed = False
         self._pilots = []
+        self._emit({"state_file": self.state_file(), "removed": removed})
+
+
+def explanation_lines(e):
+    """The text report of ComputeUnit.explain(): the summary first, then one
+    line per field and per pilot."""
+    def none(v):
+        return "none" if v in (None, "") else v
+
+    waiting = e.get("queue_length", 0)
+    lines = [
+        e.get("summary") or "",
+        "Unit:         %s" % e.get("unit"),
+        "State:        %s" % e.get("state"),
+        "Queue:        %s (%d unit%s waiting)" % (e.get("queue"), waiting, "" if waiting == 1 else "s"),
+        "Slots:        %s" % e.get("slots"),
+        "Pilot:        %s" % none(e.get("pilot")),
+        "Attempts:     %s of %s" % (e.get("attempts"), e.get("max_attempts")),
+        "Lost reason:  %s" % none(e.get("lost_reason")),
+        "Reason:       %s" % none(e.get("reason")),
+    ]
+    pilots = e.get("pilots") or []
+    if not pilots:
+        lines.append("Pilots:       none")
+        return lines
+    lines.append("Pilots:")
+    for p in pilots:
+        age = p.get("heartbeat_age_s")
+        if age is None or age < 0:
+            heartbeat = "no heartbeat yet"
+        else:
+            heartbeat = "last heartbeat %.1f s ago" % age
+        if p.get("can_take") and p.get("why"):
+            take = "can take it (%s)" % p["why"]
+        elif p.get("can_take"):
+            take = "can take it"
+        else:
+            take = "cannot take it: %s" % none(p.get("why"))
+        slots = p.get("slots")
+        lines.append("  %s  %s  %s slot%s  %s  %s" % (p.get("name"), p.get("state"), slots,
+                                                    "" if slots == 1 else "s", heartbeat, take))
+    return lines
 
 
 def _native(text):
@@ -419,7 +561,7 @@ def _elapsed(details, start, end):
 
 
 def run(args, action, pilot_module):
-    app = BigJobCLI(pilot_module)
+    app = BigJobCLI(pilot_module, as_json=args.json)
     if action == "submit_pilot":
         if args.pilot_description is not None:
             pcd = args.pilot_description
@@ -457,7 +599,15 @@ def main(argv=None):
     """Runs pilot-cli with argv (default sys.argv[1:]); returns the exit
     status (argparse exits with 2 itself on bad options)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # argparse gives "rest" only the words before the first option: take
+        # the CU_URL of "explain --json CU_URL" too; anything else is an error
+        # as parse_args would raise it.
+        if args.rest[:1] == [EXPLAIN_COMMAND] and not any(w.startswith("-") for w in extra):
+            args.rest += extra
+        else:
+            parser.error("unrecognized arguments: %s" % " ".join(extra))
     try:
         action = check_args(args)
     except UsageError as e:

@@ -19,6 +19,11 @@ logger = logging.getLogger("bigjob")
 # How long one library wait blocks before Python gets control back.
 _SLICE_MS = 200
 
+# Keys of ComputeUnit.explain() that the library leaves out when empty (None
+# here, so that every explanation has the same keys).
+_EXPLAIN_OPTIONAL = ("pilot", "lost_reason", "reason")
+_OUTLOOK_OPTIONAL = ("last_heartbeat", "why")
+
 
 def _wait(step, timeout=None):
     """Calls step(ms), a library wait of at most ms milliseconds, until it
@@ -107,26 +112,57 @@ class _Callbacks(object):
 
 class PilotComputeService(_ffi.Handle):
     """Creates pilots on resources (fork://localhost, ...) and holds the
-    service-wide queue that its pilots share."""
+    service-wide queue that its pilots share.
+
+    PilotComputeService(pcs_url=url) reconnects to a service by its URL
+    (get_url(): redis://[pw@]host:port/pcs/pcs-<uuid>) from any process, for
+    instance after the script that created it exited without cancel(): wait()
+    then waits for all of its units, list_pilots() returns its pilots and
+    cancel() ends it. Units and pilots can be added to a reconnected service
+    only where its signing key is (~/.bigjob/keys, or $BIGJOB_HOME/keys, of the
+    user who created it); elsewhere that raises PilotError with status
+    _ffi.ENOKEY."""
 
     _free = "pilot_service_free"
 
-    def __init__(self, coordination_url="redis://localhost", pcs_url=None, hooks=None):
-        """hooks (an extension): hook plugins, by loaded name or plugin.json
+    def __init__(self, coordination_url="redis://localhost", pcs_url=None, hooks=None, max_attempts=None,
+                 finished_ttl=None):
+        """Extensions: hooks: hook plugins, by loaded name or plugin.json
         path, for every pilot whose description names none (see
-        pilot.load_plugin)."""
+        pilot.load_plugin). max_attempts: how often a unit of the service
+        queue may be started; when the pilot running it is lost, it goes back
+        to the queue for another pilot until then, and is Failed after
+        (default 3). finished_ttl: seconds the records of finished units and
+        pilots are kept in the coordination store (default 86400). Both are
+        set when the service is created; a reconnected service keeps its own."""
         if not coordination_url:
             raise Exception("No COORDINATION_URL specified - abort")
         if pcs_url is not None:
-            raise PilotError("reconnecting a PilotComputeService by URL is not supported; "
-                             "reconnect its pilots with PilotCompute(pilot_url=...)")
-        self.coordination_url = coordination_url
-        _check_url("coordination_url", coordination_url)
-        _ffi.Handle.__init__(self, _ffi.new_handle("pilot_service_new", _ffi.options(coordination_url, hooks)))
+            if max_attempts is not None or finished_ttl is not None:
+                raise PilotError("max_attempts and finished_ttl are set when a service is created; "
+                                 "a service reconnected with pcs_url keeps its own")
+            opts = _ffi.options(hooks=hooks)
+            h = _ffi.new_handle("pilot_service_open", _check_url("pcs_url", pcs_url), opts)
+        else:
+            _check_url("coordination_url", coordination_url)
+            opts = _ffi.options(coordination_url, hooks, max_attempts, finished_ttl)
+            h = _ffi.new_handle("pilot_service_new", opts)
+        _ffi.Handle.__init__(self, h)
         self.id = _ffi.get_string("pilot_service_id", self.handle)
         self.url = _ffi.get_string("pilot_service_url", self.handle)
+        self.coordination_url = coordination_url
+        if pcs_url is not None:
+            self.coordination_url = self.url[:self.url.rindex("/pcs/")]
         self.coordination_queue = "PilotComputeServiceQueue-" + self.id
         self.pilot_computes = []
+        if pcs_url is not None:
+            for url in _ffi.get_json("pilot_service_pilots", self.handle):
+                try:
+                    self.pilot_computes.append(PilotCompute(pilot_compute_service=self, pilot_url=url))
+                except PilotError as e:
+                    if e.status != _ffi.ENOTFOUND:
+                        raise
+                    logger.debug("pilot %s of service %s: its records expired", url, self.id)
 
     def create_pilot(self, pilot_compute_description=None, **kwargs):
         """Starts a pilot and returns its PilotCompute at once (state Unknown)."""
@@ -140,12 +176,31 @@ class PilotComputeService(_ffi.Handle):
         return pc
 
     def list_pilots(self):
-        """The PilotCompute objects of this service."""
+        """The PilotCompute objects of this service (for a reconnected
+        service: its pilots when it was reconnected, and those created
+        since)."""
         return list(self.pilot_computes)
+
+    def get_url(self):
+        """Extension: redis://[pw@]host:port/pcs/pcs-<uuid>, for
+        PilotComputeService(pcs_url=...)."""
+        return self.url
+
+    def get_id(self):
+        """Extension: pcs-<uuid>."""
+        return self.id
+
+    def wait(self):
+        """Extension: returns when every unit of the service is final,
+        whichever process submitted it. Raises PilotError (status
+        _ffi.ENOPILOTS) when units remain but no pilot of the service is
+        live to run them."""
+        _wait(lambda ms: _ffi.call("pilot_service_wait", self.handle, ms))
+        data.stage_out_finished()
 
     def cancel(self):
         """Cancels every pilot (and the units still queued); returns when no
-        process of them is left."""
+        process of them is left. The service takes no units afterwards."""
         _ffi.call("pilot_service_cancel", self.handle)
 
     def __repr__(self):
@@ -313,6 +368,23 @@ class ComputeUnit(_ffi.Handle):
         """The unit's working directory on its pilot's host, once it started
         (None before)."""
         return _ffi.get_string("pilot_unit_sandbox", self.handle) or None
+
+    def explain(self):
+        """Extension: why the unit is not running yet, or what became of it
+        (pilot-cli explain), as a dict: unit, state, queue ("service" or the
+        pilot's name), queue_length, slots, pilot (the pilot that owns it, or
+        None), attempts, max_attempts, lost_reason (why its last run was lost,
+        or None), reason (why it failed or was canceled, or None), summary (one
+        sentence) and pilots: the pilots that could run it, each a dict with
+        name, state, slots, last_heartbeat (or None), heartbeat_age_s (-1
+        before its agent started), can_take and why (or None)."""
+        e = _ffi.get_json("pilot_unit_explain", self.handle)
+        for key in _EXPLAIN_OPTIONAL:
+            e.setdefault(key, None)
+        for p in e.get("pilots") or []:
+            for key in _OUTLOOK_OPTIONAL:
+                p.setdefault(key, None)
+        return e
 
     def get_subjob(self):
         from bigjob.bigjob_manager import subjob

@@ -359,6 +359,143 @@ class TestUnits(CLICase):
         self.assertEqual(sorted(l.split("\t")[3] for l in rows), ["Canceled", "Done"])
 
 
+EXPLAIN_KEYS = set(["unit", "state", "queue", "queue_length", "slots", "pilot", "attempts", "max_attempts",
+                    "lost_reason", "reason", "summary", "pilots"])
+OUTLOOK_KEYS = set(["name", "state", "slots", "last_heartbeat", "heartbeat_age_s", "can_take", "why"])
+
+
+class TestExplainAndJSON(CLICase):
+    def json_of(self, *args, **kwargs):
+        """Runs pilot-cli with args; stdout must be exactly one JSON document."""
+        r = self.ok(*args, **kwargs)
+        try:
+            return json.loads(r.out)
+        except ValueError as e:
+            self.fail("not one JSON document (%s): %r" % (e, r))
+
+    def queued_unit(self):
+        """A unit waiting in the queue of a service without pilots; returns
+        its URL and id."""
+        import pilot
+        pcs = pilot.PilotComputeService(self.need_redis())
+        self.addCleanup(pcs.cancel)
+        cds = pilot.ComputeDataService()
+        cds.add_pilot_compute_service(pcs)
+        cu = cds.submit_compute_unit({"executable": "/bin/true"})
+        self.assertEqual(cu.get_state(), "Unknown")  # written: other processes see it
+        return cu.get_url(), cu.get_id()
+
+    def test_explain_unit_without_pilot(self):
+        url, cu_id = self.queued_unit()
+        r = self.ok("explain", url)
+        lines = r.out.splitlines()
+        self.assertEqual(lines[0], "the unit waits in the service queue, but the service has no pilot: create one", r)
+        self.assertEqual(lines[1:], [
+            "Unit:         %s" % cu_id,
+            "State:        Unknown",
+            "Queue:        service (1 unit waiting)",
+            "Slots:        1",
+            "Pilot:        none",
+            "Attempts:     0 of 3",
+            "Lost reason:  none",
+            "Reason:       none",
+            "Pilots:       none",
+        ], r)
+        self.assertEqual(self.ok("--explain", url).out, r.out)
+
+        for args in (("explain", url, "--json"), ("explain", "--json", url), ("--json", "--explain", url)):
+            d = self.json_of(*args)
+            self.assertEqual(set(d), EXPLAIN_KEYS, args)
+            self.assertEqual(d["pilots"], [])
+            self.assertEqual((d["unit"], d["state"], d["queue"], d["attempts"], d["max_attempts"]),
+                             (cu_id, "Unknown", "service", 0, 3))
+            self.assertEqual((d["pilot"], d["lost_reason"], d["reason"]), (None, None, None))
+            self.assertIn("has no pilot", d["summary"])
+
+    def test_explain_and_listings_with_a_pilot(self):
+        p = self.running_pilot("--number_cores", "2")
+        name = p.split("/", 3)[3]
+        cu = self.submit_cu(p, "/bin/echo", "hi")
+        self.assertEqual(wait_for(lambda: self.cu_state(cu) == "Done" and "Done"), "Done")
+
+        r = self.ok("explain", cu)
+        lines = r.out.splitlines()
+        self.assertEqual(lines[0], "the unit is Done", r)
+        self.assertIn("State:        Done", lines)
+        self.assertIn("Queue:        %s (0 units waiting)" % name, lines)
+        self.assertIn("Attempts:     1 of 3", lines)
+        self.assertEqual(lines[-2], "Pilots:", r)
+        self.assertTrue(re.match(r"^  %s  Running  2 slots  last heartbeat \d+\.\d s ago  can take it$" % re.escape(name),
+                                 lines[-1]), r)
+
+        d = self.json_of("explain", cu, "--json")
+        self.assertEqual(set(d), EXPLAIN_KEYS)
+        self.assertEqual((d["state"], d["summary"], d["queue"], d["slots"]), ("Done", "the unit is Done", name, 1))
+        self.assertTrue(d["pilot"].startswith("bj-") and d["pilot"] in p, d)
+        self.assertEqual(len(d["pilots"]), 1, d)
+        o = d["pilots"][0]
+        self.assertEqual(set(o), OUTLOOK_KEYS)
+        self.assertEqual((o["name"], o["state"], o["slots"], o["can_take"], o["why"]), (name, "Running", 2, True, None))
+        self.assertTrue(o["heartbeat_age_s"] >= 0 and o["last_heartbeat"], o)
+
+        self.assertEqual(self.json_of("--list_pilots", "--json"),
+                         {"pilots": [{"url": p, "state": "Running", "error": None}]})
+        d = self.json_of("--list_cus", p, "--json")
+        self.assertEqual((sorted(d), d["url"], d["state"]), (["state", "units", "url"], p, "Running"))
+        self.assertEqual(len(d["units"]), 1, d)
+        u = d["units"][0]
+        self.assertEqual(sorted(u), ["id", "queue_time", "run_time", "state", "url"])
+        self.assertEqual((u["url"], u["state"]), (cu, "Done"))
+        self.assertEqual(u["id"][3:], cu.rsplit(":sj-", 1)[1])
+        self.assertTrue(isinstance(u["queue_time"], float) and u["run_time"] >= 0, u)
+        self.assertEqual(self.json_of("--get_cu_state", cu, "--json"), {"url": cu, "state": "Done"})
+
+        d = self.json_of("--json", "--run_cu", p, "/bin/true")
+        self.assertEqual(d["state"], "Done")
+        self.assertTrue(re.match(CU_URL + "$", d["url"]), d)
+        d = self.json_of("--wait_cus", p, "--json")
+        self.assertEqual(sorted(x["state"] for x in d["units"]), ["Done", "Done"])
+        d = self.json_of("--json", "--submit_cu", p, "/bin/sleep", "300")
+        self.assertEqual(sorted(d), ["state", "url"])
+        self.assertEqual(self.json_of("--cancel_cu", d["url"], "--json"), {"url": d["url"], "state": "Canceled"})
+        self.assertEqual(self.json_of("--cancel_pilot", p, "--json"), {"url": p, "state": "Done"})
+        self.assertEqual(self.json_of("--list_pilots", "--json"), {"pilots": []})
+        d = self.json_of("-c", self.redis, "--json", "--submit_pilot", "fork://localhost")
+        self.assertEqual(sorted(d), ["state", "url"])
+        self.assertTrue(re.match(PILOT_URL + "$", d["url"]), d)
+        self.assertEqual(self.saved_pilots(), [d["url"]])  # canceled in tearDown
+
+    def test_json_of_single_calls(self):
+        import pilot
+        self.assertEqual(self.json_of("--version", "--json"), {"version": pilot.version})
+        d = self.json_of("--clean", "--json")
+        self.assertEqual(d, {"state_file": self.state_file(), "removed": False})
+        # a saved pilot whose store is gone is listed with the error
+        os.mkdir(os.path.join(self.home, ".bigjob"))
+        gone = "redis://127.0.0.1:%d/bigjob:bj-gone:localhost" % env.free_port()
+        with open(self.state_file(), "wb") as f:
+            pickle.dump([gone], f, 2)
+        d = self.json_of("--list_pilots", "--json", env={"BIGJOB_NO_EMBEDDED_REDIS": "1"})
+        self.assertEqual(len(d["pilots"]), 1, d)
+        self.assertEqual((d["pilots"][0]["url"], d["pilots"][0]["state"]), (gone, None))
+        self.assertTrue(d["pilots"][0]["error"], d)
+        self.assertEqual(self.json_of("--clean", "--json")["removed"], True)
+
+    def test_explain_errors(self):
+        self.usage_error(self.cli("explain"), "explain", "CU_URL")
+        self.usage_error(self.cli("explain", "a", "b"), "explain", "a b")
+        self.usage_error(self.cli("--explain", "a", "explain", "b"), "one action at a time", "--explain")
+        self.usage_error(self.cli("--list_pilots", "explain", "b"), "one action at a time", "--list_pilots")
+        self.usage_error(self.cli("explain", "a", "--bogus"), "unrecognized arguments", "--bogus")
+        for args in (("explain", "not-a-url"), ("--explain", "not-a-url", "--json")):
+            r = self.cli(*args)
+            self.assertEqual(r.status, 1, r)
+            self.assertEqual(r.out, "", r)
+            self.assertTrue(r.err.startswith("pilot-cli: "), r)
+            self.assertIn("not-a-url", r.err)
+            self.assertNotIn("Traceback", r.err)
+
+
 class TestSingleCalls(CLICase):
     """Actions that need no pilot; each runs against both backends."""
 
@@ -377,7 +514,8 @@ class TestSingleCalls(CLICase):
     def test_help(self):
         r = self.ok("--help")
         for word in ("--submit_pilot", "--pilot_description", "--run_cu", "--wait_cus", "--cancel_cu",
-                     "--compute_unit_description", "--get_cu_state", "embedded", "Redis"):
+                     "--compute_unit_description", "--get_cu_state", "--explain", "explain CU_URL", "--json",
+                     "embedded", "Redis"):
             self.assertIn(word, r.out)
 
     def test_bad_pilot_description(self):
@@ -412,7 +550,7 @@ class TestSingleCalls(CLICase):
         self.assertEqual(self.saved_pilots(), [])
 
     def test_bad_urls(self):
-        for option in ("--cancel_pilot", "--list_cus", "--wait_cus", "--get_cu_state", "--cancel_cu"):
+        for option in ("--cancel_pilot", "--list_cus", "--wait_cus", "--get_cu_state", "--cancel_cu", "--explain"):
             r = self.cli(option, "not-a-url")
             self.assertEqual(r.status, 1, r)
             self.assertTrue(r.err.startswith("pilot-cli: "), r)
