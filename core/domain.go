@@ -27,6 +27,7 @@ type domain struct {
 
 	keyMu   sync.Mutex
 	signKey coord.Key // see signingKey
+	health  storeHealth
 
 	key  string
 	refs int // guarded by domains

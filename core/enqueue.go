@@ -52,7 +52,7 @@ type outbox struct {
 func newOutbox(d *domain, p *Pilot) *outbox {
 	o := &outbox{d: d, p: p, failed: map[uint64]error{}, progress: make(chan struct{})}
 	if p != nil {
-		o.target, o.name = p.id, p.name
+		o.target, o.name = p.id, p.Name()
 	}
 	return o
 }

@@ -247,6 +247,14 @@ func TestStoreCutOffBeyondGrace(t *testing.T) {
 	require.NotEmpty(t, processesWith(m))
 
 	px.Cut()
+	// waits in short slices, as Python makes them, end too
+	deadline := time.Now().Add(bound)
+	for err = context.DeadlineExceeded; errors.Is(err, context.DeadlineExceeded) && time.Now().Before(deadline); {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		_, err = u.Wait(ctx)
+		cancel()
+	}
+	require.True(t, errors.Is(err, core.ErrStoreUnreachable), "got %v", err)
 	_, err = u.Wait(ctxT(t))
 	require.True(t, errors.Is(err, core.ErrStoreUnreachable), "got %v", err)
 	require.Eventually(t, func() bool { return !proc.Alive(pid, st.StartTime) }, bound, 50*time.Millisecond, "the agent exits after its grace period")

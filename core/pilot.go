@@ -17,10 +17,11 @@ import (
 // Pilot is a pilot compute job: an agent on a resource that runs units on
 // its slots.
 type Pilot struct {
-	d    *domain
-	id   string // bj-<uuid>
-	name string // bigjob:bj-<uuid>:<host>
-	desc *PilotDescription
+	d      *domain
+	id     string // bj-<uuid>
+	nameMu sync.Mutex
+	name   string // bigjob:bj-<uuid>:<host>; loaded when first asked for
+	desc   *PilotDescription
 
 	slotsOnce sync.Once // cachedSlots
 	slots     int
@@ -53,21 +54,19 @@ func (p *Pilot) ID() string { return p.id }
 
 // Name is the relative URL BigJob shows: "bigjob:bj-<uuid>:<host>".
 func (p *Pilot) Name() string {
+	p.nameMu.Lock()
+	defer p.nameMu.Unlock()
 	if p.name == "" {
-		p.loadName()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if f, err := p.d.store.Fields(ctx, p.d.keys.Pilot(p.id), coord.FieldName); err == nil {
+			p.name = f[0]
+		}
+		cancel()
 	}
 	if p.name == "" {
 		return p.id
 	}
 	return p.name
-}
-
-func (p *Pilot) loadName() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if f, err := p.d.store.Fields(ctx, p.d.keys.Pilot(p.id), coord.FieldName); err == nil {
-		p.name = f[0]
-	}
 }
 
 // URL is the reconnectable URL redis://[pw@]host:port/bigjob:bj-<uuid>:<host>.

@@ -276,7 +276,7 @@ func (s *Service) check() error {
 func submitUnits(ctx context.Context, d *domain, p *Pilot, uds []UnitDescription) ([]*Unit, error) {
 	target, name := "", ""
 	if p != nil {
-		target, name = p.id, p.name
+		target, name = p.id, p.Name()
 	}
 	for i, ud := range uds {
 		if err := ud.Validate(); err != nil {
@@ -341,14 +341,14 @@ const submitBatch = 1000
 func submitError(err error, p *Pilot) error {
 	where := "the service queue"
 	if p != nil {
-		where = "pilot " + p.name
+		where = "pilot " + p.Name()
 	}
 	var tl *coord.TooLargeError
 	var ended *coord.PilotEndedError
 	switch {
 	case errors.As(err, &tl) && p != nil:
 		return &DescriptionError{cudName, "number_of_processes", fmt.Sprintf(
-			"the unit needs %d slots but pilot %s has only %d; lower number_of_processes or submit to a larger pilot", tl.Need, p.name, tl.Have), nil}
+			"the unit needs %d slots but pilot %s has only %d; lower number_of_processes or submit to a larger pilot", tl.Need, p.Name(), tl.Have), nil}
 	case errors.As(err, &tl):
 		return &DescriptionError{cudName, "number_of_processes", fmt.Sprintf(
 			"the unit needs %d slots but the largest live pilot of the service has only %d; lower number_of_processes or create a larger pilot", tl.Need, tl.Have), nil}

@@ -90,6 +90,7 @@ func (w *watcher) loop(ctx context.Context, gen int, lastID string, lastSeq int6
 			return
 		}
 		if err != nil {
+			w.d.health.down()
 			if failingSince.IsZero() {
 				failingSince = time.Now()
 			}
@@ -101,6 +102,7 @@ func (w *watcher) loop(ctx context.Context, gen int, lastID string, lastSeq int6
 			backoff = min(2*backoff, 2*time.Second)
 			continue
 		}
+		w.d.health.up()
 		failingSince, backoff = time.Time{}, 50*time.Millisecond
 		for _, b := range batches {
 			gap := lastSeq > 0 && b.Seq != lastSeq+1

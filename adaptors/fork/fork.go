@@ -170,6 +170,13 @@ func (adaptor) Cancel(ctx context.Context, h adaptors.Handle) error {
 		}
 	}
 	proc.KillSession(ctx, d.PID, 500*time.Millisecond)
+	if ended := endedChan(d.PID); ended != nil { // our child: gone only once reaped
+		select {
+		case <-ended:
+		case <-ctx.Done():
+		case <-time.After(5 * time.Second):
+		}
+	}
 	return nil
 }
 
