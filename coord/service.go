@@ -62,11 +62,15 @@ func (s *Store) OpenUnitIDs(ctx context.Context, k Keys, limit int64) ([]string,
 	return ids, err
 }
 
-// MaxAttempts is the service's max_attempts (3 when not set).
+// DefaultMaxAttempts is max_attempts of a service record that has none (the
+// scripts' prelude applies the same).
+const DefaultMaxAttempts = 3
+
+// MaxAttempts is the service's max_attempts (DefaultMaxAttempts when not set).
 func (s *Store) MaxAttempts(ctx context.Context, k Keys) (int, error) {
 	v, err := s.rdb.HGet(ctx, k.Info(), "max_attempts").Result()
 	if err == redis.Nil {
-		return 3, nil
+		return DefaultMaxAttempts, nil
 	}
 	if err != nil {
 		return 0, err

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"os"
 	"time"
+
+	"github.com/bigjob-go/bigjob/coord"
 )
 
 // DefaultCoordinationURL is used when Options.CoordinationURL is empty. The
@@ -110,7 +112,7 @@ func (o Options) withDefaults() Options {
 		o.StopTimeout = 10 * time.Second
 	}
 	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = 3
+		o.MaxAttempts = coord.DefaultMaxAttempts
 	}
 	if o.FinishedTTL <= 0 {
 		o.FinishedTTL = 24 * time.Hour

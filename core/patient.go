@@ -34,9 +34,8 @@ func (d *domain) patient(ctx context.Context, f func() error) error {
 		case ctx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)):
 			d.probe() // ctx ended first: find out whether the store answers at all
 		}
-		if down := d.health.since(); !down.IsZero() && time.Since(down) >= d.opts.StoreGrace {
-			return fmt.Errorf("%w: %s could not be reached for %s (last error: %v)", ErrStoreUnreachable,
-				d.addr.Redacted(), time.Since(down).Round(time.Second), err)
+		if gone := d.unreachable(err); gone != nil {
+			return gone
 		}
 		if !coord.IsTransient(err) || ctx.Err() != nil {
 			return err
@@ -45,6 +44,18 @@ func (d *domain) patient(ctx context.Context, f func() error) error {
 		ctxsleep.Sleep(ctx, backoff)
 		backoff = min(2*backoff, 2*time.Second)
 	}
+}
+
+// unreachable returns an error wrapping ErrStoreUnreachable (with the last
+// error seen, last) once the domain's store has been unreachable for
+// Options.StoreGrace, else nil.
+func (d *domain) unreachable(last error) error {
+	down := d.health.since()
+	if down.IsZero() || time.Since(down) < d.opts.StoreGrace {
+		return nil
+	}
+	return fmt.Errorf("%w: %s could not be reached for %s (last error: %v)", ErrStoreUnreachable,
+		d.addr.Redacted(), time.Since(down).Round(time.Second), last)
 }
 
 // probe pings the store in the background (one probe at a time) and

@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -83,7 +82,6 @@ func (w *watcher) subscribeTo(ctx context.Context, filter func(coord.Event) bool
 // gone, and the loop keeps trying for later subscribers.
 func (w *watcher) loop(ctx context.Context, gen int, lastID string, lastSeq int64) {
 	backoff := 50 * time.Millisecond
-	var failingSince time.Time
 	for ctx.Err() == nil {
 		batches, err := w.d.store.ReadEvents(ctx, w.d.keys, lastID, 1000, 5*time.Second)
 		if ctx.Err() != nil {
@@ -91,11 +89,8 @@ func (w *watcher) loop(ctx context.Context, gen int, lastID string, lastSeq int6
 		}
 		if err != nil {
 			w.d.health.down()
-			if failingSince.IsZero() {
-				failingSince = time.Now()
-			}
-			if down := time.Since(failingSince); down >= w.d.opts.StoreGrace {
-				w.fail(gen, fmt.Errorf("%w: %s could not be read for %s (last error: %v)", ErrStoreUnreachable, w.d.addr.Redacted(), down.Round(time.Second), err))
+			if gone := w.d.unreachable(err); gone != nil {
+				w.fail(gen, gone)
 			}
 			w.d.log.Warn("reading the event stream failed; retrying", "err", err, "in", backoff)
 			ctxsleep.Sleep(ctx, backoff)
@@ -103,7 +98,7 @@ func (w *watcher) loop(ctx context.Context, gen int, lastID string, lastSeq int6
 			continue
 		}
 		w.d.health.up()
-		failingSince, backoff = time.Time{}, 50*time.Millisecond
+		backoff = 50 * time.Millisecond
 		for _, b := range batches {
 			gap := lastSeq > 0 && b.Seq != lastSeq+1
 			lastID, lastSeq = b.StreamID, b.Seq

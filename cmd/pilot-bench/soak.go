@@ -77,7 +77,7 @@ func soak(ctx context.Context, o core.Options) (result, error) {
 			"redis_keys": keys, "redis_used_mb": round2(atof(info["Memory"]["used_memory"]) / 1048576),
 		})
 	}
-	mid, end := samples[len(samples)/2-1], samples[len(samples)-1]
+	mid, end := samples[(len(samples)-1)/2], samples[len(samples)-1]
 	return result{
 		"units": n, "round": round, "finished_ttl_s": o.FinishedTTL.Seconds(),
 		"units_per_s": round2(float64(n) / time.Since(t0).Seconds()),

@@ -24,7 +24,7 @@ end
 
 -- conf reads the service's settings from P info once per call:
 -- finished_ttl (seconds a final unit record is kept; absent: TTL) and
--- max_attempts (how often a unit may be started; absent: 3).
+-- max_attempts (how often a unit may be started; absent: 3, coord.DefaultMaxAttempts).
 local svc_conf
 local function conf(field)
   if not svc_conf then
