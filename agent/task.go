@@ -15,6 +15,7 @@ import (
 
 	"github.com/bigjob-go/bigjob/coord"
 	"github.com/bigjob-go/bigjob/core"
+	"github.com/bigjob-go/bigjob/internal/proc"
 	"golang.org/x/sys/unix"
 )
 
@@ -186,6 +187,10 @@ func (t *task) release() {
 	}
 }
 
+// groupGoneBound is how long a reaped unit's final state waits for the
+// rest of its killed process group to vanish.
+const groupGoneBound = 2 * time.Second
+
 // reap waits for the unit's process. Once it has exited (still unreaped, so
 // its process group id cannot be reused), whatever it left running in its
 // group is killed; then it is reaped and handed to the loop.
@@ -205,6 +210,10 @@ func (a *agent) reap(t *task) {
 	}
 	t.mu.Unlock()
 	st, _ := t.proc.Wait()
+	// A final state promises that nothing of the unit runs any more.
+	if !proc.AwaitGroupGone(t.proc.Pid, groupGoneBound) {
+		a.log.Warn("unit processes still alive after SIGKILL", "unit", t.id, "pgid", t.proc.Pid)
+	}
 	up, code := t.outcome(st)
 	a.exits <- exit{t: t, update: a.postHooks(t, up, code)}
 }

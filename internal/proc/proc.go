@@ -82,14 +82,41 @@ func all() []int {
 
 // SessionMembers lists the live processes of session sid.
 func SessionMembers(sid int) []int {
+	return members(func(st Stat) bool { return st.Session == sid })
+}
+
+// GroupMembers lists the live processes of process group pgid.
+func GroupMembers(pgid int) []int {
+	return members(func(st Stat) bool { return st.PGID == pgid })
+}
+
+// members lists the live (not zombie) processes for which in holds.
+func members(in func(Stat) bool) []int {
 	var out []int
 	for _, pid := range all() {
 		st, err := ReadStat(pid)
-		if err == nil && st.Session == sid && st.State != 'Z' && st.State != 'X' {
+		if err == nil && in(st) && st.State != 'Z' && st.State != 'X' {
 			out = append(out, pid)
 		}
 	}
 	return out
+}
+
+// AwaitGroupGone waits, at most bound, until no live process is left in
+// process group pgid (SIGKILL takes effect asynchronously: a killed process
+// can still be seen for a moment). It reports whether the group is gone.
+// When the group is already empty it costs one kill(2).
+func AwaitGroupGone(pgid int, bound time.Duration) bool {
+	deadline := time.Now().Add(bound)
+	for {
+		if syscall.Kill(-pgid, 0) == syscall.ESRCH || len(GroupMembers(pgid)) == 0 {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // KillSession sends SIGTERM to every process of session sid, waits up to

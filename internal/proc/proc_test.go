@@ -41,6 +41,21 @@ func TestKillSessionLeavesNothing(t *testing.T) {
 	require.Empty(t, SessionMembers(cmd.Process.Pid))
 }
 
+func TestAwaitGroupGone(t *testing.T) {
+	// a group leader with a background child
+	cmd := exec.Command("/bin/bash", "-c", "sleep 300 & sleep 300; wait")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	require.NoError(t, cmd.Start())
+	pgid := cmd.Process.Pid
+	require.Eventually(t, func() bool { return len(GroupMembers(pgid)) >= 3 }, 5*time.Second, 10*time.Millisecond)
+
+	require.False(t, AwaitGroupGone(pgid, 50*time.Millisecond), "a running group is not gone")
+	require.NoError(t, syscall.Kill(-pgid, syscall.SIGKILL))
+	cmd.Wait()
+	require.True(t, AwaitGroupGone(pgid, 5*time.Second))
+	require.Empty(t, GroupMembers(pgid))
+}
+
 func mustStat(t *testing.T, pid int) Stat {
 	st, err := ReadStat(pid)
 	require.NoError(t, err)
