@@ -25,8 +25,9 @@ type Event struct {
 	Pilot string
 }
 
-// EventBatch is one entry of a service's event stream: the changes one
-// script made, in order. Seq numbers entries 1, 2, 3, ... so that a reader
+// EventBatch is one entry of a service's event stream: up to
+// EventsPerEntry of the changes one script made, in order (a script that
+// made more writes several entries at once). Seq numbers entries 1, 2, 3, ... so that a reader
 // sees when trimming (or anything else) made it miss some.
 type EventBatch struct {
 	StreamID string

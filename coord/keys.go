@@ -13,7 +13,7 @@ import (
 //	P pilots           SET     pilot ids (bj-<uuid>) of the service
 //	P q                STREAM  service-wide queue (late binding), group "agents"
 //	P open             SET     the service's units that are not final
-//	P ev               STREAM  state-change events, trimmed to about MaxEvents entries
+//	P ev               STREAM  state-change events, up to EventsPerEntry per entry, trimmed to about MaxEvents entries
 //	P ev:n             STRING  sequence number of the last event entry (gap detection)
 //	P bj-<u>           HASH    pilot record (state, start_time, last_contact, ...)
 //	P bj-<u>:q         STREAM  the pilot's own queue, group "agents"

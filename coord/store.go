@@ -27,6 +27,9 @@ import (
 const (
 	DefaultTTL       = 7 * 24 * time.Hour
 	DefaultMaxEvents = 10000
+	// EventsPerEntry is the most events one entry of the event stream holds
+	// (the Lua prelude keeps the same number).
+	EventsPerEntry = 32
 )
 
 // Config tunes a Store. The zero value gives the defaults.
@@ -34,8 +37,9 @@ type Config struct {
 	// TTL is how long a record lives after its last change (refreshed by
 	// heartbeats while a pilot runs). 0 means DefaultTTL; negative: forever.
 	TTL time.Duration
-	// MaxEvents bounds the event stream of a service (approximately).
-	// 0 means DefaultMaxEvents.
+	// MaxEvents bounds the event stream of a service (approximately), in
+	// entries of at most EventsPerEntry events each. 0 means
+	// DefaultMaxEvents.
 	MaxEvents int64
 	// DialTimeout bounds connecting; 0 means 2 s.
 	DialTimeout time.Duration

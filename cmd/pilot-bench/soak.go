@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/bigjob-go/bigjob/coord"
 	"github.com/bigjob-go/bigjob/core"
 	"github.com/redis/go-redis/v9"
 )
@@ -71,10 +72,20 @@ func soak(ctx context.Context, o core.Options) (result, error) {
 		if err != nil {
 			return nil, err
 		}
+		evKey := coord.ServiceKeys(s.ID()).Events()
+		evBytes, err := rdb.MemoryUsage(ctx, evKey, 0).Result()
+		if err != nil && err != redis.Nil {
+			return nil, err
+		}
+		evLen, err := rdb.XLen(ctx, evKey).Result()
+		if err != nil {
+			return nil, err
+		}
 		samples = append(samples, result{
 			"units_done": done, "seconds": round2(time.Since(t0).Seconds()),
 			"agent_rss_mb": round2(agentRSS), "manager_rss_mb": round2(selfRSS),
 			"redis_keys": keys, "redis_used_mb": round2(atof(info["Memory"]["used_memory"]) / 1048576),
+			"event_stream_mb": round2(float64(evBytes) / 1048576), "event_entries": evLen,
 		})
 	}
 	mid, end := samples[(len(samples)-1)/2], samples[len(samples)-1]

@@ -41,16 +41,24 @@ local function expire_final(key)
   if t and t > 0 then redis.call('EXPIRE', key, t) else expire(key) end
 end
 
--- publish appends the collected events as one stream entry numbered by ev:n,
--- so that a reader can tell when trimming made it miss entries. The stream
--- gets its TTL when it is (re)created; touch_service renews it.
+-- EVENTS_PER_ENTRY bounds the events of one stream entry, so that MAXEV
+-- entries bound the stream's memory whatever the batch sizes
+-- (coord.EventsPerEntry keeps the same number).
+local EVENTS_PER_ENTRY = 32
+
+-- publish appends the collected events, in order, as stream entries of at
+-- most EVENTS_PER_ENTRY events each, numbered by ev:n, so that a reader can
+-- tell when trimming made it miss entries. The stream gets its TTL when it
+-- is (re)created; touch_service renews it.
 local function publish()
-  if #events == 0 then return end
-  local n = redis.call('INCR', P .. 'ev:n')
-  redis.call('XADD', P .. 'ev', 'MAXLEN', '~', MAXEV, '*', 'n', n, 'e', table.concat(events, '\n'))
-  if n == 1 then
-    expire(P .. 'ev')
-    expire(P .. 'ev:n')
+  for i = 1, #events, EVENTS_PER_ENTRY do
+    local n = redis.call('INCR', P .. 'ev:n')
+    local last = math.min(i + EVENTS_PER_ENTRY - 1, #events)
+    redis.call('XADD', P .. 'ev', 'MAXLEN', '~', MAXEV, '*', 'n', n, 'e', table.concat(events, '\n', i, last))
+    if n == 1 then
+      expire(P .. 'ev')
+      expire(P .. 'ev:n')
+    end
   end
 end
 
