@@ -4,9 +4,11 @@
 //
 // Structure: one goroutine (the loop) owns all task and slot state; helpers
 // feed it through channels: the puller (blocking queue reads and claims), the
-// control reader (cancel and stop commands), the heartbeat, and one reaper per
-// running process. State changes go through a group-commit writer. Nothing
-// sleeps to poll: every wait is a blocking Redis read or a child's exit.
+// control reader (cancel and stop commands), the heartbeat, the peer check
+// (ends pilots of the service whose agents died), and one reaper per running
+// process. State changes go through a group-commit writer. Apart from the
+// heartbeat and the peer check, nothing polls: every wait is a blocking Redis
+// read or a child's exit.
 package agent
 
 import (
@@ -99,7 +101,8 @@ type agent struct {
 	place                    placement
 	hb                       time.Duration
 	grace                    time.Duration
-	env                      []string // base environment of units
+	peerTimeout              time.Duration // a Running peer silent this long is dead
+	env                      []string      // base environment of units
 	launch                   launcher
 	plugins                  *plugins.Host  // nil without hooks
 	hooks                    *plugins.Hooks // nil without hooks
@@ -181,6 +184,7 @@ func start(ctx context.Context, c Config) (started *agent, err error) {
 	}
 	a.hb = millis(rec["hb_interval_ms"], time.Second)
 	a.grace = millis(rec["store_grace_ms"], time.Minute)
+	a.peerTimeout = millis(rec["hb_timeout_ms"], 10*a.hb)
 	a.walltime = time.Duration(a.desc.WalltimeMinutes()) * time.Minute
 	if c.Walltime > 0 {
 		a.walltime = c.Walltime
@@ -305,6 +309,7 @@ func (a *agent) loop(ctx context.Context) error {
 	go a.puller(bg)
 	go a.control(bg)
 	go a.heartbeat(bg)
+	go a.reapPeers(bg)
 	wall := time.NewTimer(time.Until(a.deadline))
 	defer wall.Stop()
 

@@ -32,6 +32,14 @@ func newHarness(t *testing.T, slots int, cfg Config) *harness {
 
 // newHarnessFor runs an agent for a pilot described by pd.
 func newHarnessFor(t *testing.T, pd core.PilotDescription, cfg Config) *harness {
+	h := prepareHarness(t, pd, cfg.Key)
+	h.start(cfg)
+	return h
+}
+
+// prepareHarness creates the store and the pilot record for pd, signed with
+// forger's key if it is not nil; start runs the agent.
+func prepareHarness(t *testing.T, pd core.PilotDescription, forger coord.Key) *harness {
 	slots := pd.NumberOfProcesses
 	a, err := coord.ParseURL(testenv.Embedded(t))
 	require.NoError(t, err)
@@ -43,12 +51,19 @@ func newHarnessFor(t *testing.T, pd core.PilotDescription, cfg Config) *harness 
 	h := &harness{t: t, store: s, keys: coord.ServiceKeys("pcs-test"), key: key, id: "bj-test", dir: t.TempDir(), done: make(chan error, 1)}
 	desc, _ := json.Marshal(pd)
 	sig := key.Sign(coord.SignPilot, h.id, desc)
-	if cfg.Key != nil {
-		sig = cfg.Key.Sign(coord.SignPilot, h.id, desc) // a test of a forged pilot passes the forger's key
+	if forger != nil {
+		sig = forger.Sign(coord.SignPilot, h.id, desc)
 	}
 	require.NoError(t, s.CreatePilot(context.Background(), h.keys, h.id, coord.PilotName(h.id, "localhost"), slots,
 		map[string]string{coord.FieldDescription: string(desc), coord.FieldSig: sig, "hb_interval_ms": "100"}))
-	cfg.Store, cfg.Keys, cfg.PilotID, cfg.Dir, cfg.Key = s, h.keys, h.id, h.dir, key
+	return h
+}
+
+// start runs the agent with cfg (its store, keys, pilot, directory and key
+// are the harness's) until the test ends.
+func (h *harness) start(cfg Config) {
+	t := h.t
+	cfg.Store, cfg.Keys, cfg.PilotID, cfg.Dir, cfg.Key = h.store, h.keys, h.id, h.dir, h.key
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { h.done <- Run(ctx, cfg) }()
 	t.Cleanup(func() {
@@ -60,7 +75,6 @@ func newHarnessFor(t *testing.T, pd core.PilotDescription, cfg Config) *harness 
 		}
 	})
 	require.Eventually(t, func() bool { return core.State(h.field(h.id, "state")) != core.Unknown }, 10*time.Second, 10*time.Millisecond)
-	return h
 }
 
 func (h *harness) field(key, f string) string {
@@ -77,6 +91,16 @@ func (h *harness) submit(id string, ud core.UnitDescription) {
 	h.submitRaw(id, ud.Slots(), b)
 }
 
+// submitTo queues a unit, signed with the service's key, on the queue of
+// pilot (another pilot of the service than the harness's; "": the service
+// queue).
+func (h *harness) submitTo(pilot, id string, ud core.UnitDescription) {
+	b, err := json.Marshal(ud)
+	require.NoError(h.t, err)
+	_, err = h.store.Submit(context.Background(), h.keys, pilot, []coord.NewUnit{{ID: id, Slots: ud.Slots(), Description: b, Sig: h.key.Sign(coord.SignUnit, id, b)}})
+	require.NoError(h.t, err)
+}
+
 // submitRaw queues a unit on the pilot's queue, signed with the service's key.
 func (h *harness) submitRaw(id string, slots int, desc []byte) {
 	h.submitSigned(id, slots, desc, h.key.Sign(coord.SignUnit, id, desc))
@@ -89,12 +113,7 @@ func (h *harness) submitSigned(id string, slots int, desc []byte, sig string) {
 }
 
 // submitService queues a unit on the service-wide queue.
-func (h *harness) submitService(id string, ud core.UnitDescription) {
-	b, err := json.Marshal(ud)
-	require.NoError(h.t, err)
-	_, err = h.store.Submit(context.Background(), h.keys, "", []coord.NewUnit{{ID: id, Slots: ud.Slots(), Description: b, Sig: h.key.Sign(coord.SignUnit, id, b)}})
-	require.NoError(h.t, err)
-}
+func (h *harness) submitService(id string, ud core.UnitDescription) { h.submitTo("", id, ud) }
 
 func (h *harness) waitFinal(id string) string {
 	var st string

@@ -23,6 +23,7 @@ import (
 //	P bj-<u>:active    SET     units claimed by this pilot's agent that are not final yet
 //	P cu-<u>           HASH    unit record (state, timestamps, exit_code, description, ...)
 //	P plugin:<sha256>  HASH    a hook plugin the service's agents load (manifest, module)
+//	P reaper           STRING  lease: the pilot whose agent checks its peers' heartbeats (expires)
 //
 // The only keys outside the tag are the pilot aliases: the key named like the
 // pilot's public name, bigjob:bj-<uuid>:<host>, holds the service id, so that
@@ -66,6 +67,7 @@ func (k Keys) PilotUnits(id string) string   { return k.prefix + id + ":units" }
 func (k Keys) PilotPending(id string) string { return k.prefix + id + ":pending" }
 func (k Keys) PilotActive(id string) string  { return k.prefix + id + ":active" }
 func (k Keys) Unit(id string) string         { return k.prefix + id }
+func (k Keys) Reaper() string                { return k.prefix + "reaper" }
 
 // Plugin is the key of the plugin bundle whose manifest has this sha256.
 func (k Keys) Plugin(digest string) string { return k.prefix + "plugin:" + digest }

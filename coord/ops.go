@@ -195,6 +195,22 @@ type PilotEnd struct {
 	Lost bool
 }
 
+// LostPilot is how a pilot whose agent is gone ends: in state (Done when
+// its resource ended it as planned, Failed otherwise) because of why; its
+// started service units go back to the service queue, its other unfinished
+// units fail naming the pilot (name, or its id if name is "").
+func LostPilot(id, name, state, why string) PilotEnd {
+	if name == "" {
+		name = id
+	}
+	verb := "ended"
+	if state == "Failed" {
+		verb = "failed"
+	}
+	return PilotEnd{State: state, Reason: why, UnitState: "Failed",
+		UnitReason: "pilot " + name + " " + verb + ": " + why, Lost: true}
+}
+
 // FinishPilot ends a pilot as end says. Service units it had not started go
 // back to the service queue. It returns *PilotEndedError if the pilot was
 // final already (nothing changed), ErrNotFound if it does not exist.

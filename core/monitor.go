@@ -268,26 +268,17 @@ func withReason(s, reason string) string {
 // reason. Called with m.mu held; the store and adaptor calls run outside it.
 func (m *monitor) finish(s coord.PilotStatus, w *watched, st State, why string) {
 	w.final = true
-	name := s.Name
-	if name == "" {
-		name = s.ID
-	}
-	reason := "pilot " + name + " ended: " + why
-	if st == Failed {
-		reason = "pilot " + name + " failed: " + why
-	}
 	h, a := w.handle, w.adaptor
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), m.d.opts.StopTimeout+10*time.Second)
 		defer cancel()
-		err := m.d.store.FinishPilot(ctx, m.d.keys, s.ID, coord.PilotEnd{State: string(st), Reason: why,
-			UnitState: string(Failed), UnitReason: reason, Lost: true})
+		err := m.d.store.FinishPilot(ctx, m.d.keys, s.ID, coord.LostPilot(s.ID, s.Name, string(st), why))
 		if err == nil {
-			m.d.log.Warn("pilot ended by its resource", "pilot", name, "state", st, "why", why)
+			m.d.log.Warn("pilot ended by its resource", "pilot", s.ID, "name", s.Name, "state", st, "why", why)
 		}
 		if a != nil {
 			if err := a.Cancel(ctx, *h); err != nil {
-				m.d.log.Warn("clean up an ended pilot's job", "pilot", name, "err", err)
+				m.d.log.Warn("clean up an ended pilot's job", "pilot", s.ID, "err", err)
 			}
 		}
 	}()

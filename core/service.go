@@ -138,6 +138,7 @@ func (s *Service) CreatePilot(ctx context.Context, pd PilotDescription) (*Pilot,
 		"service_url":          pd.ServiceURL,
 		"hb_interval_ms":       strconv.FormatInt(o.HeartbeatInterval.Milliseconds(), 10),
 		"store_grace_ms":       strconv.FormatInt(o.StoreGrace.Milliseconds(), 10),
+		"hb_timeout_ms":        strconv.FormatInt(o.HeartbeatTimeout.Milliseconds(), 10),
 	}
 	if err := s.d.store.CreatePilot(ctx, s.d.keys, id, name, pd.NumberOfProcesses, fields); err != nil {
 		if errors.Is(err, coord.ErrServiceCanceled) {

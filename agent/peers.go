@@ -1,0 +1,89 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/bigjob-go/bigjob/coord"
+	"github.com/bigjob-go/bigjob/core"
+)
+
+// reapPeers ends the pilots of the agent's service whose agents died, so
+// that the service units they had started go back to the service queue (and
+// their pilot-bound units fail) even when no managing process watches them.
+// One agent of the service does it at a time: the holder of the service's
+// reaper lease, renewed every heartbeat interval. A peer is dead when it is
+// Running and its heartbeat counter has not moved for the heartbeat timeout,
+// measured on this agent's clock while it could read the store; it is ended
+// exactly as a managing process's liveness check ends it (the same
+// conditional script), so a peer that ended by itself is never overwritten.
+func (a *agent) reapPeers(ctx context.Context) {
+	t := time.NewTicker(a.hb)
+	defer t.Stop()
+	seen := map[string]*peerBeat{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cctx, cancel := context.WithTimeout(ctx, max(a.hb, time.Second))
+		held, err := a.store.HoldLease(cctx, a.keys.Reaper(), a.id, 3*a.hb)
+		if err == nil && held {
+			a.checkPeers(cctx, seen, time.Now())
+		} else {
+			clear(seen) // someone else watches; start afresh when our turn comes
+		}
+		cancel()
+	}
+}
+
+// peerBeat is the last heartbeat counter seen of a peer, and since when.
+type peerBeat struct {
+	beat  string
+	since time.Time
+}
+
+// checkPeers reads the service's pilots once and ends those silent for
+// longer than the heartbeat timeout.
+func (a *agent) checkPeers(ctx context.Context, seen map[string]*peerBeat, now time.Time) {
+	ids, err := a.store.PilotIDs(ctx, a.keys)
+	var st []coord.PilotStatus
+	if err == nil {
+		st, err = a.store.PilotStatuses(ctx, a.keys, ids)
+	}
+	if err != nil {
+		// whatever happened meanwhile is not the peers' silence
+		for _, b := range seen {
+			b.since = now
+		}
+		return
+	}
+	live := map[string]bool{}
+	for _, s := range st {
+		if s.ID == a.id || core.State(s.State) != core.Running {
+			continue
+		}
+		live[s.ID] = true
+		b := seen[s.ID]
+		if b == nil || b.beat != s.Heartbeat {
+			seen[s.ID] = &peerBeat{beat: s.Heartbeat, since: now}
+			continue
+		}
+		silent := now.Sub(b.since)
+		if silent <= a.peerTimeout {
+			continue
+		}
+		why := fmt.Sprintf("no heartbeat from its agent for %s (noticed by the agent of pilot %s)", silent.Round(time.Second), a.id)
+		if err := a.store.FinishPilot(ctx, a.keys, s.ID, coord.LostPilot(s.ID, s.Name, string(core.Failed), why)); err == nil {
+			a.log.Warn("ended a pilot whose agent is gone", "pilot", s.ID, "why", why)
+		}
+		delete(live, s.ID)
+	}
+	for id := range seen {
+		if !live[id] {
+			delete(seen, id)
+		}
+	}
+}
