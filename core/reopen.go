@@ -15,6 +15,12 @@ import (
 // reads and Cancel. Adding units or pilots needs the service's signing key
 // (see ErrNoKey), which the user's processes on the machine that created the
 // service have. Close it when done; Close does not cancel the service.
+//
+// Within one process, all objects of a service share one connection, event
+// watcher and liveness monitor, set up with the Options of whatever opened
+// the service first: opening a service this process already has open (or
+// created) reuses those and ignores o, except that a different RecordTTL
+// gets its own.
 func OpenService(ctx context.Context, serviceURL string, o Options) (*Service, error) {
 	addr, name, err := splitObjectURL("service", serviceURL)
 	if err != nil {

@@ -108,6 +108,10 @@ func (s *Service) CreatePilot(ctx context.Context, pd PilotDescription) (*Pilot,
 	if err != nil {
 		return nil, fmt.Errorf("create pilot: %w", err)
 	}
+	key, err := s.d.signingKey() // before anything is written: without it no agent would start
+	if err != nil {
+		return nil, fmt.Errorf("create pilot: %w", err)
+	}
 	hooks, err := s.pilotHooks(ctx, pd)
 	if err != nil {
 		return nil, err
@@ -124,10 +128,6 @@ func (s *Service) CreatePilot(ctx context.Context, pd PilotDescription) (*Pilot,
 	id := newID("bj-")
 	name := coord.PilotName(id, adaptors.Host(resource))
 	desc, err := json.Marshal(pd)
-	if err != nil {
-		return nil, fmt.Errorf("create pilot: %w", err)
-	}
-	key, err := s.d.signingKey()
 	if err != nil {
 		return nil, fmt.Errorf("create pilot: %w", err)
 	}
