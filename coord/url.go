@@ -107,10 +107,17 @@ func ParseURL(raw string) (Address, error) {
 		}
 		a.DB = n
 	}
-	for key, vals := range u.Query() {
+	query, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return bad("query %q is malformed (%s); the only parameter is ca=<file> on rediss:// URLs", hide(u.RawQuery), hide(err.Error()))
+	}
+	for key, vals := range query {
 		switch {
 		case key == "ca" && a.TLS:
 			a.CAFile = vals[len(vals)-1]
+			if a.CAFile == "" {
+				return bad("ca is empty; give the CA certificate file, e.g. ?ca=/etc/ssl/redis-ca.pem")
+			}
 		default:
 			return bad("unknown parameter %q; the only parameter is ca=<file> on rediss:// URLs", hide(key))
 		}

@@ -51,6 +51,9 @@ func TestParseURLErrors(t *testing.T) {
 		{"redis://localhost/bigjob", `path "/bigjob" is not a database number`},
 		{"redis://localhost?db=1", `unknown parameter "db"`},
 		{"redis://localhost?ca=/x", `unknown parameter "ca"`},
+		{"rediss://localhost?ca=%zz", `query "ca=%zz" is malformed`},
+		{"rediss://localhost?ca=/x;y=1", "is malformed"},
+		{"rediss://localhost?ca=", "ca is empty"},
 	}
 	for _, c := range cases {
 		t.Run(c.in, func(t *testing.T) {

@@ -194,6 +194,11 @@ func (d *UnitDescription) setExtra(k string, v any) {
 	d.Extra[k] = plain(v)
 }
 
+// MaxSlots bounds number_of_processes of a pilot (and so of a unit): an
+// agent keeps a few bytes per slot, and more than a million cores in one
+// batch job is beyond today's largest machines.
+const MaxSlots = 1 << 20
+
 // Validate checks the description and reports the first problem.
 func (d UnitDescription) Validate() error {
 	bad := func(key, problem string) error { return &DescriptionError{cudName, key, problem, nil} }
@@ -202,6 +207,9 @@ func (d UnitDescription) Validate() error {
 	}
 	if d.NumberOfProcesses < 0 {
 		return bad("number_of_processes", fmt.Sprintf("%d is not a positive whole number; give the slots the unit needs, e.g. 1", d.NumberOfProcesses))
+	}
+	if d.NumberOfProcesses > MaxSlots {
+		return bad("number_of_processes", fmt.Sprintf("%d is more than the %d slots a pilot can have", d.NumberOfProcesses, MaxSlots))
 	}
 	if d.WallTimeLimit < 0 {
 		return bad("wall_time_limit", fmt.Sprintf("%d is not a positive number of minutes", d.WallTimeLimit))
@@ -385,6 +393,9 @@ func (d PilotDescription) Validate() error {
 	}
 	if d.NumberOfProcesses <= 0 {
 		return bad("number_of_processes", fmt.Sprintf("%d is not a positive whole number; give the number of slots the pilot provides, e.g. 4", d.NumberOfProcesses))
+	}
+	if d.NumberOfProcesses > MaxSlots {
+		return bad("number_of_processes", fmt.Sprintf("%d is more than the %d slots a pilot can have; split the allocation into several pilots", d.NumberOfProcesses, MaxSlots))
 	}
 	if d.ProcessesPerNode < 0 {
 		return bad("processes_per_node", fmt.Sprintf("%d is not a positive whole number", d.ProcessesPerNode))

@@ -115,6 +115,7 @@ func TestUnitDescriptionErrors(t *testing.T) {
 		{"procs -1", `{"executable": "x", "number_of_processes": -1}`, "number_of_processes", "-1 is not a positive whole number"},
 		{"procs 1.5", `{"executable": "x", "number_of_processes": 1.5}`, "number_of_processes", "1.5 is not a whole number"},
 		{"procs true", `{"executable": "x", "number_of_processes": true}`, "number_of_processes", "True is not a whole number"},
+		{"procs huge", `{"executable": "x", "number_of_processes": 2147483647}`, "number_of_processes", "2147483647 is more than the 1048576 slots"},
 		{"spmd", `{"executable": "x", "spmd_variation": "openmp"}`, "spmd_variation", `"openmp" is not supported; use "single" or "mpi"`},
 		{"env entry without =", `{"executable": "x", "environment": ["FOO"]}`, "environment", `entry "FOO" has no "="`},
 		{"env bad name", `{"executable": "x", "environment": {"1A": "v"}}`, "environment", `"1A" is not a valid variable name`},
@@ -195,6 +196,7 @@ func TestPilotDescriptionErrors(t *testing.T) {
 		{"size abc", `{"service_url": "fork://localhost", "number_of_processes": "abc"}`, "number_of_processes", `"abc" is not a whole number`},
 		{"size 0", `{"service_url": "fork://localhost", "number_of_processes": 0}`, "number_of_processes", "0 is not a positive"},
 		{"size -1", `{"service_url": "fork://localhost", "number_of_processes": "-1"}`, "number_of_processes", `"-1" is not a positive`},
+		{"size huge", `{"service_url": "fork://localhost", "number_of_processes": 4000000000}`, "number_of_processes", "4000000000 is more than the 1048576 slots a pilot can have; split"},
 		{"walltime", `{"service_url": "fork://localhost", "number_of_processes": 1, "walltime": "ten"}`, "walltime", `"ten" is not a whole number`},
 		{"no_exec", `{"service_url": "fork://localhost", "number_of_processes": 1, "no_exec": "maybe"}`, "no_exec", "not true or false"},
 	}
