@@ -18,7 +18,7 @@ type Explanation struct {
 	State       State  `json:"state"`
 	Queue       string `json:"queue"` // "service", or the name of the pilot it was submitted to
 	Slots       int    `json:"slots"`
-	Pilot       string `json:"pilot,omitempty"` // the pilot that owns it now
+	Pilot       string `json:"pilot,omitempty"` // the name of the pilot that owns it now
 	Attempts    int    `json:"attempts"`        // how often it was started
 	MaxAttempts int    `json:"max_attempts"`
 	LostReason  string `json:"lost_reason,omitempty"` // why its last run was lost, if one was
@@ -62,12 +62,15 @@ func (u *Unit) Explain(ctx context.Context) (Explanation, error) {
 	if e.MaxAttempts, err = u.d.store.MaxAttempts(ctx, u.d.keys); err != nil {
 		return Explanation{}, u.wrap("explain", err)
 	}
+	if e.Pilot != "" {
+		e.Pilot = u.pilotNameOf(ctx, e.Pilot)
+	}
 	bound := ""
 	if m["via"] == "pilot" {
 		bound = m[coord.FieldPilot]
 		e.Queue = u.pilotName
 		if e.Queue == "" {
-			e.Queue = bound
+			e.Queue = u.pilotNameOf(ctx, bound)
 		}
 	}
 	if e.Waiting, err = u.d.store.QueueLength(ctx, u.d.keys, bound); err != nil {
@@ -78,6 +81,15 @@ func (u *Unit) Explain(ctx context.Context) (Explanation, error) {
 	}
 	e.Summary = e.summarize(bound)
 	return e, nil
+}
+
+// pilotNameOf is the public name of pilot id (bigjob:bj-<uuid>:<host>), or
+// id if its record is gone: explanations name pilots as their URLs do.
+func (u *Unit) pilotNameOf(ctx context.Context, id string) string {
+	if f, err := u.d.store.Fields(ctx, u.d.keys.Pilot(id), coord.FieldName); err == nil && f[0] != "" {
+		return f[0]
+	}
+	return id
 }
 
 // outlook describes the pilots that could run a unit needing slots: the

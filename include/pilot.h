@@ -359,7 +359,8 @@ pilot_status pilot_unit_sandbox(pilot_unit u, char **out);
  *                    pilot it was submitted to ("bigjob:bj-<uuid>:<host>")
  *   "queue_length"   units waiting in that queue, itself included
  *   "slots"          slots it needs
- *   "pilot"          the pilot that owns it now (absent when none)
+ *   "pilot"          the name of the pilot that owns it now (absent when
+ *                    none)
  *   "attempts"       how often it was started
  *   "max_attempts"   the service's max_attempts
  *   "lost_reason"    why its last run was lost (absent when none was)

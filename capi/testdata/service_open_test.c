@@ -131,9 +131,9 @@ int main(void) {
         usleep(100 * 1000);
     }
     js = explain(sleeper, "explain running");
-    check(has(js, "\"summary\":\"the unit is Running on pilot bj-"), "summary of a running unit: %s", js);
+    check(has(js, "\"summary\":\"the unit is Running on pilot bigjob:bj-"), "summary of a running unit: %s", js);
     check(has(js, "(attempt 1 of 5)"), "attempt 1 of 5: %s", js);
-    check(has(js, "\"pilot\":\"bj-"), "its pilot: %s", js);
+    check(has(js, "\"pilot\":\"bigjob:bj-"), "its pilot (by name): %s", js);
     pilot_string_free(js);
 
     js = explain(small, "explain Done");

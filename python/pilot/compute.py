@@ -372,8 +372,8 @@ class ComputeUnit(_ffi.Handle):
     def explain(self):
         """Extension: why the unit is not running yet, or what became of it
         (pilot-cli explain), as a dict: unit, state, queue ("service" or the
-        pilot's name), queue_length, slots, pilot (the pilot that owns it, or
-        None), attempts, max_attempts, lost_reason (why its last run was lost,
+        pilot's name), queue_length, slots, pilot (the name of the pilot that
+        owns it, or None), attempts, max_attempts, lost_reason (why its last run was lost,
         or None), reason (why it failed or was canceled, or None), summary (one
         sentence) and pilots: the pilots that could run it, each a dict with
         name, state, slots, last_heartbeat (or None), heartbeat_age_s (-1

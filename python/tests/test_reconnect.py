@@ -270,7 +270,7 @@ class TestExplain(ReconnectCase):
             e = cu.explain()
             self.assertEqual(set(e), EXPLAIN_KEYS)
             self.assertEqual((e["state"], e["summary"], e["reason"]), (State.Done, "the unit is Done", None))
-            self.assertEqual((e["queue"], e["pilot"], e["attempts"]), (repr(pc), pc.id, 1))
+            self.assertEqual((e["queue"], e["pilot"], e["attempts"]), (repr(pc), repr(pc), 1))
             self.assertEqual([(p["name"], p["slots"], p["can_take"], p["why"]) for p in e["pilots"]],
                              [(repr(pc), 2, True, None)])
             # the same from a reconnected unit
