@@ -16,12 +16,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/bigjob-go/bigjob/adaptors"
 	"github.com/bigjob-go/bigjob/adaptors/batch"
 	"github.com/bigjob-go/bigjob/adaptors/remote"
 )
@@ -143,6 +145,41 @@ func (f *Fake) Calls() []string {
 }
 
 var _ batch.Exec = (*Fake)(nil).Exec
+
+// Submit has sys submit the job script at path (for a zero batch.Job,
+// which no System reads) through f.Exec, and returns what sys returns.
+func (f *Fake) Submit(sys batch.System, path string) (string, error) {
+	return sys.Submit(context.Background(), f.Exec, batch.Job{}, path)
+}
+
+// State has sys ask about job id through f.Exec, and returns what sys
+// returns.
+func (f *Fake) State(sys batch.System, id string) (adaptors.Status, error) {
+	return sys.State(context.Background(), f.Exec, id)
+}
+
+// Cancel has sys cancel job id through f.Exec, and returns what sys
+// returns.
+func (f *Fake) Cancel(sys batch.System, id string) error {
+	return sys.Cancel(context.Background(), f.Exec, id)
+}
+
+// Fails checks that err is, or wraps, an E, stopping the test when it is
+// not, and that err's message contains each of want, failing the test
+// (without stopping it) for each it lacks. It returns the E found.
+func Fails[E error](t testing.TB, err error, want ...string) E {
+	t.Helper()
+	var e E
+	if !errors.As(err, &e) {
+		t.Fatalf("got error %v, not a %v", err, reflect.TypeFor[E]())
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("the error does not contain %q: %v", w, err)
+		}
+	}
+	return e
+}
 
 // Refusal is a case of RefusesValues: edit makes a job that Script must
 // refuse, naming the description key Key.

@@ -1,7 +1,6 @@
 package condor
 
 import (
-	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -128,8 +127,7 @@ func TestState(t *testing.T) {
 		"history-off":        ended(adaptors.EndUnknown, ""),
 	} {
 		t.Run(file, func(t *testing.T) {
-			f := batchtest.Load(t, filepath.Join("testdata/state", file+".txt"))
-			st, err := New().State(context.Background(), f.Exec, "42.0")
+			st, err := batchtest.Load(t, filepath.Join("testdata/state", file+".txt")).State(New(), "42.0")
 			require.NoError(t, err)
 			assert.Equal(t, want, st)
 		})
@@ -137,21 +135,14 @@ func TestState(t *testing.T) {
 }
 
 func TestStateErrors(t *testing.T) {
-	f := batchtest.Load(t, "testdata/state/schedd-down.txt")
-	_, err := New().State(context.Background(), f.Exec, "42.0")
-	var ce *remote.CommandError
-	require.ErrorAs(t, err, &ce)
-	assert.Contains(t, err.Error(), "query condor job 42.0")
-	assert.Contains(t, err.Error(), "Failed to fetch ads")
+	_, err := batchtest.Load(t, "testdata/state/schedd-down.txt").State(New(), "42.0")
+	batchtest.Fails[*remote.CommandError](t, err, "query condor job 42.0", "Failed to fetch ads")
 
 	for file, quoted := range map[string]string{"garbage": "-- Schedd: login1", "history-garbage": "OWNER"} {
 		t.Run(file, func(t *testing.T) {
-			f := batchtest.Load(t, filepath.Join("testdata/state", file+".txt"))
-			_, err := New().State(context.Background(), f.Exec, "42.0")
-			var oe *batch.OutputError
-			require.ErrorAs(t, err, &oe)
+			_, err := batchtest.Load(t, filepath.Join("testdata/state", file+".txt")).State(New(), "42.0")
+			oe := batchtest.Fails[*batch.OutputError](t, err, quoted)
 			assert.Equal(t, "condor", oe.System)
-			assert.Contains(t, err.Error(), quoted)
 		})
 	}
 }
@@ -160,34 +151,24 @@ func TestSubmit(t *testing.T) {
 	const path = "/home/alice/pilots/.bigjob/bj-0a1b2c3d.job"
 	for _, file := range []string{"terse", "verbose"} {
 		f := batchtest.Load(t, filepath.Join("testdata/submit", file+".txt"))
-		id, err := New().Submit(context.Background(), f.Exec, batch.Job{}, path)
+		id, err := f.Submit(New(), path)
 		require.NoError(t, err, file)
 		assert.Equal(t, "42.0", id, file)
 		assert.Equal(t, []string{"condor_submit -terse " + path}, f.Calls())
 	}
-	f := batchtest.Load(t, "testdata/submit/no-executable.txt")
-	_, err := New().Submit(context.Background(), f.Exec, batch.Job{}, path)
-	var ce *remote.CommandError
-	require.ErrorAs(t, err, &ce)
-	assert.Contains(t, err.Error(), "submit condor job")
-	assert.Contains(t, err.Error(), "Executable file /home/alice/bin/pilot-agent does not exist")
+	_, err := batchtest.Load(t, "testdata/submit/no-executable.txt").Submit(New(), path)
+	batchtest.Fails[*remote.CommandError](t, err, "submit condor job", "Executable file /home/alice/bin/pilot-agent does not exist")
 
-	f = batchtest.Load(t, "testdata/submit/garbage.txt")
-	_, err = New().Submit(context.Background(), f.Exec, batch.Job{}, path)
-	var oe *batch.OutputError
-	require.ErrorAs(t, err, &oe)
-	assert.Contains(t, err.Error(), "was unused by condor_submit")
+	_, err = batchtest.Load(t, "testdata/submit/garbage.txt").Submit(New(), path)
+	batchtest.Fails[*batch.OutputError](t, err, "was unused by condor_submit")
 }
 
 func TestCancel(t *testing.T) {
 	for _, file := range []string{"marked", "unknown"} {
 		f := batchtest.Load(t, filepath.Join("testdata/cancel", file+".txt"))
-		assert.NoError(t, New().Cancel(context.Background(), f.Exec, "42.0"), file)
+		assert.NoError(t, f.Cancel(New(), "42.0"), file)
 	}
-	f := batchtest.Load(t, "testdata/cancel/denied.txt")
-	err := New().Cancel(context.Background(), f.Exec, "42.0")
-	var ce *remote.CommandError
-	require.ErrorAs(t, err, &ce)
+	err := batchtest.Load(t, "testdata/cancel/denied.txt").Cancel(New(), "42.0")
+	ce := batchtest.Fails[*remote.CommandError](t, err, "cancel condor job 42.0")
 	assert.Equal(t, "condor_rm 42.0", ce.Line)
-	assert.Contains(t, err.Error(), "cancel condor job 42.0")
 }

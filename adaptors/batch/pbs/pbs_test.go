@@ -102,7 +102,7 @@ func TestStateTorque(t *testing.T) {
 	} {
 		t.Run(file, func(t *testing.T) {
 			f := batchtest.Load(t, filepath.Join("testdata/torque", file+".txt"))
-			st, err := New(Torque).State(context.Background(), f.Exec, id)
+			st, err := f.State(New(Torque), id)
 			require.NoError(t, err)
 			assert.Equal(t, want, st)
 			assert.Equal(t, []string{"qstat -f " + id}, f.Calls(), "Torque keeps no history to ask")
@@ -126,14 +126,13 @@ func TestStatePBSPro(t *testing.T) {
 		"unknown":          ended(adaptors.EndUnknown, ""),
 	} {
 		t.Run(file, func(t *testing.T) {
-			f := batchtest.Load(t, filepath.Join("testdata/pbspro", file+".txt"))
-			st, err := New(PBSPro).State(context.Background(), f.Exec, id)
+			st, err := batchtest.Load(t, filepath.Join("testdata/pbspro", file+".txt")).State(New(PBSPro), id)
 			require.NoError(t, err)
 			assert.Equal(t, want, st)
 		})
 	}
 	f := batchtest.Load(t, "testdata/pbspro/completed.txt")
-	_, err := New(PBSPro).State(context.Background(), f.Exec, id)
+	_, err := f.State(New(PBSPro), id)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"qstat -f " + id, "qstat -x -f " + id}, f.Calls())
 }
@@ -167,8 +166,7 @@ func TestStateWrapper(t *testing.T) {
 		{"unknown", "99999", ended(adaptors.EndUnknown, "")},
 	} {
 		t.Run(c.file, func(t *testing.T) {
-			f := batchtest.Load(t, filepath.Join("testdata/wrapper", c.file+".txt"))
-			st, err := New(Torque).State(context.Background(), f.Exec, c.id)
+			st, err := batchtest.Load(t, filepath.Join("testdata/wrapper", c.file+".txt")).State(New(Torque), c.id)
 			require.NoError(t, err)
 			assert.Equal(t, c.want, st)
 		})
@@ -176,19 +174,14 @@ func TestStateWrapper(t *testing.T) {
 }
 
 func TestStateErrors(t *testing.T) {
-	f := batchtest.Load(t, "testdata/pbspro/server-down.txt")
-	_, err := New(PBSPro).State(context.Background(), f.Exec, "1021.pbs-server")
-	var ce *remote.CommandError
-	require.ErrorAs(t, err, &ce)
-	assert.Contains(t, err.Error(), "query pbs job 1021.pbs-server")
-	assert.Contains(t, err.Error(), "cannot connect to server pbs-server")
+	_, err := batchtest.Load(t, "testdata/pbspro/server-down.txt").State(New(PBSPro), "1021.pbs-server")
+	batchtest.Fails[*remote.CommandError](t, err, "query pbs job 1021.pbs-server", "cannot connect to server pbs-server")
 
 	for file, quoted := range map[string]string{"garbage": "Job ID", "bad-state": "job_state = Z"} {
 		t.Run(file, func(t *testing.T) {
 			f := batchtest.Load(t, filepath.Join("testdata/torque", file+".txt"))
-			_, err := New(Torque).State(context.Background(), f.Exec, "4807.pbs01.example.org")
-			var oe *batch.OutputError
-			require.ErrorAs(t, err, &oe)
+			_, err := f.State(New(Torque), "4807.pbs01.example.org")
+			oe := batchtest.Fails[*batch.OutputError](t, err)
 			assert.Equal(t, "pbs", oe.System)
 			assert.Contains(t, oe.Line, "qstat -f 4807.pbs01.example.org")
 			if file == "garbage" {
@@ -204,7 +197,7 @@ func TestSubmit(t *testing.T) {
 		"torque/qsub-ok": "4807.pbs01.example.org", "pbspro/qsub-ok": "1021.pbs-server", "wrapper/qsub-ok": "11",
 	} {
 		f := batchtest.Load(t, "testdata/"+file+".txt")
-		id, err := New(Torque).Submit(context.Background(), f.Exec, batch.Job{}, path)
+		id, err := f.Submit(New(Torque), path)
 		require.NoError(t, err, file)
 		assert.Equal(t, want, id, file)
 		assert.Equal(t, []string{"qsub " + path}, f.Calls())
@@ -214,18 +207,13 @@ func TestSubmit(t *testing.T) {
 		"pbspro/qsub-bad-select": "exceeds queue and/or server resource limits",
 		"wrapper/qsub-bad-queue": "invalid partition specified: nosuch",
 	} {
-		f := batchtest.Load(t, "testdata/"+file+".txt")
-		_, err := New(PBSPro).Submit(context.Background(), f.Exec, batch.Job{}, path)
-		var ce *remote.CommandError
-		require.ErrorAs(t, err, &ce, file)
-		assert.Contains(t, err.Error(), "submit pbs job")
-		assert.Contains(t, err.Error(), says, file)
+		t.Run(file, func(t *testing.T) {
+			_, err := batchtest.Load(t, "testdata/"+file+".txt").Submit(New(PBSPro), path)
+			batchtest.Fails[*remote.CommandError](t, err, "submit pbs job", says)
+		})
 	}
-	f := batchtest.Load(t, "testdata/torque/qsub-garbage.txt")
-	_, err := New(Torque).Submit(context.Background(), f.Exec, batch.Job{}, path)
-	var oe *batch.OutputError
-	require.ErrorAs(t, err, &oe)
-	assert.Contains(t, err.Error(), "will be charged")
+	_, err := batchtest.Load(t, "testdata/torque/qsub-garbage.txt").Submit(New(Torque), path)
+	batchtest.Fails[*batch.OutputError](t, err, "will be charged")
 }
 
 func TestCancel(t *testing.T) {
@@ -243,13 +231,9 @@ func TestCancel(t *testing.T) {
 	} {
 		t.Run(file, func(t *testing.T) {
 			f := batchtest.Load(t, "testdata/"+file+".txt")
-			assert.NoError(t, New(c.flavor).Cancel(context.Background(), f.Exec, c.id))
+			assert.NoError(t, f.Cancel(New(c.flavor), c.id))
 		})
 	}
-	f := batchtest.Load(t, "testdata/pbspro/qdel-denied.txt")
-	err := New(PBSPro).Cancel(context.Background(), f.Exec, "1021.pbs-server")
-	var ce *remote.CommandError
-	require.ErrorAs(t, err, &ce)
-	assert.Contains(t, err.Error(), "cancel pbs job 1021.pbs-server")
-	assert.Contains(t, err.Error(), "Unauthorized Request")
+	err := batchtest.Load(t, "testdata/pbspro/qdel-denied.txt").Cancel(New(PBSPro), "1021.pbs-server")
+	batchtest.Fails[*remote.CommandError](t, err, "cancel pbs job 1021.pbs-server", "Unauthorized Request")
 }

@@ -1,7 +1,6 @@
 package sge
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
 	"time"
@@ -111,8 +110,7 @@ func TestState(t *testing.T) {
 		{"gone-not-accounted", "12", ended(adaptors.EndUnknown, "")},
 	} {
 		t.Run(c.file+"/"+c.id, func(t *testing.T) {
-			f := batchtest.Load(t, filepath.Join("testdata/state", c.file+".txt"))
-			st, err := New().State(context.Background(), f.Exec, c.id)
+			st, err := batchtest.Load(t, filepath.Join("testdata/state", c.file+".txt")).State(New(), c.id)
 			require.NoError(t, err)
 			assert.Equal(t, c.want, st)
 		})
@@ -121,23 +119,19 @@ func TestState(t *testing.T) {
 
 func TestStateCommands(t *testing.T) {
 	f := batchtest.Load(t, "testdata/state/queue.txt")
-	_, err := New().State(context.Background(), f.Exec, "12")
+	_, err := f.State(New(), "12")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"qstat -xml"}, f.Calls(), "a listed job costs one qstat")
 
 	f = batchtest.Load(t, "testdata/state/gone-completed.txt")
-	_, err = New().State(context.Background(), f.Exec, "14")
+	_, err = f.State(New(), "14")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"qstat -xml", "qacct -j 14"}, f.Calls())
 }
 
 func TestStateErrors(t *testing.T) {
-	f := batchtest.Load(t, "testdata/state/qmaster-down.txt")
-	_, err := New().State(context.Background(), f.Exec, "12")
-	var ce *remote.CommandError
-	require.ErrorAs(t, err, &ce)
-	assert.Contains(t, err.Error(), "query sge job 12")
-	assert.Contains(t, err.Error(), "Connection refused")
+	_, err := batchtest.Load(t, "testdata/state/qmaster-down.txt").State(New(), "12")
+	batchtest.Fails[*remote.CommandError](t, err, "query sge job 12", "Connection refused")
 
 	for file, quoted := range map[string]string{
 		"garbage":       "job-ID  prior",
@@ -146,12 +140,9 @@ func TestStateErrors(t *testing.T) {
 		"unknown-state": "<state>zz</state>",
 	} {
 		t.Run(file, func(t *testing.T) {
-			f := batchtest.Load(t, filepath.Join("testdata/state", file+".txt"))
-			_, err := New().State(context.Background(), f.Exec, "12")
-			var oe *batch.OutputError
-			require.ErrorAs(t, err, &oe)
+			_, err := batchtest.Load(t, filepath.Join("testdata/state", file+".txt")).State(New(), "12")
+			oe := batchtest.Fails[*batch.OutputError](t, err, quoted)
 			assert.Equal(t, "sge", oe.System)
-			assert.Contains(t, err.Error(), quoted)
 		})
 	}
 }
@@ -159,8 +150,7 @@ func TestStateErrors(t *testing.T) {
 func TestSubmit(t *testing.T) {
 	const path = "/home/alice/pilots/.bigjob/bj-0a1b2c3d.job"
 	for file, want := range map[string]string{"ok": "16", "array": "42"} {
-		f := batchtest.Load(t, filepath.Join("testdata/submit", file+".txt"))
-		id, err := New().Submit(context.Background(), f.Exec, batch.Job{}, path)
+		id, err := batchtest.Load(t, filepath.Join("testdata/submit", file+".txt")).Submit(New(), path)
 		require.NoError(t, err, file)
 		assert.Equal(t, want, id, file)
 	}
@@ -168,29 +158,21 @@ func TestSubmit(t *testing.T) {
 		"bad-queue": `job requests unknown queue "nosuch"`,
 		"bad-pe":    `parallel environment "nosuchpe" does not exist`,
 	} {
-		f := batchtest.Load(t, filepath.Join("testdata/submit", file+".txt"))
-		_, err := New().Submit(context.Background(), f.Exec, batch.Job{}, path)
-		var ce *remote.CommandError
-		require.ErrorAs(t, err, &ce, file)
-		assert.Contains(t, err.Error(), "submit sge job")
-		assert.Contains(t, err.Error(), says)
+		t.Run(file, func(t *testing.T) {
+			_, err := batchtest.Load(t, filepath.Join("testdata/submit", file+".txt")).Submit(New(), path)
+			batchtest.Fails[*remote.CommandError](t, err, "submit sge job", says)
+		})
 	}
-	f := batchtest.Load(t, "testdata/submit/garbage.txt")
-	_, err := New().Submit(context.Background(), f.Exec, batch.Job{}, path)
-	var oe *batch.OutputError
-	require.ErrorAs(t, err, &oe)
-	assert.Contains(t, err.Error(), "Your job 16")
+	_, err := batchtest.Load(t, "testdata/submit/garbage.txt").Submit(New(), path)
+	batchtest.Fails[*batch.OutputError](t, err, "Your job 16")
 }
 
 func TestCancel(t *testing.T) {
 	for _, file := range []string{"running", "unknown"} {
 		f := batchtest.Load(t, filepath.Join("testdata/cancel", file+".txt"))
-		assert.NoError(t, New().Cancel(context.Background(), f.Exec, "12"), file)
+		assert.NoError(t, f.Cancel(New(), "12"), file)
 	}
-	f := batchtest.Load(t, "testdata/cancel/qmaster-down.txt")
-	err := New().Cancel(context.Background(), f.Exec, "12")
-	var ce *remote.CommandError
-	require.ErrorAs(t, err, &ce)
+	err := batchtest.Load(t, "testdata/cancel/qmaster-down.txt").Cancel(New(), "12")
+	ce := batchtest.Fails[*remote.CommandError](t, err, "cancel sge job 12")
 	assert.Equal(t, "qdel 12", ce.Line)
-	assert.Contains(t, err.Error(), "cancel sge job 12")
 }

@@ -79,8 +79,7 @@ func TestState(t *testing.T) {
 		"sacct-unknown":        ended(adaptors.EndUnknown, ""),
 	} {
 		t.Run(file, func(t *testing.T) {
-			f := batchtest.Load(t, filepath.Join("testdata/state", file+".txt"))
-			st, err := New().State(context.Background(), f.Exec, "12")
+			st, err := batchtest.Load(t, filepath.Join("testdata/state", file+".txt")).State(New(), "12")
 			require.NoError(t, err)
 			assert.Equal(t, want, st)
 		})
@@ -89,63 +88,48 @@ func TestState(t *testing.T) {
 
 func TestStateAsksSacctOnlyForForgottenJobs(t *testing.T) {
 	f := batchtest.Load(t, "testdata/state/running.txt")
-	_, err := New().State(context.Background(), f.Exec, "12")
+	_, err := f.State(New(), "12")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"squeue -h -t all -j 12 -o '%T|%r'"}, f.Calls())
 
 	f = batchtest.Load(t, "testdata/state/unknown-noaccounting.txt")
-	_, err = New().State(context.Background(), f.Exec, "12")
+	_, err = f.State(New(), "12")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"squeue -h -t all -j 12 -o '%T|%r'", "sacct -X -n -P -j 12 -o State,ExitCode"}, f.Calls())
 }
 
 func TestStateErrors(t *testing.T) {
 	t.Run("controller down", func(t *testing.T) {
-		f := batchtest.Load(t, "testdata/state/controller-down.txt")
-		_, err := New().State(context.Background(), f.Exec, "12")
-		var ce *remote.CommandError
-		require.ErrorAs(t, err, &ce)
-		assert.Contains(t, err.Error(), "query slurm job 12")
-		assert.Contains(t, err.Error(), "Unable to contact slurm controller")
+		_, err := batchtest.Load(t, "testdata/state/controller-down.txt").State(New(), "12")
+		batchtest.Fails[*remote.CommandError](t, err, "query slurm job 12", "Unable to contact slurm controller")
 	})
-	for _, file := range []string{"garbage", "sacct-garbage"} {
+	for file, quoted := range map[string][]string{
+		"garbage":       {"slurm", "squeue -h -t all -j 12", "maintenance until 14:00"},
+		"sacct-garbage": {"slurm"},
+	} {
 		t.Run(file, func(t *testing.T) {
-			f := batchtest.Load(t, filepath.Join("testdata/state", file+".txt"))
-			_, err := New().State(context.Background(), f.Exec, "12")
-			var oe *batch.OutputError
-			require.ErrorAs(t, err, &oe)
+			_, err := batchtest.Load(t, filepath.Join("testdata/state", file+".txt")).State(New(), "12")
+			oe := batchtest.Fails[*batch.OutputError](t, err, quoted...)
 			assert.Equal(t, "slurm", oe.System)
-			assert.Contains(t, err.Error(), "slurm")
 		})
 	}
-	f := batchtest.Load(t, "testdata/state/garbage.txt")
-	_, err := New().State(context.Background(), f.Exec, "12")
-	assert.Contains(t, err.Error(), `squeue -h -t all -j 12`)
-	assert.Contains(t, err.Error(), `maintenance until 14:00`)
 }
 
 func TestSubmit(t *testing.T) {
 	const path = "/home/alice/pilots/.bigjob/bj-0a1b2c3d.job"
 	for file, want := range map[string]string{"ok": "10", "cluster": "12"} {
 		f := batchtest.Load(t, filepath.Join("testdata/submit", file+".txt"))
-		id, err := New().Submit(context.Background(), f.Exec, batch.Job{}, path)
+		id, err := f.Submit(New(), path)
 		require.NoError(t, err, file)
 		assert.Equal(t, want, id, file)
 		assert.Equal(t, []string{"sbatch --parsable " + path}, f.Calls())
 	}
 
-	f := batchtest.Load(t, "testdata/submit/bad-partition.txt")
-	_, err := New().Submit(context.Background(), f.Exec, batch.Job{}, path)
-	var ce *remote.CommandError
-	require.ErrorAs(t, err, &ce)
-	assert.Contains(t, err.Error(), "submit slurm job")
-	assert.Contains(t, err.Error(), "sbatch: error: invalid partition specified: nosuch")
+	_, err := batchtest.Load(t, "testdata/submit/bad-partition.txt").Submit(New(), path)
+	batchtest.Fails[*remote.CommandError](t, err, "submit slurm job", "sbatch: error: invalid partition specified: nosuch")
 
-	f = batchtest.Load(t, "testdata/submit/garbage.txt")
-	_, err = New().Submit(context.Background(), f.Exec, batch.Job{}, path)
-	var oe *batch.OutputError
-	require.ErrorAs(t, err, &oe)
-	assert.Contains(t, err.Error(), "submission is disabled for maintenance")
+	_, err = batchtest.Load(t, "testdata/submit/garbage.txt").Submit(New(), path)
+	batchtest.Fails[*batch.OutputError](t, err, "submission is disabled for maintenance")
 }
 
 func TestSubmitQuotesThePath(t *testing.T) {
@@ -160,15 +144,11 @@ func TestCancel(t *testing.T) {
 	for _, file := range []string{"running", "unknown", "unknown-old", "silent-ended"} {
 		t.Run(file, func(t *testing.T) {
 			f := batchtest.Load(t, filepath.Join("testdata/cancel", file+".txt"))
-			assert.NoError(t, New().Cancel(context.Background(), f.Exec, "12"))
+			assert.NoError(t, f.Cancel(New(), "12"))
 		})
 	}
-	f := batchtest.Load(t, "testdata/cancel/denied.txt")
-	err := New().Cancel(context.Background(), f.Exec, "12")
-	var ce *remote.CommandError
-	require.ErrorAs(t, err, &ce)
-	assert.Contains(t, err.Error(), "cancel slurm job 12")
-	assert.Contains(t, err.Error(), "Access/permission denied")
+	err := batchtest.Load(t, "testdata/cancel/denied.txt").Cancel(New(), "12")
+	batchtest.Fails[*remote.CommandError](t, err, "cancel slurm job 12", "Access/permission denied")
 }
 
 func TestCanceledContext(t *testing.T) {
