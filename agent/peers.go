@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -76,8 +77,15 @@ func (a *agent) checkPeers(ctx context.Context, seen map[string]*peerBeat, now t
 			continue
 		}
 		why := fmt.Sprintf("no heartbeat from its agent for %s (noticed by the agent of pilot %s)", silent.Round(time.Second), a.id)
-		if err := a.store.FinishPilot(ctx, a.keys, s.ID, coord.LostPilot(s.ID, s.Name, string(core.Failed), why)); err == nil {
+		var ended *coord.PilotEndedError
+		switch err := a.store.FinishPilot(ctx, a.keys, s.ID, coord.LostPilot(s.ID, s.Name, string(core.Failed), why)); {
+		case err == nil:
 			a.log.Warn("ended a pilot whose agent is gone", "pilot", s.ID, "why", why)
+		case errors.As(err, &ended) || errors.Is(err, coord.ErrNotFound):
+			// it ended meanwhile, or is gone: nothing to do
+		default:
+			a.log.Warn("end a pilot whose agent is gone; trying again", "pilot", s.ID, "err", err)
+			continue // still silent: the next check tries again
 		}
 		delete(live, s.ID)
 	}
