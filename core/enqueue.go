@@ -145,15 +145,26 @@ func (o *outbox) flush() {
 	}
 }
 
-// wait blocks until unit seq is written and returns its error.
+// wait blocks until unit seq is written and returns (and takes) its error.
 func (o *outbox) wait(ctx context.Context, seq uint64) error {
+	if err := o.reach(ctx, seq); err != nil {
+		return err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	err := o.failed[seq]
+	delete(o.failed, seq)
+	return err
+}
+
+// reach blocks until units 1..seq are written or failed; it takes no
+// error. It returns only ctx's error.
+func (o *outbox) reach(ctx context.Context, seq uint64) error {
 	for {
 		o.mu.Lock()
 		if o.done >= seq {
-			err := o.failed[seq]
-			delete(o.failed, seq)
 			o.mu.Unlock()
-			return err
+			return nil
 		}
 		ch := o.progress
 		o.mu.Unlock()
@@ -183,19 +194,39 @@ func (o *outbox) drain(ctx context.Context) error {
 
 // flushAll drains every outbox of the domain.
 func (d *domain) flushAll(ctx context.Context) error {
-	d.outboxMu.Lock()
-	boxes := make([]*outbox, 0, len(d.outboxes))
-	for _, o := range d.outboxes {
-		boxes = append(boxes, o)
-	}
-	d.outboxMu.Unlock()
 	var first error
-	for _, o := range boxes {
+	for _, o := range d.boxes() {
 		if err := o.drain(ctx); err != nil && first == nil {
 			first = err
 		}
 	}
 	return first
+}
+
+// settleAll waits until every unit this process enqueued so far, on any
+// queue of the domain, is written or failed, leaving write errors to be
+// reported where they belong (the unit, Flush). It returns only ctx's error.
+func (d *domain) settleAll(ctx context.Context) error {
+	for _, o := range d.boxes() {
+		o.mu.Lock()
+		seq := o.next
+		o.mu.Unlock()
+		if err := o.reach(ctx, seq); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// boxes is a snapshot of the domain's outboxes.
+func (d *domain) boxes() []*outbox {
+	d.outboxMu.Lock()
+	defer d.outboxMu.Unlock()
+	out := make([]*outbox, 0, len(d.outboxes))
+	for _, o := range d.outboxes {
+		out = append(out, o)
+	}
+	return out
 }
 
 // Enqueue queues a unit on this pilot with write-behind (see the package

@@ -44,8 +44,13 @@ type PilotOutlook struct {
 }
 
 // Explain reports why the unit is not running yet (or what became of it).
+// It first waits until every unit this process submitted before is written,
+// so that queue lengths count them.
 func (u *Unit) Explain(ctx context.Context) (Explanation, error) {
 	if err := u.written(ctx); err != nil {
+		return Explanation{}, err
+	}
+	if err := u.d.settleAll(ctx); err != nil {
 		return Explanation{}, err
 	}
 	m, err := u.d.store.Record(ctx, u.d.keys.Unit(u.id))
