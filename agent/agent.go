@@ -59,6 +59,9 @@ type Config struct {
 	Hooks []string
 
 	minute time.Duration // the unit of wall_time_limit; tests shorten it
+	// peerMargin is added to twice the heartbeat timeout before a silent
+	// peer is ended; default 1 min, tests shorten it.
+	peerMargin time.Duration
 }
 
 // stopPlan says how the agent ends and what becomes of the pilot and its
@@ -152,6 +155,9 @@ func start(ctx context.Context, c Config) (started *agent, err error) {
 	if c.minute <= 0 {
 		c.minute = time.Minute
 	}
+	if c.peerMargin <= 0 {
+		c.peerMargin = time.Minute
+	}
 	a := &agent{c: c, store: c.Store, keys: c.Keys, id: c.PilotID, log: c.Logger,
 		launch:  launcher{Shell: c.Shell},
 		running: map[string]*task{}, tasks: map[string]*task{},
@@ -184,7 +190,9 @@ func start(ctx context.Context, c Config) (started *agent, err error) {
 	}
 	a.hb = millis(rec["hb_interval_ms"], time.Second)
 	a.grace = millis(rec["store_grace_ms"], time.Minute)
-	a.peerTimeout = millis(rec["hb_timeout_ms"], 10*a.hb)
+	// Peers are ended only after any managing process's monitor, which also
+	// knows the resource manager's view (a walltime, a qdel), would have.
+	a.peerTimeout = 2*millis(rec["hb_timeout_ms"], 10*a.hb) + c.peerMargin
 	a.walltime = time.Duration(a.desc.WalltimeMinutes()) * time.Minute
 	if c.Walltime > 0 {
 		a.walltime = c.Walltime

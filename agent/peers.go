@@ -15,8 +15,10 @@ import (
 // their pilot-bound units fail) even when no managing process watches them.
 // One agent of the service does it at a time: the holder of the service's
 // reaper lease, renewed every heartbeat interval. A peer is dead when it is
-// Running and its heartbeat counter has not moved for the heartbeat timeout,
-// measured on this agent's clock while it could read the store; it is ended
+// Running and its heartbeat counter has not moved for peerTimeout (twice the
+// heartbeat timeout and a minute: a managing process, which also knows the
+// resource manager's view, decides first when there is one), measured on
+// this agent's clock while it could read the store; it is ended
 // exactly as a managing process's liveness check ends it (the same
 // conditional script), so a peer that ended by itself is never overwritten.
 func (a *agent) reapPeers(ctx context.Context) {

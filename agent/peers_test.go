@@ -51,7 +51,7 @@ func TestDeadPeerIsReaped(t *testing.T) {
 	}()
 	defer func() { close(stop); beating.Wait() }()
 
-	h.start(Config{})
+	h.start(Config{peerMargin: time.Millisecond})
 	require.Equal(t, "Done", h.waitFinal("cu-svc"))
 	require.Equal(t, h.id, h.field("cu-svc", "pilot"), "the unit ran on the live agent")
 	require.Equal(t, "2", h.field("cu-svc", coord.FieldAttempt))

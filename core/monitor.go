@@ -157,7 +157,9 @@ func (m *monitor) check(ctx context.Context) bool {
 			m.ended(s, w, js)
 			continue
 		}
-		if State(s.State) == Running && now.Sub(w.changed) > m.d.opts.HeartbeatTimeout {
+		// A job the resource manager no longer runs waits (EndLag) for its
+		// word on how it ended; silence is no news then.
+		if State(s.State) == Running && w.endSeen.IsZero() && now.Sub(w.changed) > m.d.opts.HeartbeatTimeout {
 			m.finish(s, w, Failed, fmt.Sprintf("no heartbeat from its agent for %s", now.Sub(w.changed).Round(time.Second)))
 		}
 	}
