@@ -34,7 +34,7 @@ func (a *agent) reapPeers(ctx context.Context) {
 		cctx, cancel := context.WithTimeout(ctx, max(a.hb, time.Second))
 		held, err := a.store.HoldLease(cctx, a.keys.Reaper(), a.id, 3*a.hb)
 		if err == nil && held {
-			a.checkPeers(cctx, seen, time.Now())
+			seen = a.checkPeers(cctx, seen, time.Now())
 		} else {
 			clear(seen) // someone else watches; start afresh when our turn comes
 		}
@@ -48,9 +48,10 @@ type peerBeat struct {
 	since time.Time
 }
 
-// checkPeers reads the service's pilots once and ends those silent for
-// longer than the heartbeat timeout.
-func (a *agent) checkPeers(ctx context.Context, seen map[string]*peerBeat, now time.Time) {
+// checkPeers reads the service's pilots once, ends those silent for longer
+// than peerTimeout, and returns what it saw of the live peers: the seen of
+// the next check.
+func (a *agent) checkPeers(ctx context.Context, seen map[string]*peerBeat, now time.Time) map[string]*peerBeat {
 	ids, err := a.store.PilotIDs(ctx, a.keys)
 	var st []coord.PilotStatus
 	if err == nil {
@@ -61,21 +62,20 @@ func (a *agent) checkPeers(ctx context.Context, seen map[string]*peerBeat, now t
 		for _, b := range seen {
 			b.since = now
 		}
-		return
+		return seen
 	}
-	live := map[string]bool{}
+	next := map[string]*peerBeat{}
 	for _, s := range st {
 		if s.ID == a.id || core.State(s.State) != core.Running {
 			continue
 		}
-		live[s.ID] = true
 		b := seen[s.ID]
 		if b == nil || b.beat != s.Heartbeat {
-			seen[s.ID] = &peerBeat{beat: s.Heartbeat, since: now}
-			continue
+			b = &peerBeat{beat: s.Heartbeat, since: now}
 		}
 		silent := now.Sub(b.since)
 		if silent <= a.peerTimeout {
+			next[s.ID] = b
 			continue
 		}
 		why := fmt.Sprintf("no heartbeat from its agent for %s (noticed by the agent of pilot %s)", silent.Round(time.Second), a.id)
@@ -87,13 +87,8 @@ func (a *agent) checkPeers(ctx context.Context, seen map[string]*peerBeat, now t
 			// it ended meanwhile, or is gone: nothing to do
 		default:
 			a.log.Warn("end a pilot whose agent is gone; trying again", "pilot", s.ID, "err", err)
-			continue // still silent: the next check tries again
-		}
-		delete(live, s.ID)
-	}
-	for id := range seen {
-		if !live[id] {
-			delete(seen, id)
+			next[s.ID] = b // still silent: the next check tries again
 		}
 	}
+	return next
 }

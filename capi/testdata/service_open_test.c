@@ -35,18 +35,18 @@ int main(void) {
     pilot_state st;
 
     /* options: max_attempts and finished_ttl are checked, naming the key */
-    snprintf(buf, sizeof buf, "{\"coordination_url\": \"%s\", \"quiet\": true, \"max_attempts\": 0}", url);
-    expect(pilot_service_new(buf, &s), PILOT_EINVAL, "\"max_attempts\" must be a whole number", "max_attempts 0");
-    snprintf(buf, sizeof buf, "{\"coordination_url\": \"%s\", \"quiet\": true, \"max_attempts\": 2.5}", url);
-    expect(pilot_service_new(buf, &s), PILOT_EINVAL, "max_attempts", "max_attempts 2.5");
-    snprintf(buf, sizeof buf, "{\"coordination_url\": \"%s\", \"quiet\": true, \"max_attempts\": \"3\"}", url);
-    expect(pilot_service_new(buf, &s), PILOT_EINVAL, "max_attempts", "max_attempts as a string");
-    snprintf(buf, sizeof buf, "{\"coordination_url\": \"%s\", \"quiet\": true, \"finished_ttl\": 0}", url);
-    expect(pilot_service_new(buf, &s), PILOT_EINVAL, "\"finished_ttl\" must be a number of seconds", "finished_ttl 0");
-    snprintf(buf, sizeof buf, "{\"coordination_url\": \"%s\", \"quiet\": true, \"finished_ttl\": -5}", url);
-    expect(pilot_service_new(buf, &s), PILOT_EINVAL, "finished_ttl", "finished_ttl negative");
-    snprintf(buf, sizeof buf, "{\"coordination_url\": \"%s\", \"quiet\": true, \"finished_ttl\": [1]}", url);
-    expect(pilot_service_new(buf, &s), PILOT_EINVAL, "finished_ttl", "finished_ttl a list");
+    static const struct { const char *option, *want, *what; } bad[] = {
+        {"\"max_attempts\": 0", "\"max_attempts\" must be a whole number", "max_attempts 0"},
+        {"\"max_attempts\": 2.5", "max_attempts", "max_attempts 2.5"},
+        {"\"max_attempts\": \"3\"", "max_attempts", "max_attempts as a string"},
+        {"\"finished_ttl\": 0", "\"finished_ttl\" must be a number of seconds", "finished_ttl 0"},
+        {"\"finished_ttl\": -5", "finished_ttl", "finished_ttl negative"},
+        {"\"finished_ttl\": [1]", "finished_ttl", "finished_ttl a list"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(buf, sizeof buf, "{\"coordination_url\": \"%s\", \"quiet\": true, %s}", url, bad[i].option);
+        expect(pilot_service_new(buf, &s), PILOT_EINVAL, bad[i].want, bad[i].what);
+    }
     expect(pilot_service_new("{\"max_attempt\": 3}", &s), PILOT_EINVAL, "max_attempts", "misspelt key lists the known ones");
 
     /* pilot_service_open: bad input */
