@@ -40,7 +40,7 @@ $(BIN)/pilot-plugin: FORCE
 # clang --target=wasm32-wasi), each with its sealed plugin.json; and the
 # hostile C fixtures the Python tests load (the Go tests build their own).
 PLUGIN_EXAMPLES := tsp allowlist outputs
-PLUGIN_FIXTURES := loop membomb trap execer writer badabi noexport
+PLUGIN_FIXTURES := loop membomb trap execer writer badabi noexport escape
 
 plugins: $(BIN)/pilot-plugin
 	@for p in $(PLUGIN_EXAMPLES); do ./$(BIN)/pilot-plugin build plugins/examples/$$p $(BIN)/plugins/$$p >/dev/null || exit 1; done

@@ -37,22 +37,28 @@ type launcher struct {
 }
 
 // build returns the command for ud, to run in dir with base environment env.
-// machinefile is set for MPI units. shell forces the bash form (for units
-// that another program carries to a remote host as one line).
-func (l launcher) build(ud core.UnitDescription, dir string, env []string, machinefile string, shell bool) command {
+// literal marks the entries of ud.Environment to export as they are, without
+// the shell's expansion (nil: none). machinefile is set for MPI units. shell
+// forces the bash form (for units that another program carries to a remote
+// host as one line).
+func (l launcher) build(ud core.UnitDescription, literal []bool, dir string, env []string, machinefile string, shell bool) command {
 	if !ud.MPI() && !shell {
-		if c, ok := direct(ud, dir, env); ok {
+		if c, ok := direct(ud, literal, dir, env); ok {
 			return c
 		}
 	}
-	return command{Path: l.Shell, Args: []string{"bash", "-c", l.line(ud, machinefile)}, Env: env}
+	return command{Path: l.Shell, Args: []string{"bash", "-c", l.line(ud, literal, machinefile)}, Env: env}
 }
 
 // line is the bash line of ud.
-func (l launcher) line(ud core.UnitDescription, machinefile string) string {
+func (l launcher) line(ud core.UnitDescription, literal []bool, machinefile string) string {
 	var b strings.Builder
-	for _, e := range ud.Environment {
-		b.WriteString("export " + e.Name + "=" + doubleQuote(e.Value) + "; ")
+	for i, e := range ud.Environment {
+		v := doubleQuote(e.Value)
+		if i < len(literal) && literal[i] {
+			v = shell.Quote(e.Value)
+		}
+		b.WriteString("export " + e.Name + "=" + v + "; ")
 	}
 	if ud.MPI() {
 		b.WriteString(l.mpi(ud.Slots(), machinefile) + " ")
@@ -109,7 +115,7 @@ func parseLauncher(v any) ([]string, error) {
 }
 
 // direct returns the bash-free command for ud if bash would run exactly it.
-func direct(ud core.UnitDescription, dir string, env []string) (command, bool) {
+func direct(ud core.UnitDescription, literal []bool, dir string, env []string) (command, bool) {
 	exe := ud.Executable
 	if !plain(exe) || strings.Contains(exe, "=") || bashWords[exe] {
 		return command{}, false
@@ -124,8 +130,8 @@ func direct(ud core.UnitDescription, dir string, env []string) (command, bool) {
 		}
 	}
 	env = append(env[:len(env):len(env)], "PWD="+dir)
-	for _, e := range ud.Environment {
-		if strings.ContainsAny(e.Value, "$`\\\"") {
+	for i, e := range ud.Environment {
+		if (i >= len(literal) || !literal[i]) && strings.ContainsAny(e.Value, "$`\\\"") {
 			return command{}, false
 		}
 		env = append(env, e.Name+"="+e.Value)

@@ -34,10 +34,26 @@ func TestDirectOnlyWhenBashWouldNotMatter(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cmd := l.build(c.ud, "/tmp", env, "/tmp/mf", false)
+			cmd := l.build(c.ud, nil, "/tmp", env, "/tmp/mf", false)
 			require.Equal(t, c.direct, cmd.Path != "/bin/bash", "command: %+v", cmd)
 		})
 	}
+}
+
+// Values marked literal (a hook wrote them) reach the program as they are,
+// by either path; the others expand as BigJob's exports do.
+func TestLiteralValuesAreNotExpanded(t *testing.T) {
+	l := launcher{Shell: "/bin/bash"}
+	env := append(os.Environ(), "BASE=base")
+	ud := core.UnitDescription{Executable: "/bin/sh", Arguments: []string{"-c", `'echo "$A|$B"'`},
+		Environment: []core.EnvVar{{Name: "A", Value: "$BASE"}, {Name: "B", Value: "$BASE `echo x` $(echo y) 'q'"}}}
+	dir := t.TempDir()
+	require.Equal(t, "base|$BASE `echo x` $(echo y) 'q'\n", run(t, l.build(ud, []bool{false, true}, dir, env, "", false), dir))
+
+	plain := core.UnitDescription{Executable: "printenv", Arguments: []string{"B"}, Environment: ud.Environment}
+	fast := l.build(plain, []bool{true, true}, dir, env, "", false)
+	require.NotEqual(t, "/bin/bash", fast.Path, "literal values need no shell")
+	require.Equal(t, "$BASE `echo x` $(echo y) 'q'\n", run(t, fast, dir))
 }
 
 // Both paths must produce the same output for the commands the fast path
@@ -53,7 +69,7 @@ func TestDirectMatchesBash(t *testing.T) {
 	}
 	dir := t.TempDir()
 	for _, ud := range uds {
-		fast := l.build(ud, dir, env, "", false)
+		fast := l.build(ud, nil, dir, env, "", false)
 		require.NotEqual(t, "/bin/bash", fast.Path, "expected the direct path for %+v", ud)
 		slow := command{Path: "/bin/bash", Args: []string{"bash", "-c", bashLine(ud)}, Env: env}
 		require.Equal(t, run(t, slow, dir), run(t, fast, dir), "unit %+v", ud)
@@ -98,7 +114,7 @@ func TestMPILaunchers(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			cmd := launcher{Shell: "/bin/bash", MPI: c.launcher}.build(ud, "/tmp", nil, "/tmp/my mf", false)
+			cmd := launcher{Shell: "/bin/bash", MPI: c.launcher}.build(ud, nil, "/tmp", nil, "/tmp/my mf", false)
 			require.Equal(t, []string{"bash", "-c", c.want}, cmd.Args)
 		})
 	}

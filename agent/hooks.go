@@ -11,6 +11,7 @@ import (
 
 	"github.com/bigjob-go/bigjob/coord"
 	"github.com/bigjob-go/bigjob/core"
+	"github.com/bigjob-go/bigjob/internal/shell"
 	"github.com/bigjob-go/bigjob/plugins"
 	"github.com/bigjob-go/bigjob/plugins/abi"
 )
@@ -61,7 +62,9 @@ func (t *task) hookUnit(pilotID string) abi.Unit {
 
 // preHooks runs the pre_unit hooks on t (whose working directory exists)
 // and applies what they rewrote, creating a working directory they moved
-// it to; an error says why t must not run.
+// it to; an error says why t must not run. What a hook wrote reaches the
+// unit's program as it is: its arguments are quoted for the shell, its
+// values exported without expansion.
 func (a *agent) preHooks(t *task) error {
 	if a.hooks.Len() == 0 {
 		return nil
@@ -70,12 +73,19 @@ func (a *agent) preHooks(t *task) error {
 	if v != nil {
 		return fmt.Errorf("%s", v.Message)
 	}
-	t.ud.Arguments = u.Arguments
-	t.ud.Environment = t.ud.Environment[:0]
-	for _, kv := range u.Environment {
-		k, v, _ := strings.Cut(kv, "=")
-		t.ud.Environment = append(t.ud.Environment, core.EnvVar{Name: k, Value: v})
+	t.ud.Arguments = make([]string, len(u.Arguments))
+	for i, arg := range u.Arguments {
+		if u.LiteralArgs[i] {
+			arg = shell.Quote(arg)
+		}
+		t.ud.Arguments[i] = arg
 	}
+	t.ud.Environment = make([]core.EnvVar, len(u.Environment))
+	for i, kv := range u.Environment {
+		k, v, _ := strings.Cut(kv, "=")
+		t.ud.Environment[i] = core.EnvVar{Name: k, Value: v}
+	}
+	t.literalEnv = u.LiteralEnv
 	if u.WorkingDirectory != t.wd {
 		t.wd = u.WorkingDirectory
 		if !filepath.IsAbs(t.wd) {

@@ -39,8 +39,9 @@ type task struct {
 	killReason string
 	killTimer  *time.Timer
 
-	started  time.Time      // when its process started
-	hookDesc map[string]any // its description as hooks see it
+	started    time.Time      // when its process started
+	hookDesc   map[string]any // its description as hooks see it
+	literalEnv []bool         // entries of ud.Environment a hook wrote: exported as they are
 }
 
 // exit is a reaped unit: its final record, post_unit hooks applied.
@@ -146,7 +147,7 @@ func (a *agent) spawn(t *task) error {
 		env = append(env, "BIGJOB_MACHINEFILE="+t.machinefile)
 	}
 	t.via = a.place.via(t.hosts[0], ud.MPI())
-	c := a.launch.build(ud, t.wd, env, t.machinefile, t.via == launchSSH)
+	c := a.launch.build(ud, t.literalEnv, t.wd, env, t.machinefile, t.via == launchSSH)
 	switch t.via {
 	case launchSRun:
 		c = srunStep(c, t.hosts[0])

@@ -27,12 +27,13 @@ func init() {
 // pluginInfo is a loaded plugin as pilot_plugin_load describes it.
 type pluginInfo struct {
 	abi.Info
-	Digest string `json:"digest"`
-	Engine string `json:"engine"`
+	Digest string   `json:"digest"`
+	Engine string   `json:"engine"`
+	Grants []string `json:"grants"` // what it may do outside its sandbox, in plain words
 }
 
 func infoOf(p *plugins.Plugin) pluginInfo {
-	return pluginInfo{Info: p.Info(), Digest: p.Digest(), Engine: p.Engine().String()}
+	return pluginInfo{Info: p.Info(), Digest: p.Digest(), Engine: p.Engine().String(), Grants: p.Grants()}
 }
 
 //export pilot_plugin_load
@@ -107,6 +108,15 @@ func pilot_plugin_call(name, export, request, workDir *C.pilot_cchar, out **C.ch
 			return fail(invalid("%s: %v", fn, err))
 		}
 		return fail(&apiError{C.PILOT_EADAPTOR, err.Error()})
+	}
+	if e == abi.ExportPreUnit {
+		// The agent would not run a unit rewritten beyond the plugin's grants.
+		var pre abi.PreUnitRequest
+		if json.Unmarshal([]byte(req), &pre) == nil {
+			if err := p.CheckPreUnitAnswer(pre.Unit, answer); err != nil {
+				return fail(&apiError{C.PILOT_EADAPTOR, fn + ": " + err.Error()})
+			}
+		}
 	}
 	return setString(fn, out, string(answer))
 }

@@ -1,6 +1,8 @@
 package core_test
 
 import (
+	"encoding/hex"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -83,4 +85,72 @@ func TestBadHooksAreRefusedAtCreatePilot(t *testing.T) {
 		assert.Contains(t, err.Error(), c.want)
 	}
 	assert.Empty(t, s.Pilots(), "no pilot is made for a refused description")
+}
+
+// A hostile hook in the agent (compiled there) tries each way to run
+// native code of its own that its grants seem to leave open: the units it
+// attacks fail, or run exactly what their descriptions say, and its code
+// never runs.
+func TestHostileHookRunsNoNativeCodeInTheAgent(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "pwned")
+	so := hex.EncodeToString(testenv.PreloadLibrary(t, marker))
+	script := hex.EncodeToString([]byte("#!/bin/sh\ntouch " + marker + "\n"))
+	tool := filepath.Join(t.TempDir(), "tool.sh")
+	require.NoError(t, os.WriteFile(tool, []byte("#!/bin/bash\necho tool\n"), 0o755))
+	escape := testenv.PluginGranting(t, testenv.Plugin(t, "plugins/testdata/hostile/escape"), map[string]any{
+		"commands": []string{"date", tool}, "exec_env": []string{"SITE_X"}, "write_dirs": []string{"$WORKDIR"},
+		"rewrite": map[string]any{"environment": []string{"SITE"}, "arguments": true}})
+	s := newService(t, testenv.RedisServer(t))
+	p, _ := newPilot(t, s, 2, func(pd *core.PilotDescription) { pd.Extra = map[string]any{"hooks": []any{escape}} })
+
+	exec := func(argv []string, env string) map[string]any {
+		return map[string]any{"argv": argv, "env": []string{env}}
+	}
+	answer := func(u map[string]any) map[string]any { return map[string]any{"action": "continue", "unit": u} }
+	evil := "$(touch " + marker + ") ; touch " + marker + " `touch " + marker + "`"
+	cases := []struct {
+		desc   map[string]any
+		state  core.State
+		reason []string // in the unit's reason
+		output string   // of a Done unit: its file "out" (or stdout)
+	}{
+		{map[string]any{"escape_write": "evil.so", "escape_hex": so, "escape_exec": exec([]string{"date"}, "LD_PRELOAD=@WD@/evil.so")},
+			core.Failed, []string{"refused by pre_unit hook escape", `exec env \"LD_PRELOAD\", which changes how programs are loaded or started`}, ""},
+		{map[string]any{"escape_write": "evil.so", "escape_hex": so, "escape_answer": answer(map[string]any{"environment": []string{"LD_PRELOAD=@WD@/evil.so"}})},
+			core.Failed, []string{`pre_unit hook escape rewrote the unit beyond its grants, so the unit was not run: it changed environment variable "LD_PRELOAD", which changes how programs`}, ""},
+		{map[string]any{"escape_write": "date", "escape_hex": script, "escape_exec": exec([]string{"date"}, "PATH=@WD@")},
+			core.Failed, []string{`exec env \"PATH\", which changes how programs`}, ""},
+		{map[string]any{"escape_write": "start.sh", "escape_hex": script, "escape_exec": exec([]string{tool}, "BASH_ENV=@WD@/start.sh")},
+			core.Failed, []string{`exec env \"BASH_ENV\", which changes how programs`}, ""},
+		{map[string]any{"escape_answer": answer(map[string]any{"executable": "/bin/sh", "arguments": []string{"-c", "touch " + marker}})},
+			core.Failed, []string{`it changed the executable from "/bin/true" to "/bin/sh"; no plugin may change what a unit runs`}, ""},
+		{map[string]any{"executable": "/bin/echo", "arguments": []any{"kept"}, "output": "out",
+			"escape_answer": answer(map[string]any{"arguments": []string{"kept", evil}})},
+			core.Done, nil, "kept " + evil + "\n"},
+		{map[string]any{"executable": "/bin/sh", "arguments": []any{"-c", `'echo "$SITE" > out'`},
+			"escape_answer": answer(map[string]any{"environment": []string{"SITE=" + evil}})},
+			core.Done, nil, evil + "\n"},
+	}
+	var descs []core.UnitDescription
+	for _, c := range cases {
+		if c.desc["executable"] == nil {
+			c.desc["executable"] = "/bin/true"
+		}
+		d, err := core.ParseUnitDescription(c.desc)
+		require.NoError(t, err)
+		descs = append(descs, d)
+	}
+	us, err := p.SubmitBulk(ctxT(t), descs)
+	require.NoError(t, err)
+	for i, c := range cases {
+		st, d := waitUnit(t, us[i])
+		require.Equal(t, c.state, st, "case %d: %s", i, d["reason"])
+		for _, r := range c.reason {
+			assert.Contains(t, d["reason"], r, "case %d", i)
+		}
+		if c.output != "" {
+			assert.Equal(t, c.output, readFile(t, d["sandbox"], "out"), "case %d: the hook's words reached the program as they are", i)
+		}
+	}
+	assert.NoFileExists(t, marker, "no code of the plugin's ran")
 }

@@ -400,11 +400,13 @@ pilot_status pilot_unit_set_callback(pilot_unit u, pilot_state_fn fn, void *user
  * by its name in a pilot description's "hooks" list. Loading the same plugin
  * again succeeds. If info_json is not NULL it receives the plugin's info:
  *   {"name", "version", "kinds": ["adaptor"|"pre_unit"|"post_unit"],
- *    "schemes", "digest": "<sha256 of the manifest>", "engine"}
+ *    "schemes", "digest": "<sha256 of the manifest>", "engine",
+ *    "grants": ["<what it may do outside its sandbox, in plain words>", ...]}
  * (free with pilot_string_free).
  * Errors: PILOT_ENOTFOUND (no such manifest or module), PILOT_EINVAL (the
  * plugin is refused: the message names why, e.g. a sha256 that does not
- * match, a missing export, a wrong ABI version, a scheme already served). */
+ * match, a missing export, a wrong ABI version, a scheme already served, a
+ * grant no plugin may have such as LD_PRELOAD in capabilities.exec_env). */
 pilot_status pilot_plugin_load(const char *manifest_path, char **info_json);
 
 /* The info of every loaded plugin, as a JSON array sorted by name; free with
@@ -418,7 +420,9 @@ pilot_status pilot_plugins(char **json_out);
  * as $WORKDIR. The answer is returned as the plugin gave it, an
  * {"error": ...} answer included (free with pilot_string_free). Errors: PILOT_ENOTFOUND (no such plugin),
  * PILOT_EINVAL (bad JSON, not an export of the plugin), PILOT_EADAPTOR (the
- * plugin trapped, ran out of memory or time: the message says which). */
+ * plugin trapped, ran out of memory or time, or its hook_pre_unit answer
+ * rewrites the unit beyond its manifest's grants, so that an agent would not
+ * run the unit: the message says which). */
 pilot_status pilot_plugin_call(const char *name, const char *export_name, const char *request_json,
                                const char *work_dir, char **answer_json);
 

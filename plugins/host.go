@@ -151,9 +151,7 @@ func (h *Host) Load(ctx context.Context, path string) (*Plugin, error) {
 // than abi.Version, an import the host does not provide, a plugin_info that
 // contradicts the manifest.
 func (h *Host) LoadBundle(ctx context.Context, b Bundle) (*Plugin, error) {
-	// Verify first: the digest pins the manifest, and only the check
-	// against its sha256 pins the module.
-	m, err := b.verify()
+	m, cmds, err := checkBundle(b)
 	if err != nil {
 		return nil, err
 	}
@@ -163,13 +161,29 @@ func (h *Host) LoadBundle(ctx context.Context, b Bundle) (*Plugin, error) {
 	if p := h.plugins[digest]; p != nil {
 		return p, nil
 	}
-	p, err := h.compile(ctx, b, m)
+	p, err := h.compile(ctx, b, m, cmds)
 	if err != nil {
 		return nil, fmt.Errorf("load plugin %s (%s): %w", m.Name, b.Origin, err)
 	}
 	p.digest = digest
 	h.plugins[digest] = p
 	return p, nil
+}
+
+// checkBundle checks what can be checked of a plugin before it is
+// compiled: its manifest, its module against the manifest's sha256 (the
+// digest pins the manifest, and only this check pins the module), and the
+// commands it may run, which it resolves.
+func checkBundle(b Bundle) (Manifest, *commands, error) {
+	m, err := b.verify()
+	if err != nil {
+		return m, nil, err
+	}
+	cmds, err := resolveCommands(m)
+	if err != nil {
+		return m, nil, fmt.Errorf("load plugin %s (%s): %w", m.Name, b.Origin, err)
+	}
+	return m, cmds, nil
 }
 
 // unload closes p and forgets it, for a plugin loaded but then not used.
@@ -193,7 +207,7 @@ func (h *Host) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (h *Host) compile(ctx context.Context, b Bundle, m Manifest) (*Plugin, error) {
+func (h *Host) compile(ctx context.Context, b Bundle, m Manifest, cmds *commands) (*Plugin, error) {
 	cfg := wazero.NewRuntimeConfigCompiler()
 	if h.engine == EngineInterpreter {
 		cfg = wazero.NewRuntimeConfigInterpreter()
@@ -202,7 +216,7 @@ func (h *Host) compile(ctx context.Context, b Bundle, m Manifest) (*Plugin, erro
 		WithMemoryLimitPages(m.Limits.MemoryPages).
 		WithCloseOnContextDone(true)
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
-	p := &Plugin{m: m, origin: b.Origin, bundle: b, rt: rt, host: h,
+	p := &Plugin{m: m, origin: b.Origin, bundle: b, rt: rt, host: h, cmds: cmds,
 		log: h.log.With("plugin", m.Name)}
 	ok := false
 	defer func() {

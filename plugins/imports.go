@@ -36,10 +36,11 @@ type Scope struct {
 
 // callState is one call's scope and what its host functions left behind.
 type callState struct {
-	p      *Plugin
-	scope  *Scope
-	result []byte   // the last exec result, for result
-	denied []string // what the host refused, for the error message
+	p       *Plugin
+	scope   *Scope
+	result  []byte          // the last exec result, for result
+	denied  []string        // what the host refused, for the error message
+	written map[string]bool // the files write_file wrote in this call
 }
 
 type callKey struct{}
@@ -159,9 +160,16 @@ func (p *Plugin) hostExec(ctx context.Context, m api.Module, stack []uint64) {
 	stack[0] = uint64(uint32(len(out)))
 }
 
-// exec runs what a plugin asked for, if its manifest allows the command.
+// exec runs what a plugin asked for, if its manifest grants the command
+// and every variable it sets: the program the command was resolved to,
+// with the plugin's variables added to the host's environment, directly on
+// this machine, through the shell of the SSH connection elsewhere.
 func (cs *callState) exec(ctx context.Context, raw []byte) abi.ExecResult {
 	fail := func(msg string) abi.ExecResult { return abi.ExecResult{ExitCode: -1, Error: msg} }
+	deny := func(msg string) abi.ExecResult {
+		cs.deny(msg)
+		return fail(msg)
+	}
 	var req abi.ExecRequest
 	if err := json.Unmarshal(raw, &req); err != nil {
 		return fail("the exec request is not valid JSON: " + err.Error())
@@ -169,30 +177,49 @@ func (cs *callState) exec(ctx context.Context, raw []byte) abi.ExecResult {
 	if len(req.Argv) == 0 {
 		return fail("the exec request has an empty argv")
 	}
-	cmds := cs.p.m.Capabilities.Commands
-	if !slices.Contains(cmds, req.Argv[0]) {
-		msg := fmt.Sprintf("command %q is not in the manifest's capabilities.commands %q, so it was not run", req.Argv[0], cmds)
-		cs.deny(msg)
-		return fail(msg)
+	grant := cs.p.m.Capabilities
+	if !slices.Contains(grant.Commands, req.Argv[0]) {
+		return deny(fmt.Sprintf("command %q is not in the manifest's capabilities.commands %q, so it was not run", req.Argv[0], grant.Commands))
 	}
 	if cs.scope == nil || cs.scope.Runner == nil {
 		return fail("exec is not available in this call")
 	}
-	var prefix strings.Builder
 	for _, kv := range req.Env {
-		k, v, ok := shell.Assignment(kv)
-		if !ok {
+		k, _, ok := shell.Assignment(kv)
+		switch {
+		case !ok:
 			return fail(fmt.Sprintf("env entry %q is not NAME=value", kv))
+		case EnvDenied(k):
+			return deny("exec env " + deniedWhy(k) + "; the command was not run")
+		case !slices.Contains(grant.ExecEnv, k):
+			return deny(fmt.Sprintf("exec env %q is not in the manifest's capabilities.exec_env %q, so the command was not run", k, grant.ExecEnv))
 		}
-		prefix.WriteString(k + "=" + remote.Quote(v) + " ")
+	}
+	path, err := cs.p.cmds.path(ctx, cs.scope, req.Argv[0])
+	if err != nil {
+		return fail(err.Error())
+	}
+	if d := programIn(path, cs.scope.writeDirs(grant.WriteDirs), cs.scope.Runner.Local()); d != "" {
+		return deny(fmt.Sprintf("command %q is %s, under %s, where the plugin may write (capabilities.write_dirs), so it was not run", req.Argv[0], path, d))
 	}
 	if req.TimeoutMS > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeMS(req.TimeoutMS))
 		defer cancel()
 	}
+	var out []byte
+	if cs.scope.Runner.Local() {
+		out, err = remote.RunProgram(ctx, path, req.Argv, append(os.Environ(), req.Env...))
+	} else {
+		var line strings.Builder
+		for _, kv := range req.Env {
+			k, v, _ := strings.Cut(kv, "=")
+			line.WriteString(k + "=" + remote.Quote(v) + " ")
+		}
+		line.WriteString(remote.Join(append([]string{path}, req.Argv[1:]...)...))
+		out, err = cs.scope.Runner.Run(ctx, line.String(), nil)
+	}
 	limit := cs.p.m.Limits.OutputBytes
-	out, err := cs.scope.Runner.Run(ctx, prefix.String()+remote.Join(req.Argv...), nil)
 	var ce *remote.CommandError
 	switch {
 	case err == nil:
@@ -274,6 +301,7 @@ func (p *Plugin) writeAnswer(ctx context.Context, m api.Module, stack []uint64) 
 		cs.deny(fmt.Sprintf("write_file of %d bytes, more than limits.output_bytes (%d)", stack[3], p.m.Limits.OutputBytes))
 		return abi.WriteDenied
 	}
+	grant := p.m.Capabilities
 	path := cs.scope.resolve(string(rawPath))
 	if cs.scope.Runner.Local() {
 		// A link in a granted directory must not lead the write out of it.
@@ -281,33 +309,30 @@ func (p *Plugin) writeAnswer(ctx context.Context, m api.Module, stack []uint64) 
 			path = filepath.Join(dir, filepath.Base(path))
 		}
 	}
-	allowed := false
-	for _, d := range p.m.Capabilities.WriteDirs {
-		if rest, ok := strings.CutPrefix(d, workdirToken); ok {
-			if cs.scope.WorkDir == "" {
-				continue
-			}
-			d = cs.scope.WorkDir + rest
-		}
-		d = filepath.Clean(d)
-		if cs.scope.Runner.Local() {
-			if real, err := filepath.EvalSymlinks(d); err == nil {
-				d = real
-			}
-		}
-		if within(path, d) && path != d {
-			allowed = true
-			break
-		}
-	}
-	if !allowed {
-		cs.deny(fmt.Sprintf("write_file of %q, which is not under the manifest's capabilities.write_dirs %q", path, p.m.Capabilities.WriteDirs))
+	if d := dirOf(path, cs.scope.writeDirs(grant.WriteDirs)); d == "" || d == path {
+		cs.deny(fmt.Sprintf("write_file of %q, which is not under the manifest's capabilities.write_dirs %q", path, grant.WriteDirs))
 		return abi.WriteDenied
 	}
-	if err := remote.WriteFile(ctx, cs.scope.Runner, path, data, 0o600); err != nil {
+	// Files are never executable, and replace only what this call wrote
+	// unless the manifest grants more.
+	var err error
+	if grant.WriteReplace || cs.written[path] {
+		err = remote.WriteFile(ctx, cs.scope.Runner, path, data, 0o600)
+	} else {
+		err = remote.CreateFile(ctx, cs.scope.Runner, path, data, 0o600)
+	}
+	if errors.Is(err, remote.ErrExist) {
+		cs.deny(fmt.Sprintf("write_file of %q, which exists and was not written by the plugin in this call (capabilities.write_replace is not granted)", path))
+		return abi.WriteDenied
+	}
+	if err != nil {
 		p.log.Warn("write_file failed", "path", path, "err", err)
 		return abi.WriteFailed
 	}
+	if cs.written == nil {
+		cs.written = map[string]bool{}
+	}
+	cs.written[path] = true
 	return 0
 }
 

@@ -37,17 +37,6 @@ type Limits struct {
 	Instances   int    `json:"instances"`    // instances run at once; default 4
 }
 
-// Capabilities grant access outside the sandbox.
-type Capabilities struct {
-	// Commands lists the argv[0] values exec may run, compared as given:
-	// "tsp" allows tsp looked up on PATH, not /usr/bin/tsp.
-	Commands []string `json:"commands,omitempty"`
-	// WriteDirs lists the directories write_file may write under: absolute
-	// paths, or $WORKDIR (the pilot's working directory in adaptor calls,
-	// the unit's in hook calls), optionally followed by /sub/path.
-	WriteDirs []string `json:"write_dirs,omitempty"`
-}
-
 // Defaults of Limits.
 const (
 	DefaultMemoryPages = 256
@@ -123,22 +112,13 @@ func ParseManifest(path string, data []byte) (Manifest, error) {
 	case m.Limits.TimeoutMS < 0 || m.Limits.OutputBytes < 0 || m.Limits.Instances < 0:
 		return bad("limits", "must not be negative")
 	}
-	for _, c := range m.Capabilities.Commands {
-		if c == "" || strings.ContainsAny(c, "\x00\n") {
-			return bad("capabilities.commands", fmt.Sprintf("holds %q, which is not a command name", c))
-		}
-	}
-	for _, d := range m.Capabilities.WriteDirs {
-		if !filepath.IsAbs(d) && d != workdirToken && !strings.HasPrefix(d, workdirToken+"/") {
-			return bad("capabilities.write_dirs", fmt.Sprintf("holds %q: give absolute directories or %s", d, workdirToken))
-		}
+	if field, problem := m.Capabilities.check(); field != "" {
+		return bad(field, problem)
 	}
 	m.SHA256 = strings.ToLower(m.SHA256)
 	m.Limits.applyDefaults()
 	return m, nil
 }
-
-const workdirToken = "$WORKDIR"
 
 // Bundle is a plugin as it travels: the manifest's bytes and the module's.
 // It is identified by the sha256 of the manifest (Digest), which in turn

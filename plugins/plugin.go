@@ -32,6 +32,7 @@ type Plugin struct {
 	rt     wazero.Runtime
 	cm     wazero.CompiledModule
 	pool   *pool
+	cmds   *commands // the commands exec may run, resolved
 	log    *slog.Logger
 
 	closeOnce sync.Once
@@ -267,6 +268,9 @@ func (p *Plugin) checkInfo() error {
 	}
 	if err := checkExports(p.cm, exports); err != nil {
 		return fmt.Errorf("%w, which kind %s needs", err, strings.Join(i.Kinds, "/"))
+	}
+	if p.m.Capabilities.Rewrite.any() && !p.Is(abi.KindPreUnit) {
+		return fmt.Errorf("its manifest grants capabilities.rewrite, but it is a %s plugin: only pre_unit hooks rewrite units; remove the grant", strings.Join(i.Kinds, "/"))
 	}
 	if p.Is(abi.KindAdaptor) {
 		if len(i.Schemes) == 0 {

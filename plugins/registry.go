@@ -63,12 +63,15 @@ func Load(ctx context.Context, path string) (*Plugin, error) {
 func LoadBundle(ctx context.Context, b Bundle) (*Plugin, error) {
 	process.Lock()
 	defer process.Unlock()
-	// Another build under a taken name is refused before it is compiled.
-	if m, err := ParseManifest(b.Origin, b.Manifest); err == nil {
-		if old := process.byName[m.Name]; old != nil && old.digest != b.Digest() {
-			return nil, fmt.Errorf("load plugin %s (%s): a plugin of that name is already loaded from %s (another build, manifest sha256 %.12s); a process holds one build of each plugin",
-				m.Name, b.Origin, old.origin, old.digest)
-		}
+	// Another build under a taken name is refused before it is compiled,
+	// once what is wrong with the bundle itself has been said.
+	m, _, err := checkBundle(b)
+	if err != nil {
+		return nil, err
+	}
+	if old := process.byName[m.Name]; old != nil && old.digest != b.Digest() {
+		return nil, fmt.Errorf("load plugin %s (%s): a plugin of that name is already loaded from %s (another build, manifest sha256 %.12s); a process holds one build of each plugin",
+			m.Name, b.Origin, old.origin, old.digest)
 	}
 	h := processHost()
 	p, err := h.LoadBundle(ctx, b)

@@ -8,6 +8,7 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -84,13 +85,36 @@ func makeDir(ctx context.Context, r Runner, dir, then string) (string, error) {
 // WriteFile writes data to path (see MakeDir) on r's host, atomically: it writes a
 // temporary file in the same directory, which is created with permissions
 // no wider than mode from the start (a file of mode 0600 is never readable
-// by others, even for a moment) and renamed over path. The directory must
-// exist.
+// by others, even for a moment) and renamed over path, replacing what is
+// there (a link itself, not what it points to). The directory must exist;
+// a directory at path (or a link to one) is an error.
 func WriteFile(ctx context.Context, r Runner, path string, data []byte, mode os.FileMode) error {
+	return writeFile(ctx, r, path, data, mode, `if [ -d "$p" ]; then echo "$p is a directory" >&2; false; else mv -f -- "$t" "$p"; fi`)
+}
+
+// ErrExist is CreateFile's error for a path that exists.
+var ErrExist = errors.New("the file exists")
+
+// CreateFile is WriteFile for a file that must not exist yet: where
+// anything is at path (a file, a directory, a link, even a broken one) it
+// fails with ErrExist and leaves it alone. The new name is made with a
+// hard link, which never follows a link at path.
+func CreateFile(ctx context.Context, r Runner, path string, data []byte, mode os.FileMode) error {
+	err := writeFile(ctx, r, path, data, mode, `if [ -d "$p" ]; then (exit 17); elif ln -- "$t" "$p"; then rm -f -- "$t"; else { [ -e "$p" ] || [ -L "$p" ]; } && (exit 17); fi`)
+	var ce *CommandError
+	if errors.As(err, &ce) && ce.ExitCode == 17 {
+		return fmt.Errorf("write %s on %s: %w", path, r.Host(), ErrExist)
+	}
+	return err
+}
+
+// writeFile writes data to a temporary file beside path and runs place,
+// a shell command that gives it the name $p ($t is the temporary name).
+func writeFile(ctx context.Context, r Runner, path string, data []byte, mode os.FileMode, place string) error {
 	perm := mode.Perm()
 	line := "p=" + pathWord(path) + ` && t="${p%/*}/.${p##*/}.tmp-` + randomSuffix() + `"` +
 		fmt.Sprintf(" && umask %03o && (set -C && cat > \"$t\") && chmod %03o \"$t\"", 0o777&^perm, perm) +
-		` && mv -f -- "$t" "$p" || { rm -f -- "$t"; exit 1; }`
+		` && { ` + place + `; } || { s=$?; rm -f -- "$t"; exit $s; }`
 	if _, err := r.Run(ctx, line, bytes.NewReader(data)); err != nil {
 		return fmt.Errorf("write %s on %s: %w", path, r.Host(), err)
 	}

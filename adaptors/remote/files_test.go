@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bigjob-go/bigjob/adaptors/remote"
@@ -102,6 +103,47 @@ func TestWriteFile(t *testing.T) {
 
 			err = remote.WriteFile(ctx, r, filepath.Join(dir, "missing", "f"), nil, 0o600)
 			require.ErrorContains(t, err, "write "+filepath.Join(dir, "missing", "f")+" on "+r.Host())
+		})
+	}
+}
+
+// CreateFile never replaces what is at its path, nor writes through a
+// link there; WriteFile replaces a file or a link, never a directory.
+func TestCreateFileLeavesWhatExistsAlone(t *testing.T) {
+	for name, r := range runners(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			dir, outside := t.TempDir(), t.TempDir()
+			path := filepath.Join(dir, "new")
+			require.NoError(t, remote.CreateFile(ctx, r, path, []byte("one"), 0o600))
+			st, err := os.Stat(path)
+			require.NoError(t, err)
+			assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+
+			require.NoError(t, os.Symlink(filepath.Join(outside, "target"), filepath.Join(dir, "dangling")))
+			require.NoError(t, os.Symlink(outside, filepath.Join(dir, "todir")))
+			require.NoError(t, os.Mkdir(filepath.Join(dir, "sub"), 0o700))
+			for _, taken := range []string{"new", "dangling", "todir", "sub"} {
+				err := remote.CreateFile(ctx, r, filepath.Join(dir, taken), []byte("two"), 0o600)
+				assert.ErrorIs(t, err, remote.ErrExist, taken)
+			}
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			assert.Equal(t, "one", string(b), "an existing file is left as it was")
+			ents, err := os.ReadDir(outside)
+			require.NoError(t, err)
+			assert.Empty(t, ents, "nothing was written through a link")
+
+			for _, dirLike := range []string{"todir", "sub"} {
+				err := remote.WriteFile(ctx, r, filepath.Join(dir, dirLike), []byte("x"), 0o600)
+				assert.ErrorContains(t, err, "is a directory", dirLike)
+			}
+			ents, err = os.ReadDir(outside)
+			require.NoError(t, err)
+			assert.Empty(t, ents, "WriteFile does not move its file into a linked directory")
+			ents, err = os.ReadDir(dir)
+			require.NoError(t, err)
+			assert.Len(t, ents, 4, "no temporary file left behind")
 		})
 	}
 }

@@ -84,16 +84,32 @@ func (local) Host() string { return "localhost" }
 func (local) Local() bool  { return true }
 
 func (local) Run(ctx context.Context, line string, stdin io.Reader) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", line)
+	return runLocal(ctx, exec.Command("/bin/sh", "-c", line), line, stdin)
+}
+
+// RunProgram runs the program at path (absolute) on this machine with argv
+// (argv[0] included) and the environment env, without a shell, and with an
+// empty standard input; its result and errors are those of Local.Run.
+func RunProgram(ctx context.Context, path string, argv, env []string) ([]byte, error) {
+	cmd := &exec.Cmd{Path: path, Args: argv, Env: env}
+	return runLocal(ctx, cmd, Join(argv...), nil)
+}
+
+// runLocal runs cmd, which line describes in messages.
+func runLocal(ctx context.Context, cmd *exec.Cmd, line string, stdin io.Reader) ([]byte, error) {
 	cmd.Stdin = stdin
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	// Its own process group, so that a canceled ctx takes its children too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	// A background child that keeps the output pipes open does not hold Run.
 	cmd.WaitDelay = 2 * time.Second
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("on localhost: run %q: %w", line, err)
+	}
+	stop := context.AfterFunc(ctx, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	err := cmd.Wait()
+	stop()
 	if err == nil {
 		return stdout.Bytes(), nil
 	}

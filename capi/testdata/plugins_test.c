@@ -20,7 +20,8 @@ int main(void) {
     }
     char *info = NULL, *answer = NULL;
     expect(pilot_plugin_load(allowlist, &info), PILOT_OK, NULL, "load allowlist");
-    check(info && strstr(info, "\"kinds\":[\"pre_unit\"]") && strstr(info, "\"engine\":\"interpreter\""),
+    check(info && strstr(info, "\"kinds\":[\"pre_unit\"]") && strstr(info, "\"engine\":\"interpreter\"") &&
+              strstr(info, "\"grants\":[") && strstr(info, "the variables \\\"SITE_POLICY\\\" in each unit's environment"),
           "info %s", info ? info : "(null)");
     pilot_string_free(info);
     expect(pilot_plugin_load(allowlist, NULL), PILOT_OK, NULL, "load again");
@@ -38,6 +39,10 @@ int main(void) {
     const char *rm = "{\"unit\": {\"executable\": \"rm\", \"arguments\": [], \"environment\": []}}";
     expect(pilot_plugin_call("allowlist", "hook_pre_unit", rm, NULL, &answer), PILOT_OK, NULL, "call allowlist");
     check(answer && strstr(answer, "\"action\":\"refuse\""), "answer %s", answer ? answer : "(null)");
+    pilot_string_free(answer);
+    const char *echo = "{\"unit\": {\"executable\": \"echo\", \"arguments\": [], \"environment\": []}}";
+    expect(pilot_plugin_call("allowlist", "hook_pre_unit", echo, NULL, &answer), PILOT_OK, NULL, "a granted rewrite");
+    check(answer && strstr(answer, "SITE_POLICY=allowlist-1.0"), "answer %s", answer ? answer : "(null)");
     pilot_string_free(answer);
     expect(pilot_plugin_call("nosuch", "hook_pre_unit", rm, NULL, &answer), PILOT_ENOTFOUND, "no plugin named nosuch",
            "unknown plugin");

@@ -97,3 +97,42 @@ def plugin(name):
         if os.path.exists(m):
             return m
     raise AssertionError("plugin %s is not built: run `make plugins`" % name)
+
+
+def plugin_granting(name, caps, directory):
+    """Writes into directory a manifest for the module of plugin name (see
+    plugin) whose capabilities are caps instead of its own, and returns its
+    path: one hostile module tried under several grants. The module's
+    sha256 is unchanged, so the manifest stays valid."""
+    import json
+    sealed = plugin(name)
+    with open(sealed) as f:
+        m = json.load(f)
+    m["wasm"] = os.path.join(os.path.dirname(sealed), m["wasm"])
+    m["capabilities"] = caps
+    path = os.path.join(directory, name + "-plugin.json")
+    with open(path, "w") as f:
+        json.dump(m, f)
+    return path
+
+
+def preload_library(marker, directory):
+    """Builds in directory, with gcc, a shared object whose constructor
+    creates the file marker: native code a hostile plugin would like a
+    program to load. Checks that LD_PRELOAD of it does create marker for
+    /bin/true, removes marker, and returns the object's bytes in hex, so
+    that a test that finds no marker afterwards shows a defence held."""
+    import binascii
+    src, so = os.path.join(directory, "evil.c"), os.path.join(directory, "evil.so")
+    with open(src, "w") as f:
+        f.write('#include <fcntl.h>\n#include <unistd.h>\n'
+                '__attribute__((constructor)) static void pwn(void) {\n'
+                '  int fd = open("%s", O_WRONLY | O_CREAT, 0600);\n  if (fd >= 0) close(fd);\n}\n' % marker)
+    subprocess.check_call(["gcc", "-shared", "-fPIC", "-O2", "-s", "-Wl,-z,noseparate-code", "-Wl,--build-id=none",
+                           "-o", so, src])
+    subprocess.check_call(["/bin/true"], env=dict(os.environ, LD_PRELOAD=so))
+    if not os.path.exists(marker):
+        raise AssertionError("the preload library did not run its constructor")
+    os.remove(marker)
+    with open(so, "rb") as f:
+        return binascii.hexlify(f.read()).decode("ascii")

@@ -3,6 +3,7 @@ task-spooler queue, hook plugins rewrite and refuse units in the agent, and
 hostile plugins are contained by libpilot (which interprets them)."""
 from __future__ import print_function
 
+import binascii
 import json
 import os
 import shutil
@@ -182,3 +183,131 @@ class HostilePluginTest(BackendCase):
         with self.assertRaises(PilotError) as cm:
             pilot.load_plugin(os.path.join(d, "missing.json"))
         self.assertIn("no such file", str(cm.exception))
+
+
+class SandboxTest(BackendCase):
+    """The hostile plugin escape (plugins/testdata/hostile/escape) tries to run
+    native code of its own through what its grants seem to leave open: in
+    this process (libpilot interprets it) and in an agent (which compiles
+    it). Each payload is shown live first; through the plugin it never runs.
+    A process holds one build of each plugin, so every test here shares one
+    manifest, granting the union of what the vectors need."""
+
+    @classmethod
+    def setUpClass(cls):
+        super(SandboxTest, cls).setUpClass()
+        cls.dir = env.scratch()
+        cls.marker = os.path.join(cls.dir, "pwned")
+        cls.so = env.preload_library(cls.marker, cls.dir)
+        cls.script = binascii.hexlify(("#!/bin/sh\ntouch %s\n" % cls.marker).encode()).decode("ascii")
+        cls.tool = os.path.join(cls.dir, "tool.sh")
+        with open(cls.tool, "w") as f:
+            f.write("#!/bin/bash\necho tool\n")
+        os.chmod(cls.tool, 0o755)
+        cls.manifest = env.plugin_granting("escape", {
+            "commands": ["date", cls.tool], "exec_env": ["SITE_X"], "write_dirs": ["$WORKDIR"],
+            "rewrite": {"environment": ["SITE"], "arguments": True}}, cls.dir)
+        cls.info = pilot.load_plugin(cls.manifest)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir, ignore_errors=True)
+        super(SandboxTest, cls).tearDownClass()
+
+    def tearDown(self):
+        super(SandboxTest, self).tearDown()
+        self.assertFalse(os.path.exists(self.marker), "no code of the plugin's ran")
+
+    def call(self, description):
+        """Calls the plugin on a /bin/true unit whose description scripts it;
+        returns its answer and the unit's working directory."""
+        wd = self.scratch()
+        req = {"unit": {"id": "cu-1", "pilot_id": "bj-1", "executable": "/bin/true", "arguments": [],
+                        "environment": [], "working_directory": wd, "description": description}}
+        return pilot.call_plugin("escape", "hook_pre_unit", req, work_dir=wd), wd
+
+    def live(self, env_extra, *argv):
+        subprocess.check_output(argv, env=dict(os.environ, **env_extra))
+        self.assertTrue(os.path.exists(self.marker), "the payload is live when run by hand")
+        os.remove(self.marker)
+
+    def test_exec_cannot_load_code_through_its_environment(self):
+        for name, payload, argv, var in (("evil.so", self.so, ["date"], "LD_PRELOAD"),
+                                         ("date", self.script, ["date"], "PATH"),
+                                         ("start.sh", self.script, [self.tool], "BASH_ENV")):
+            value = "@WD@/" + name if var != "PATH" else "@WD@"
+            answer, wd = self.call({"escape_write": name, "escape_hex": payload,
+                                    "escape_exec": {"argv": argv, "env": [var + "=" + value]}})
+            self.assertEqual(answer["action"], "refuse")
+            result = json.loads(answer["message"])
+            self.assertEqual(result["write"], 0, "the plugin wrote its payload")
+            self.assertEqual(result["exec"]["exit_code"], -1)
+            self.assertIn('exec env "%s", which changes how programs are loaded or started' % var, result["exec"]["error"])
+            self.assertFalse(os.path.exists(self.marker), var)
+            self.assertEqual(os.stat(os.path.join(wd, name)).st_mode & 0o111, 0, "written files are never executable")
+            if var == "LD_PRELOAD":
+                self.live({"LD_PRELOAD": os.path.join(wd, name)}, "/bin/true")
+            if var == "BASH_ENV":
+                self.live({"BASH_ENV": os.path.join(wd, name)}, self.tool)
+
+    def test_rewrites_beyond_the_grants_are_refused(self):
+        cases = (({"environment": ["LD_PRELOAD=@WD@/evil.so"]},
+                  'it changed environment variable "LD_PRELOAD", which changes how programs are loaded or started'),
+                 ({"environment": ["OTHER=1"]}, 'it changed environment variable "OTHER", which capabilities.rewrite.environment'),
+                 ({"executable": "/bin/sh", "arguments": ["-c", "touch " + self.marker]},
+                  'it changed the executable from "/bin/true" to "/bin/sh"; no plugin may change what a unit runs'))
+        for rewrite, want in cases:
+            with self.assertRaises(PilotError) as cm:
+                self.call({"escape_write": "evil.so", "escape_hex": self.so,
+                           "escape_answer": {"action": "continue", "unit": rewrite}})
+            self.assertIn("pre_unit hook escape rewrote the unit beyond its grants", str(cm.exception))
+            self.assertIn(want, str(cm.exception))
+        answer, _ = self.call({"escape_answer": {"action": "continue", "unit": {"environment": ["SITE=$(id)"]}}})
+        self.assertEqual(answer["unit"]["environment"], ["SITE=$(id)"], "a granted variable may be set")
+
+    def test_grants_no_plugin_may_have_are_refused_at_load(self):
+        d = self.scratch()
+        with self.assertRaises(PilotError) as cm:
+            pilot.load_plugin(env.plugin_granting("escape", {"commands": ["date"], "exec_env": ["LD_PRELOAD"]}, d))
+        self.assertIn('"capabilities.exec_env" holds "LD_PRELOAD", which changes how programs are loaded or started',
+                      str(cm.exception))
+        tool = os.path.join(d, "tool")
+        shutil.copy(self.tool, tool)
+        with self.assertRaises(PilotError) as cm:
+            pilot.load_plugin(env.plugin_granting("escape", {"commands": [tool], "write_dirs": [d]}, d))
+        self.assertIn('"capabilities.commands" entry "%s" is %s, under "capabilities.write_dirs" entry "%s"' % (tool, tool, d),
+                      str(cm.exception))
+
+    def test_grants_are_said_in_plain_words(self):
+        grants = "\n".join(self.info["grants"])
+        self.assertIn('Runs "date" (', grants)
+        self.assertIn('Sets the environment variables "SITE_X"', grants)
+        self.assertIn("a unit whose executable is an interpreter", grants)
+        self.assertIn("Never changes a unit's executable.", grants)
+        info = pilot.load_plugin(env.plugin("allowlist"))
+        self.assertIn('Adds, changes or removes the variables "SITE_POLICY"', "\n".join(info["grants"]))
+
+    def test_hostile_hook_in_the_agent_runs_no_code_of_its_own(self):
+        pcs, pc, wd = self.pilot(self.backends[0][1], n=2, hooks=[self.manifest])
+        evil = "$(touch {0}) ; touch {0} `touch {0}`".format(self.marker)
+        cont = lambda u: {"action": "continue", "unit": u}
+        cases = (({"escape_write": "evil.so", "escape_hex": self.so,
+                   "escape_exec": {"argv": ["date"], "env": ["LD_PRELOAD=@WD@/evil.so"]}},
+                  State.Failed, 'exec env \\"LD_PRELOAD\\", which changes how programs are loaded'),
+                 ({"escape_write": "evil.so", "escape_hex": self.so,
+                   "escape_answer": cont({"environment": ["LD_PRELOAD=@WD@/evil.so"]})},
+                  State.Failed, 'changed environment variable "LD_PRELOAD", which changes how programs'),
+                 ({"escape_answer": cont({"executable": "/bin/sh", "arguments": ["-c", "touch " + self.marker]})},
+                  State.Failed, "no plugin may change what a unit runs"),
+                 ({"executable": "/bin/echo", "arguments": ["kept"], "output": "out",
+                   "escape_answer": cont({"arguments": ["kept", evil]})}, State.Done, None))
+        cus = []
+        for desc, _, _ in cases:
+            d = {"executable": "/bin/true"}
+            d.update(desc)
+            cus.append(pc.submit_compute_unit(d))
+        for cu, (_, state, reason) in zip(cus, cases):
+            self.assertEqual(cu.wait(), state, cu.get_details())
+            if reason:
+                self.assertIn(reason, cu.get_details()["reason"])
+        self.assertEqual(sandbox_outputs(wd, "out"), ["kept " + evil + "\n"], "the hook's words reached echo as they are")

@@ -8,7 +8,9 @@
 //
 // An entry with a slash allows exactly that path; one without allows that
 // bare name (looked up on PATH), not some other directory's file of the
-// same name.
+// same name. Each variable of "env" must also be granted to the plugin in
+// the manifest's capabilities.rewrite.environment: the host stops a unit
+// whose environment a hook changed beyond its grants.
 package main
 
 import (
