@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bigjob-go/bigjob/coord"
@@ -92,23 +93,25 @@ type agent struct {
 	host    string
 	sandbox string
 	noExec  bool
-	// prefetch: units held beyond the free slots, from the pilot's own queue
-	// (they are this pilot's anyway) and from the shared service queue (kept
-	// small, so that other pilots get their share: late binding).
-	ownPrefetch, svcPrefetch int
-	devnull                  *os.File
-	walltime                 time.Duration
-	deadline                 time.Time // when the agent ends the pilot
-	svcPause                 time.Duration
-	svcResume                <-chan time.Time // service pulls are paused until then
-	place                    placement
-	hb                       time.Duration
-	grace                    time.Duration
-	peerTimeout              time.Duration // a Running peer silent this long is dead
-	env                      []string      // base environment of units
-	launch                   launcher
-	plugins                  *plugins.Host  // nil without hooks
-	hooks                    *plugins.Hooks // nil without hooks
+	// ownPrefetch: units of the pilot's own queue held beyond the free slots
+	// (they are this pilot's anyway); see servicePrefetch for the service
+	// queue's.
+	ownPrefetch int
+	lastFinish  time.Time     // when a unit last ended
+	finishGap   time.Duration // the time between units' ends, averaged
+	devnull     *os.File
+	walltime    time.Duration
+	deadline    time.Time // when the agent ends the pilot
+	svcPause    time.Duration
+	svcResume   <-chan time.Time // service pulls are paused until then
+	place       placement
+	hb          time.Duration
+	grace       time.Duration
+	peerTimeout time.Duration // a Running peer silent this long is dead
+	env         []string      // base environment of units
+	launch      launcher
+	plugins     *plugins.Host  // nil without hooks
+	hooks       *plugins.Hooks // nil without hooks
 
 	pool     *slotPool
 	backlog  []*task          // claimed, not started; FIFO
@@ -117,12 +120,12 @@ type agent struct {
 	w        *writer
 	plan     *stopPlan // set when the agent is stopping
 	pulling  bool      // a pull is outstanding, for this much:
-	asked    pull
-	nudged   bool // the outstanding pull was nudged
+	asked    coord.Want
+	amend    amendment // a wider want for the outstanding pull
 	stopping bool
 
 	claims uint64 // claims made so far (the puller's): names each claim
-	want   chan pull
+	want   chan coord.Want
 	pulled chan []coord.Claimed
 	exits  chan exit
 	ctl    chan string
@@ -161,7 +164,7 @@ func start(ctx context.Context, c Config) (started *agent, err error) {
 	a := &agent{c: c, store: c.Store, keys: c.Keys, id: c.PilotID, log: c.Logger,
 		launch:  launcher{Shell: c.Shell},
 		running: map[string]*task{}, tasks: map[string]*task{},
-		want: make(chan pull, 1), pulled: make(chan []coord.Claimed, 1),
+		want: make(chan coord.Want, 1), pulled: make(chan []coord.Claimed, 1),
 		exits: make(chan exit), ctl: make(chan string), hbStop: make(chan *stopPlan, 1)}
 	defer func() {
 		if started == nil {
@@ -232,9 +235,9 @@ func start(ctx context.Context, c Config) (started *agent, err error) {
 	}
 	a.log.Info("slots", "count", len(hosts), "from", source)
 	a.pool = newSlotPool(hosts)
-	a.ownPrefetch, a.svcPrefetch = max(4*a.pool.total, 32), a.pool.total
+	a.ownPrefetch = max(4*a.pool.total, 32)
 	if a.noExec {
-		a.ownPrefetch, a.svcPrefetch = 1000, 1000
+		a.ownPrefetch = 1000
 	}
 	if a.devnull, err = os.Open(os.DevNull); err != nil {
 		return nil, err
@@ -371,36 +374,100 @@ func (a *agent) command(cmd string) *stopPlan {
 	return nil
 }
 
-// pull asks the puller for up to own units of the pilot's queue and svc
-// units of the service queue.
-type pull struct{ own, svc int }
+// readsOwn and readsService say which queues a want reads.
+func readsOwn(w coord.Want) bool     { return w.Own > 0 }
+func readsService(w coord.Want) bool { return w.Service > 0 }
+
+// prefetchWindow is how much work the service-queue prefetch covers.
+const prefetchWindow = 20 * time.Millisecond
+
+// servicePrefetch is how many service-queue units the agent holds beyond
+// its free slots: as many as end within prefetchWindow at the recent rate,
+// between one per slot and ownPrefetch. The prefetch hides a claim's round
+// trip behind running units; holding more would keep units from other
+// pilots that have room (late binding), so units that run long are held
+// one round ahead at most.
+func (a *agent) servicePrefetch() int {
+	if a.noExec {
+		return a.ownPrefetch
+	}
+	n := a.pool.total
+	if a.finishGap > 0 {
+		n = int(prefetchWindow / a.finishGap)
+	}
+	return min(max(n, a.pool.total), a.ownPrefetch)
+}
+
+// ended notes that a unit ended, for servicePrefetch's rate.
+func (a *agent) ended() {
+	now := time.Now()
+	if !a.lastFinish.IsZero() {
+		gap := now.Sub(a.lastFinish)
+		if a.finishGap == 0 {
+			a.finishGap = gap
+		}
+		a.finishGap = (7*a.finishGap + gap) / 8
+	}
+	a.lastFinish = now
+}
+
+// amendment carries a wider want from the loop to the puller while a pull
+// is outstanding (see requestPull).
+type amendment struct {
+	mu   sync.Mutex
+	want *coord.Want
+}
+
+func (m *amendment) set(w coord.Want) {
+	m.mu.Lock()
+	m.want = &w
+	m.mu.Unlock()
+}
+
+// take returns the amended want, if any, and clears it.
+func (m *amendment) take() (coord.Want, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.want == nil {
+		return coord.Want{}, false
+	}
+	w := *m.want
+	m.want = nil
+	return w, true
+}
 
 // requestPull asks for more units when the backlog has fallen to half of
 // what the free slots plus prefetch allow (a low-water mark, so that each
 // claim takes many units rather than one per finished unit).
 //
-// An outstanding pull may be blocked on a queue read that leaves out a queue
-// the agent now has room for (the service queue, typically, once slots free
-// up); the agent then nudges its own queue so that the read returns.
+// An outstanding pull may be about to block on a queue read that leaves out
+// a queue the agent now has room for (the service queue, typically, once
+// slots free up). The agent then amends the pull, and nudges its own queue
+// so that a read already blocked returns. The amendment is set before the
+// nudge is written, and the puller looks for it after every claim or read
+// that could have taken the nudge, so no order of the two leaves the puller
+// blocked on the narrower read.
 func (a *agent) requestPull() {
 	if a.stopping {
 		return
 	}
-	target := a.pool.nfree + max(a.ownPrefetch, a.svcPrefetch)
+	svcPrefetch := a.servicePrefetch()
+	target := a.pool.nfree + max(a.ownPrefetch, svcPrefetch)
 	if len(a.backlog) > 0 && 2*len(a.backlog) > target {
 		return
 	}
 	room := a.pool.nfree - len(a.backlog)
-	want := pull{own: max(room+a.ownPrefetch, 0), svc: max(room+a.svcPrefetch, 0)}
+	want := coord.Want{Own: max(room+a.ownPrefetch, 0), Service: max(room+svcPrefetch, 0)}
 	if a.svcResume != nil {
-		want.svc = 0 // paused after declining service units
+		want.Service = 0 // paused after declining service units
 	}
-	if want.own == 0 && want.svc == 0 {
+	if !readsOwn(want) && !readsService(want) {
 		return
 	}
 	if a.pulling {
-		if !a.nudged && (want.svc > 0 && a.asked.svc == 0 || want.own > 0 && a.asked.own == 0) {
-			a.nudged = true
+		if readsService(want) && !readsService(a.asked) || readsOwn(want) && !readsOwn(a.asked) {
+			a.asked = want
+			a.amend.set(want)
 			go func() {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
@@ -409,7 +476,8 @@ func (a *agent) requestPull() {
 		}
 		return
 	}
-	a.pulling, a.asked, a.nudged = true, want, false
+	a.amend.take() // one left from the last pull is stale
+	a.pulling, a.asked = true, want
 	a.want <- want
 }
 
@@ -514,6 +582,7 @@ func (a *agent) cancelUnit(id string) {
 // finish records a reaped unit and frees its slots.
 func (a *agent) finish(x exit) {
 	t := x.t
+	a.ended()
 	delete(a.running, t.id)
 	delete(a.tasks, t.id)
 	a.pool.release(t.hosts)
@@ -596,7 +665,7 @@ func (a *agent) shutdown(plan *stopPlan, stopBg context.CancelFunc) error {
 func (a *agent) puller(ctx context.Context) {
 	backoff := 50 * time.Millisecond
 	for {
-		var want pull
+		var want coord.Want
 		select {
 		case want = <-a.want:
 		case <-ctx.Done():
@@ -607,8 +676,15 @@ func (a *agent) puller(ctx context.Context) {
 			var err error
 			out, err = a.claim(want, nil)
 			if err == nil && len(out) == 0 {
+				if w, ok := a.amend.take(); ok {
+					want = w // claim again, from the queues the loop has room for now
+					continue
+				}
 				var entries []coord.QueueEntry
-				entries, err = a.store.ReadQueues(ctx, a.keys, a.id, want.own > 0, want.svc > 0, 1, 2*time.Second)
+				entries, err = a.store.ReadQueues(ctx, a.keys, a.id, readsOwn(want), readsService(want), 1, 2*time.Second)
+				if w, ok := a.amend.take(); ok {
+					want = w
+				}
 				if err == nil && len(entries) > 0 {
 					out, err = a.claim(want, entries)
 				}
@@ -632,12 +708,12 @@ func (a *agent) puller(ctx context.Context) {
 // call is retried with the same token and arguments (for up to the store
 // grace period, whatever happens to the agent meanwhile): if the call went
 // through and only its reply was lost, the retry returns what it claimed.
-func (a *agent) claim(want pull, entries []coord.QueueEntry) ([]coord.Claimed, error) {
+func (a *agent) claim(want coord.Want, entries []coord.QueueEntry) ([]coord.Claimed, error) {
 	for _, e := range entries {
 		if e.Own {
-			want.own--
+			want.Own--
 		} else {
-			want.svc--
+			want.Service--
 		}
 	}
 	a.claims++
@@ -645,7 +721,7 @@ func (a *agent) claim(want pull, entries []coord.QueueEntry) ([]coord.Claimed, e
 	deadline := time.Now().Add(a.grace)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		out, err := a.store.Claim(ctx, a.keys, a.id, token, max(want.own, 0), max(want.svc, 0), entries)
+		out, err := a.store.Claim(ctx, a.keys, a.id, token, want, entries)
 		cancel()
 		if err == nil || time.Now().After(deadline) {
 			return out, err

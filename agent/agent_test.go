@@ -97,8 +97,9 @@ func (h *harness) submit(id string, ud core.UnitDescription) {
 func (h *harness) submitTo(pilot, id string, ud core.UnitDescription) {
 	b, err := json.Marshal(ud)
 	require.NoError(h.t, err)
-	_, err = h.store.Submit(context.Background(), h.keys, pilot, []coord.NewUnit{{ID: id, Slots: ud.Slots(), Description: b, Sig: h.key.Sign(coord.SignUnit, id, b)}})
+	refused, _, err := h.store.Submit(context.Background(), h.keys, pilot, []coord.NewUnit{{ID: id, Slots: ud.Slots(), Description: b, Sig: h.key.Sign(coord.SignUnit, id, b)}})
 	require.NoError(h.t, err)
+	require.Empty(h.t, refused)
 }
 
 // submitRaw queues a unit on the pilot's queue, signed with the service's key.
@@ -108,8 +109,9 @@ func (h *harness) submitRaw(id string, slots int, desc []byte) {
 
 // submitSigned queues a unit on the pilot's queue with the signature sig.
 func (h *harness) submitSigned(id string, slots int, desc []byte, sig string) {
-	_, err := h.store.Submit(context.Background(), h.keys, h.id, []coord.NewUnit{{ID: id, Slots: slots, Description: desc, Sig: sig}})
+	refused, _, err := h.store.Submit(context.Background(), h.keys, h.id, []coord.NewUnit{{ID: id, Slots: slots, Description: desc, Sig: sig}})
 	require.NoError(h.t, err)
+	require.Empty(h.t, refused)
 }
 
 // submitService queues a unit on the service-wide queue.

@@ -29,7 +29,7 @@ func TestDeadPeerIsReaped(t *testing.T) {
 	h.submitTo("bj-dead", "cu-bound", core.UnitDescription{Executable: "/bin/true"})
 	entries, err := h.store.ReadQueues(ctx, h.keys, "bj-dead", true, true, 10, 100*time.Millisecond)
 	require.NoError(t, err)
-	claimed, err := h.store.Claim(ctx, h.keys, "bj-dead", "t1", 0, 0, entries)
+	claimed, err := h.store.Claim(ctx, h.keys, "bj-dead", "t1", coord.Want{}, entries)
 	require.NoError(t, err)
 	require.Len(t, claimed, 2)
 	require.NoError(t, h.store.Update(ctx, h.keys, "bj-dead", []coord.Update{

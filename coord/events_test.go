@@ -31,7 +31,7 @@ func TestEventStreamIsBoundedInEvents(t *testing.T) {
 					units[i] = coord.NewUnit{ID: fmt.Sprintf("cu-%d-%d", round, i), Slots: 1, Description: []byte("{}")}
 					want = append(want, units[i].ID)
 				}
-				_, err := s.Submit(ctx, k, "", units)
+				_, _, err := s.Submit(ctx, k, "", units)
 				require.NoError(t, err)
 			}
 

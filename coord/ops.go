@@ -59,30 +59,45 @@ type NewUnit struct {
 	Sig         string
 }
 
+// Refused is a unit Submit did not queue, and why (a *TooLargeError).
+// The units around it were queued.
+type Refused struct {
+	Index int // in the units given to Submit
+	Err   error
+}
+
 // Submit queues units on pilot target ("" for the service-wide queue),
-// creating their records atomically with the queue entries. Units are sent
-// in batches; on error the units of earlier batches stay submitted and the
-// returned count says how many.
-func (s *Store) Submit(ctx context.Context, k Keys, target string, units []NewUnit) (int, error) {
-	done := 0
+// creating their records atomically with the queue entries. A unit larger
+// than its pilot (or than the largest live pilot of the service) is refused
+// alone. Units are sent in batches; an error ends the call (no unit of that
+// batch is queued), and n says how many units the batches before it
+// handled, queued or refused.
+func (s *Store) Submit(ctx context.Context, k Keys, target string, units []NewUnit) (refused []Refused, n int, err error) {
 	for len(units) > 0 {
-		n := min(len(units), batchSize)
-		args := make([]any, 0, 2+4*n)
-		args = append(args, target, n)
-		for _, u := range units[:n] {
+		b := min(len(units), batchSize)
+		args := make([]any, 0, 2+4*b)
+		args = append(args, target, b)
+		for _, u := range units[:b] {
 			args = append(args, u.ID, u.Slots, u.Description, u.Sig)
 		}
 		v, err := s.run(ctx, scriptSubmit, k, args...)
 		if err != nil {
-			return done, err
+			return refused, n, err
 		}
-		if err := submitError(replyStrings(v)); err != nil {
-			return done, err
+		r := replyStrings(v)
+		if err := submitError(r); err != nil {
+			return refused, n, err
 		}
-		done += n
-		units = units[n:]
+		for i := 1; i+2 < len(r); i += 3 {
+			idx, _ := strconv.Atoi(r[i])
+			need, _ := strconv.Atoi(r[i+1])
+			have, _ := strconv.Atoi(r[i+2])
+			refused = append(refused, Refused{Index: n + idx, Err: &TooLargeError{Need: need, Have: have}})
+		}
+		n += b
+		units = units[b:]
 	}
-	return done, nil
+	return refused, n, nil
 }
 
 func submitError(r []string) error {
@@ -98,10 +113,6 @@ func submitError(r []string) error {
 		return ErrNotFound
 	case "pilot-final":
 		return &PilotEndedError{State: at(r, 1)}
-	case "too-large":
-		need, _ := strconv.Atoi(at(r, 1))
-		have, _ := strconv.Atoi(at(r, 2))
-		return &TooLargeError{Need: need, Have: have}
 	}
 	return fmt.Errorf("submit: unexpected reply %q", r)
 }
@@ -334,20 +345,24 @@ type Claimed struct {
 	Sig         string
 }
 
+// Want is how many more units a claim reads without blocking: Own from the
+// pilot's queue, Service from the service queue.
+type Want struct{ Own, Service int }
+
 // Claim takes units for the pilot (state New): the entries read already
-// (by ReadQueues), plus up to own and svc more entries read from the pilot's
-// own queue and the service queue without blocking, all in one round trip.
+// (by ReadQueues), plus what want allows more from the pilot's own queue and
+// the service queue without blocking, all in one round trip.
 // Every entry is removed from its stream; units canceled while queued are
 // dropped. token names the claim: unique per claim of the agent, repeated
 // when the claim is retried. A retry of a claim that went through (its
 // reply was lost) returns exactly the units that claim took, so no unit is
 // handed to the agent twice.
-func (s *Store) Claim(ctx context.Context, k Keys, pilotID, token string, own, svc int, entries []QueueEntry) ([]Claimed, error) {
+func (s *Store) Claim(ctx context.Context, k Keys, pilotID, token string, want Want, entries []QueueEntry) ([]Claimed, error) {
 	var out []Claimed
 	for first, part := true, 0; first || len(entries) > 0; first, part = false, part+1 {
 		n := min(len(entries), batchSize)
 		args := make([]any, 0, 5+3*n)
-		args = append(args, pilotID, token+"."+strconv.Itoa(part), own, svc, n)
+		args = append(args, pilotID, token+"."+strconv.Itoa(part), max(want.Own, 0), max(want.Service, 0), n)
 		for _, e := range entries[:n] {
 			q := "s"
 			if e.Own {
@@ -364,7 +379,7 @@ func (s *Store) Claim(ctx context.Context, k Keys, pilotID, token string, own, s
 			out = append(out, Claimed{UnitID: r[i], Service: r[i+1] == "service", Description: []byte(r[i+2]), Sig: r[i+3]})
 		}
 		entries = entries[n:]
-		own, svc = 0, 0
+		want = Want{}
 	}
 	return out, nil
 }

@@ -40,21 +40,25 @@ func TestProtocolRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, "pcs-test", svc)
 
-			// too large for the pilot
-			_, err = s.Submit(ctx, k, "bj-1", []coord.NewUnit{{ID: "cu-big", Slots: 3, Description: []byte("{}")}})
-			var tl *coord.TooLargeError
-			require.ErrorAs(t, err, &tl)
-			require.Equal(t, 3, tl.Need)
-			require.Equal(t, 2, tl.Have)
-
-			n, err := s.Submit(ctx, k, "bj-1", []coord.NewUnit{
+			// a unit too large for the pilot is refused alone
+			refused, n, err := s.Submit(ctx, k, "bj-1", []coord.NewUnit{
 				{ID: "cu-a", Slots: 1, Description: []byte(`{"executable":"/bin/true"}`)},
+				{ID: "cu-big", Slots: 3, Description: []byte("{}")},
 				{ID: "cu-b", Slots: 1, Description: []byte(`{"executable":"/bin/false"}`)},
 			})
 			require.NoError(t, err)
-			require.Equal(t, 2, n)
-			_, err = s.Submit(ctx, k, "", []coord.NewUnit{{ID: "cu-s", Slots: 2, Description: []byte(`{}`)}})
+			require.Equal(t, 3, n)
+			require.Len(t, refused, 1)
+			require.Equal(t, 1, refused[0].Index)
+			var tl *coord.TooLargeError
+			require.ErrorAs(t, refused[0].Err, &tl)
+			require.Equal(t, 3, tl.Need)
+			require.Equal(t, 2, tl.Have)
+			_, err = s.Record(ctx, k.Unit("cu-big"))
+			require.ErrorIs(t, err, coord.ErrNotFound, "a refused unit leaves no record")
+			refused, _, err = s.Submit(ctx, k, "", []coord.NewUnit{{ID: "cu-s", Slots: 2, Description: []byte(`{}`)}})
 			require.NoError(t, err)
+			require.Empty(t, refused)
 			pend, err := s.PendingCount(ctx, k, "bj-1")
 			require.NoError(t, err)
 			require.EqualValues(t, 2, pend)
@@ -69,7 +73,7 @@ func TestProtocolRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			require.True(t, out.Canceled)
 
-			claimed, err := s.Claim(ctx, k, "bj-1", "t1", 0, 0, entries)
+			claimed, err := s.Claim(ctx, k, "bj-1", "t1", coord.Want{}, entries)
 			require.NoError(t, err)
 			require.Len(t, claimed, 2)
 			ids := []string{claimed[0].UnitID, claimed[1].UnitID}
@@ -130,13 +134,13 @@ func TestProtocolRoundTrip(t *testing.T) {
 				"p bj-1 Done", "u cu-s Unknown",
 			}, seen)
 
-			_, err = s.Submit(ctx, k, "bj-1", []coord.NewUnit{{ID: "cu-late", Slots: 1, Description: []byte("{}")}})
+			_, _, err = s.Submit(ctx, k, "bj-1", []coord.NewUnit{{ID: "cu-late", Slots: 1, Description: []byte("{}")}})
 			require.ErrorAs(t, err, &ended)
 			require.NoError(t, s.CancelService(ctx, k, "service canceled"))
 			st, err = s.States(ctx, k, []string{"cu-s"})
 			require.NoError(t, err)
 			require.Equal(t, []string{"Canceled"}, st, "service cancel ends the units of its queue")
-			_, err = s.Submit(ctx, k, "", []coord.NewUnit{{ID: "cu-late", Slots: 1, Description: []byte("{}")}})
+			_, _, err = s.Submit(ctx, k, "", []coord.NewUnit{{ID: "cu-late", Slots: 1, Description: []byte("{}")}})
 			require.True(t, errors.Is(err, coord.ErrServiceCanceled), "got %v", err)
 		})
 	}
@@ -148,10 +152,10 @@ func TestEveryKeyHasATTL(t *testing.T) {
 	ctx := context.Background()
 	s := dial(t, url)
 	k := coord.ServiceKeys("pcs-ttl")
-	_, err := s.Submit(ctx, k, "", []coord.NewUnit{{ID: "cu-1", Slots: 1, Description: []byte("{}")}})
+	_, _, err := s.Submit(ctx, k, "", []coord.NewUnit{{ID: "cu-1", Slots: 1, Description: []byte("{}")}})
 	require.NoError(t, err)
 	require.NoError(t, s.CreatePilot(ctx, k, "bj-1", coord.PilotName("bj-1", "h"), 1, nil))
-	_, err = s.Submit(ctx, k, "bj-1", []coord.NewUnit{{ID: "cu-2", Slots: 1, Description: []byte("{}")}})
+	_, _, err = s.Submit(ctx, k, "bj-1", []coord.NewUnit{{ID: "cu-2", Slots: 1, Description: []byte("{}")}})
 	require.NoError(t, err)
 	keys, err := s.Client().Keys(ctx, "*").Result()
 	require.NoError(t, err)

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-
-	"github.com/bigjob-go/bigjob/coord"
 )
 
 // DataService is BigJob's (decentral) ComputeDataService: units submitted
@@ -20,6 +18,8 @@ type DataService struct {
 	services []*Service
 	units    []*Unit
 	next     int
+
+	waiting unitsWait // Wait's state between calls
 }
 
 // NewDataService returns an empty data service.
@@ -125,26 +125,42 @@ func (c *DataService) SubmitBulk(ctx context.Context, uds []UnitDescription) ([]
 }
 
 // Wait returns when every unit submitted through this data service is
-// final. It returns ErrNoPilots early when the attached services have no
-// live pilot left (none created, or all Done or Failed), as BigJob does.
+// final. It returns ErrNoPilots when units remain but the attached services
+// have no live pilot left (none created, or all Done or Failed). A unit the
+// store refused at submission is not waited for: its own operations report
+// the refusal.
+//
+// Wait keeps what it learned between calls (see held): a call that ctx ends
+// leaves it to the next, which goes on from there, so that a wait in many
+// short slices reads each unit's state at most once (again only for the
+// units still open when the event stream was trimmed past it).
 func (c *DataService) Wait(ctx context.Context) error {
+	w := &c.waiting
+	w.enter()
+	err := c.wait(ctx, w)
+	w.leave(ctx, err)
+	return err
+}
+
+func (c *DataService) wait(ctx context.Context, w *unitsWait) error {
 	lctx, cancel := lookCtx(ctx)
 	defer cancel()
-	byDomain := map[*domain][]string{}
-	for _, u := range c.Units() {
+	units := c.Units()
+	for _, u := range units[w.added:] {
 		if err := u.written(lctx); err != nil {
-			return err
+			if lctx.Err() != nil {
+				return err
+			}
+			// refused at submission: reported by the unit's own operations
+		} else {
+			w.add(u.d, u.id)
 		}
-		byDomain[u.d] = append(byDomain[u.d], u.id)
+		w.added++
 	}
-	doms := map[*domain]bool{}
 	for _, s := range c.Services() {
-		doms[s.d] = true
+		w.follow(s.d)
 	}
-	for d := range byDomain {
-		doms[d] = true
-	}
-	return waitUnits(ctx, lctx, byDomain, doms)
+	return w.run(ctx, lctx)
 }
 
 // Details returns the details of every pilot of the attached services.
@@ -167,126 +183,4 @@ func (c *DataService) Details(ctx context.Context) ([]map[string]string, error) 
 		}
 	}
 	return out, nil
-}
-
-// waitUnits waits until the units (ids per domain) are final, or until no
-// domain in doms has a live pilot. lctx serves the first look (see lookCtx).
-func waitUnits(ctx, lctx context.Context, units map[*domain][]string, doms map[*domain]bool) error {
-	wake := make(chan struct{}, 1)
-	subs := map[*domain]*subscription{}
-	defer func() {
-		for _, s := range subs {
-			s.close()
-		}
-	}()
-	for d := range doms {
-		s, err := d.watcher.subscribeTo(lctx, nil, wake)
-		if err != nil {
-			return err
-		}
-		subs[d] = s
-	}
-	remaining := map[*domain]map[string]bool{}
-	for d, ids := range units {
-		remaining[d] = map[string]bool{}
-		for _, id := range ids {
-			remaining[d][id] = true
-		}
-	}
-	recheck, pilotsChanged := true, true
-	for first := true; ; first = false {
-		rctx := ctx
-		if first {
-			rctx = lctx
-		}
-		if recheck {
-			if err := dropFinal(rctx, remaining); err != nil {
-				return err
-			}
-			recheck = false
-		}
-		left := 0
-		for _, set := range remaining {
-			left += len(set)
-		}
-		if left == 0 {
-			return nil
-		}
-		if pilotsChanged {
-			live, err := livePilots(rctx, doms)
-			if err != nil {
-				return err
-			}
-			if live == 0 {
-				return fmt.Errorf("wait for %d units: %w", left, ErrNoPilots)
-			}
-			pilotsChanged = false
-		}
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		for d, s := range subs {
-			if err := s.failed(); err != nil {
-				return err
-			}
-			evs, gap := s.next()
-			recheck = recheck || gap
-			pilotsChanged = pilotsChanged || gap
-			for _, e := range evs {
-				switch {
-				case e.Kind == coord.KindPilot:
-					pilotsChanged = true
-				case State(e.State).Final():
-					delete(remaining[d], e.ID)
-				}
-			}
-		}
-	}
-}
-
-// dropFinal removes the units that are final (or gone) from remaining.
-func dropFinal(ctx context.Context, remaining map[*domain]map[string]bool) error {
-	for d, set := range remaining {
-		ids := make([]string, 0, len(set))
-		for id := range set {
-			ids = append(ids, id)
-		}
-		var states []string
-		err := d.patient(ctx, func() (err error) { states, err = d.store.States(ctx, d.keys, ids); return err })
-		if err != nil {
-			return err
-		}
-		for i, st := range states {
-			if st == "" || State(st).Final() {
-				delete(set, ids[i])
-			}
-		}
-	}
-	return nil
-}
-
-// livePilots counts the pilots of the domains that are not final.
-func livePilots(ctx context.Context, doms map[*domain]bool) (int, error) {
-	n := 0
-	for d := range doms {
-		var st []coord.PilotStatus
-		err := d.patient(ctx, func() error {
-			ids, err := d.store.PilotIDs(ctx, d.keys)
-			if err == nil {
-				st, err = d.store.PilotStatuses(ctx, d.keys, ids)
-			}
-			return err
-		})
-		if err != nil {
-			return 0, err
-		}
-		for _, s := range st {
-			if s.Exists && !State(s.State).Final() {
-				n++
-			}
-		}
-	}
-	return n, nil
 }

@@ -296,7 +296,9 @@ func TestAgentKilledMeansPilotFailed(t *testing.T) {
 			require.Equal(t, core.Failed, st, "waits on the units return")
 			require.Contains(t, d["reason"], "failed")
 		}
-		require.NoError(t, p.Wait(ctxT(t)))
+		err = p.Wait(ctxT(t))
+		require.ErrorIs(t, err, core.ErrNoPilots, "the barrier says that the pilot lost its units")
+		require.ErrorContains(t, err, "failed with 2 units it had not finished")
 		require.Eventually(t, func() bool { return len(processesWith(m)) == 0 }, bound, 50e6,
 			"the dead agent's unit processes are removed")
 	})

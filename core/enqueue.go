@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -15,8 +16,12 @@ import (
 // accumulates in batches, one batch in flight at a time (group commit).
 // Anything that reads or changes a unit, and every wait and cancel, first
 // waits for the unit's write, so callers see the same states as with Submit.
-// A write that fails makes the unit's operations, the next Enqueue on that
-// queue and Flush return the error.
+// A unit the store refuses (larger than every live pilot) is refused alone:
+// each operation on it returns the refusal, with its id, and the units
+// around it are queued as if it had never been submitted. A queue that can
+// take no more units (its pilot ended, the service was canceled) refuses
+// every later Enqueue at the call. Flush returns the first refusal or write
+// error since it last did.
 
 // flushTimeout bounds one batch write of the flusher.
 const flushTimeout = 30 * time.Second
@@ -43,9 +48,10 @@ type outbox struct {
 	next     uint64 // sequence number of the next enqueued unit
 	done     uint64 // units 1..done are written or failed
 	failed   map[uint64]error
-	running  bool      // a flusher goroutine is active
-	lastDone time.Time // when the last batch write ended
-	err      error
+	running  bool          // a flusher goroutine is active
+	lastDone time.Time     // when the last batch write ended
+	err      error         // the first failure Flush has not reported
+	dead     error         // the queue takes no more units: why
 	progress chan struct{} // closed and replaced whenever done advances
 }
 
@@ -87,10 +93,8 @@ func (o *outbox) enqueue(ud UnitDescription) (*Unit, error) {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.err != nil {
-		err := o.err
-		o.err = nil // reported once; later units may succeed
-		return nil, err
+	if o.dead != nil {
+		return nil, o.dead
 	}
 	o.pending = append(o.pending, nu)
 	o.next++
@@ -126,16 +130,21 @@ func (o *outbox) flush() {
 		o.mu.Unlock()
 
 		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
-		written, err := o.d.store.Submit(ctx, o.d.keys, o.target, batch)
+		refused, handled, err := o.d.store.Submit(ctx, o.d.keys, o.target, batch)
 		cancel()
 
 		o.mu.Lock()
+		for _, r := range refused {
+			o.fail(first+uint64(r.Index), submitError(r.Err, o.p))
+		}
 		if err != nil {
 			err = submitError(err, o.p)
-			for i := written; i < n; i++ {
-				o.failed[first+uint64(i)] = err
+			for i := handled; i < n; i++ {
+				o.fail(first+uint64(i), err)
 			}
-			o.err = err
+			if queueEnded(err) {
+				o.dead = err
+			}
 		}
 		o.done += uint64(n)
 		o.lastDone = time.Now()
@@ -143,6 +152,21 @@ func (o *outbox) flush() {
 		o.progress = make(chan struct{})
 		o.mu.Unlock()
 	}
+}
+
+// fail records that unit seq was not written, and why.
+func (o *outbox) fail(seq uint64, err error) {
+	o.failed[seq] = err
+	if o.err == nil {
+		o.err = err
+	}
+}
+
+// queueEnded reports whether a write error means that the queue takes no
+// more units.
+func queueEnded(err error) bool {
+	var ended *coord.PilotEndedError
+	return errors.As(err, &ended) || errors.Is(err, coord.ErrServiceCanceled) || errors.Is(err, coord.ErrNotFound)
 }
 
 // wait blocks until unit seq is written and returns (and takes) its error.
@@ -177,12 +201,9 @@ func (o *outbox) reach(ctx context.Context, seq uint64) error {
 }
 
 // drain waits until everything enqueued so far is written and returns (and
-// clears) the first write error since the last report.
+// clears) the first refusal or write error since the last report.
 func (o *outbox) drain(ctx context.Context) error {
-	o.mu.Lock()
-	seq := o.next
-	o.mu.Unlock()
-	if err := o.wait(ctx, seq); err != nil && seq > 0 {
+	if err := o.settle(ctx); err != nil {
 		return err
 	}
 	o.mu.Lock()
@@ -203,15 +224,22 @@ func (d *domain) flushAll(ctx context.Context) error {
 	return first
 }
 
+// settle waits until every unit enqueued here so far is written or failed,
+// leaving write errors to be reported where they belong (the unit, Flush).
+// It returns only ctx's error.
+func (o *outbox) settle(ctx context.Context) error {
+	o.mu.Lock()
+	seq := o.next
+	o.mu.Unlock()
+	return o.reach(ctx, seq)
+}
+
 // settleAll waits until every unit this process enqueued so far, on any
 // queue of the domain, is written or failed, leaving write errors to be
 // reported where they belong (the unit, Flush). It returns only ctx's error.
 func (d *domain) settleAll(ctx context.Context) error {
 	for _, o := range d.boxes() {
-		o.mu.Lock()
-		seq := o.next
-		o.mu.Unlock()
-		if err := o.reach(ctx, seq); err != nil {
+		if err := o.settle(ctx); err != nil {
 			return err
 		}
 	}
@@ -270,25 +298,23 @@ func (p *Pilot) cachedSlots() (int, error) {
 }
 
 // written waits until the unit is in the store (write-behind units) and
-// returns the error of its write, if any.
+// returns, now and on every later call, why it is not, if it was refused.
 func (u *Unit) written(ctx context.Context) error {
-	box := u.pendingBox()
+	u.mu.Lock()
+	box, refused := u.box, u.refused
+	u.mu.Unlock()
 	if box == nil {
-		return nil
+		return refused
 	}
 	err := box.wait(ctx, u.seq)
-	if err == nil {
-		u.mu.Lock()
-		u.box = nil
-		u.mu.Unlock()
-	} else if ctx.Err() == nil {
-		return fmt.Errorf("unit %s was not submitted: %w", u.id, err)
+	if err != nil && ctx.Err() != nil {
+		return err
 	}
-	return err
-}
-
-func (u *Unit) pendingBox() *outbox {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return u.box
+	u.box = nil
+	if err != nil {
+		u.refused = fmt.Errorf("unit %s was not submitted: %w", u.id, err)
+	}
+	return u.refused
 }

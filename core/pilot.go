@@ -27,6 +27,8 @@ type Pilot struct {
 	slots     int
 	slotsErr  error
 
+	waiting countWait // Wait's state between calls
+
 	closeOnce sync.Once
 	release   func() // set when reconnected by URL
 }
@@ -181,82 +183,94 @@ func (p *Pilot) Units(ctx context.Context) ([]*Unit, error) {
 }
 
 // Wait is BigJob's barrier: it returns when every unit submitted to this
-// pilot is final, or when the pilot itself is final. With no units it returns
-// at once.
+// pilot (or taken by it from the service queue) is final, or when the pilot
+// itself is. With no units it returns at once. A pilot that failed with
+// units it had not finished (its agent died, it could not start) makes Wait
+// return ErrNoPilots, naming the pilot and why it failed.
 //
 // It reads the number of unfinished units once and then counts their final
-// events down, reading again only when the count reaches zero (units may have
-// been submitted meanwhile) or events were missed.
+// events down, reading again only when the count reaches zero (units may
+// have been submitted meanwhile) or events were missed. A call that ctx
+// ends leaves the wait's state to the next call (see held).
 func (p *Pilot) Wait(ctx context.Context) error {
+	w := &p.waiting
+	w.enter()
+	err := p.wait(ctx, w)
+	w.leave(ctx, err)
+	return err
+}
+
+func (p *Pilot) wait(ctx context.Context, w *countWait) error {
 	lctx, cancel := lookCtx(ctx)
-	done, err := p.finished(lctx)
-	cancel()
-	if err != nil || done {
+	defer cancel()
+	if err := p.d.outboxFor(p).settle(lctx); err != nil {
 		return err
 	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	unwatch := p.d.monitor.watch(p.id)
-	defer unwatch()
-	sub, err := p.d.watcher.subscribe(ctx, func(e coord.Event) bool {
-		return (e.Kind == coord.KindPilot && e.ID == p.id) ||
-			(e.Kind == coord.KindUnit && e.Pilot == p.id && State(e.State).Final())
+	w.watch(p.d, p.id)
+	err := w.begin(lctx, p.d, func(e coord.Event) bool {
+		switch {
+		case e.Kind == coord.KindPilot && e.ID == p.id:
+			w.changed(true)
+		case e.Kind == coord.KindUnit && e.Pilot == p.id && State(e.State).Final():
+			w.ended()
+		}
+		return false
 	})
 	if err != nil {
 		return p.wrap("wait", err)
 	}
-	defer sub.close()
+	rctx := lctx
 	for {
-		st, err := p.State(ctx)
+		if count, _ := w.take(); count {
+			done, pending, err := p.finished(rctx)
+			if err != nil {
+				w.changed(true)
+				return err
+			}
+			if done {
+				return nil
+			}
+			if w.counted(pending) {
+				continue
+			}
+		}
+		gaps, _, err := w.block(ctx)
 		if err != nil {
 			return err
 		}
-		if st.Final() {
-			return nil
+		if len(gaps) > 0 {
+			w.changed(true)
 		}
-		pending, err := p.d.store.PendingCount(ctx, p.d.keys, p.id)
-		if err != nil {
-			return p.wrap("wait", err)
-		}
-		if pending == 0 {
-			return nil
-		}
-		for pending > 0 {
-			evs, gap, err := sub.wait(ctx)
-			if err != nil {
-				return err
-			}
-			if gap {
-				break
-			}
-			for _, e := range evs {
-				if e.Kind == coord.KindPilot && State(e.State).Final() {
-					return nil
-				}
-				if e.Kind == coord.KindUnit {
-					pending--
-				}
-			}
-		}
+		rctx = ctx
 	}
 }
 
 // finished reports whether the barrier of Wait holds now: every unit of the
-// pilot is final, or the pilot is.
-func (p *Pilot) finished(ctx context.Context) (bool, error) {
-	if err := p.Flush(ctx); err != nil {
-		return false, err
+// pilot is final, or the pilot is (an error if it failed with units it had
+// not finished); else how many units are pending.
+func (p *Pilot) finished(ctx context.Context) (done bool, pending int, err error) {
+	var f []string
+	err = p.d.patient(ctx, func() (err error) {
+		f, err = p.d.store.Fields(ctx, p.d.keys.Pilot(p.id), coord.FieldState, coord.FieldReason, "ended_units")
+		return err
+	})
+	if err != nil {
+		return false, 0, p.wrap("wait", err)
 	}
-	st, err := p.State(ctx)
-	if err != nil || st.Final() {
-		return st.Final(), err
+	if st := State(f[0]); st.Final() {
+		if n, _ := strconv.Atoi(f[2]); st == Failed && n > 0 {
+			return false, 0, fmt.Errorf("pilot %s failed with %d units it had not finished (they failed with it): %s: %w", p.Name(), n, f[1], ErrNoPilots)
+		}
+		return true, 0, nil
+	}
+	if f[0] == "" {
+		return false, 0, p.wrap("wait", coord.ErrNotFound)
 	}
 	n, err := p.d.store.PendingCount(ctx, p.d.keys, p.id)
 	if err != nil {
-		return false, p.wrap("wait", err)
+		return false, 0, p.wrap("wait", err)
 	}
-	return n == 0, nil
+	return n == 0, int(n), nil
 }
 
 // WaitState waits until the pilot is in one of states, or final, and returns
@@ -305,7 +319,7 @@ func (p *Pilot) WaitState(ctx context.Context, states ...State) (State, error) {
 // Options.StopTimeout, the adaptor kills it. Cancel returns when no process
 // of the pilot is left. Canceling a final pilot does nothing.
 func (p *Pilot) Cancel(ctx context.Context) error {
-	p.Flush(ctx) // units enqueued before the cancel are canceled with it
+	p.d.outboxFor(p).settle(ctx) // units enqueued before the cancel are canceled with it
 	st, err := p.State(ctx)
 	if err != nil || st.Final() {
 		return err

@@ -67,79 +67,71 @@ func validID(id, prefix string) bool {
 // lost pilot's units go back to the queue (or fail) even when the process
 // that created it is gone. It returns ErrNoPilots when units remain but no
 // pilot of the service is live, and ErrStoreUnreachable when the store
-// cannot be read for Options.StoreGrace.
+// cannot be read for Options.StoreGrace. A call that ctx ends leaves the
+// wait's state to the next call (see held).
 func (s *Service) Wait(ctx context.Context) error {
 	if err := s.check(); err != nil {
 		return err
 	}
+	w := &s.waiting
+	w.enter()
+	err := s.wait(ctx, w)
+	w.leave(ctx, err)
+	return err
+}
+
+func (s *Service) wait(ctx context.Context, w *countWait) error {
 	lctx, cancel := lookCtx(ctx)
 	defer cancel()
-	if err := s.Flush(lctx); err != nil {
+	if err := s.d.settleAll(lctx); err != nil {
 		return err
 	}
-	var sub *subscription
-	err := s.d.patient(lctx, func() (err error) {
-		sub, err = s.d.watcher.subscribe(lctx, func(e coord.Event) bool {
-			return e.Kind == coord.KindPilot || State(e.State).Final()
-		})
-		return err
+	err := w.begin(lctx, s.d, func(e coord.Event) bool {
+		switch {
+		case e.Kind == coord.KindPilot:
+			w.changed(false)
+		case State(e.State).Final():
+			w.ended()
+		}
+		return false
 	})
 	if err != nil {
 		return fmt.Errorf("wait for service %s: %w", s.id, err)
 	}
-	defer sub.close()
-	watched := map[string]func(){} // pilots the monitor watches during the wait
-	defer func() {
-		for _, unwatch := range watched {
-			unwatch()
-		}
-	}()
 	rctx := lctx
 	for {
-		var left int64
-		var live int
-		err := s.d.patient(rctx, func() (err error) {
-			if left, err = s.d.store.OpenUnits(rctx, s.d.keys); err != nil || left == 0 {
+		count, pilots := w.take()
+		if count || pilots {
+			var left int64
+			var live int
+			err := s.d.patient(rctx, func() (err error) {
+				if left, err = s.d.store.OpenUnits(rctx, s.d.keys); err != nil || left == 0 || !pilots {
+					return err
+				}
+				live, err = livePilots(rctx, []*domain{s.d}, &w.held)
 				return err
+			})
+			if err != nil {
+				w.changed(true)
+				return fmt.Errorf("wait for service %s: %w", s.id, err)
 			}
-			live, err = s.livePilots(rctx, watched)
-			return err
-		})
+			if left == 0 {
+				return nil
+			}
+			if pilots && live == 0 {
+				return fmt.Errorf("wait for %d units of service %s: %w", left, s.id, ErrNoPilots)
+			}
+			if w.counted(int(left)) {
+				continue
+			}
+		}
+		gaps, _, err := w.block(ctx)
 		if err != nil {
-			return fmt.Errorf("wait for service %s: %w", s.id, err)
-		}
-		if left == 0 {
-			return nil
-		}
-		if live == 0 {
-			return fmt.Errorf("wait for %d units of service %s: %w", left, s.id, ErrNoPilots)
-		}
-		if _, _, err := sub.wait(ctx); err != nil {
 			return err
+		}
+		if len(gaps) > 0 {
+			w.changed(true)
 		}
 		rctx = ctx
 	}
-}
-
-// livePilots counts the service's pilots that are not final, and has the
-// monitor watch each (adding its unwatch function to watched).
-func (s *Service) livePilots(ctx context.Context, watched map[string]func()) (int, error) {
-	ids, err := s.d.store.PilotIDs(ctx, s.d.keys)
-	if err != nil {
-		return 0, err
-	}
-	st, err := s.d.store.PilotStatuses(ctx, s.d.keys, ids)
-	if err != nil {
-		return 0, err
-	}
-	live := 0
-	for _, p := range st {
-		if p.Exists && !State(p.State).Final() {
-			live++
-			if watched[p.ID] == nil {
-				watched[p.ID] = s.d.monitor.watch(p.ID)
-			}
-		}
-	}
-	return live, nil
 }

@@ -36,6 +36,8 @@ type Service struct {
 	pilots  []*Pilot
 	unwatch []func()
 	closed  bool
+
+	waiting countWait // Wait's state between calls
 }
 
 // NewService creates a service on the coordination store of o (connecting,
@@ -214,7 +216,7 @@ func (s *Service) Cancel(ctx context.Context) error {
 	if err := s.check(); err != nil {
 		return err
 	}
-	flushErr := s.Flush(ctx)
+	settleErr := s.d.settleAll(ctx) // units enqueued before the cancel are canceled with it
 	ids, err := s.d.store.PilotIDs(ctx, s.d.keys)
 	if err != nil {
 		return fmt.Errorf("cancel service %s: %w", s.id, err)
@@ -234,7 +236,7 @@ func (s *Service) Cancel(ctx context.Context) error {
 	} else {
 		removeKey(s.id) // the service takes no more units: nothing to sign
 	}
-	return errors.Join(append(errs, flushErr)...)
+	return errors.Join(append(errs, settleErr)...)
 }
 
 // Close releases the Service's resources in this process. It does not
@@ -273,7 +275,11 @@ func (s *Service) check() error {
 // queue). Every description is checked before any unit is sent; then they go
 // in batches, the next batch being encoded while the store runs the current
 // one, so that memory stays bounded by two batches whatever the number of
-// units. On error, the units of the batches written before are returned.
+// units. A unit the store refuses (larger than every live pilot) is refused
+// alone: it is returned with the others, its operations return the refusal,
+// and so does the call, for the first such unit, once the others are
+// queued. On any other error, the units of the batches written before are
+// returned.
 func submitUnits(ctx context.Context, d *domain, p *Pilot, uds []UnitDescription) ([]*Unit, error) {
 	target, name := "", ""
 	if p != nil {
@@ -291,7 +297,7 @@ func submitUnits(ctx context.Context, d *domain, p *Pilot, uds []UnitDescription
 	defer cancel()
 	batches := make(chan []coord.NewUnit, 1)
 	units := make([]*Unit, 0, len(uds))
-	var sendErr error
+	var sendErr, refusedErr error
 	sent := make(chan struct{})
 	go func() { // the sender: writes batches in order until one fails
 		defer close(sent)
@@ -299,9 +305,17 @@ func submitUnits(ctx context.Context, d *domain, p *Pilot, uds []UnitDescription
 			if sendErr != nil {
 				continue
 			}
-			n, err := d.store.Submit(ctx, d.keys, target, b)
+			refused, n, err := d.store.Submit(ctx, d.keys, target, b)
+			first := len(units)
 			for _, nu := range b[:n] {
 				units = append(units, &Unit{d: d, id: nu.ID, pilotName: name})
+			}
+			for _, r := range refused {
+				u := units[first+r.Index]
+				u.refused = fmt.Errorf("unit %s was not submitted: %w", u.id, submitError(r.Err, p))
+				if refusedErr == nil {
+					refusedErr = u.refused
+				}
 			}
 			if err != nil {
 				sendErr = submitError(err, p)
@@ -332,6 +346,9 @@ func submitUnits(ctx context.Context, d *domain, p *Pilot, uds []UnitDescription
 	}
 	if encErr == nil && ctx.Err() != nil {
 		encErr = ctx.Err()
+	}
+	if encErr == nil {
+		encErr = refusedErr
 	}
 	return units, encErr
 }

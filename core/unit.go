@@ -18,10 +18,12 @@ type Unit struct {
 	id        string // cu-<uuid>
 	pilotName string // the pilot it was submitted to; "" for the service queue
 
-	mu    sync.Mutex
-	box   *outbox // set while an Enqueue'd unit may not be written yet
-	seq   uint64  // its place in box
-	final State   // the final state once seen: it outlives the pruned record
+	mu      sync.Mutex
+	box     *outbox   // set while an Enqueue'd unit may not be written yet
+	seq     uint64    // its place in box
+	refused error     // why the store did not take it (it has no record)
+	final   State     // the final state once seen: it outlives the pruned record
+	waiting *unitWait // Wait's state between calls, once it waited
 
 	closeOnce sync.Once
 	release   func() // set when reconnected by URL
@@ -177,52 +179,110 @@ func (u *Unit) Sandbox(ctx context.Context) (string, error) {
 	return f[0], nil
 }
 
-// Wait returns when the unit is final (Done, Failed or Canceled). While it
-// waits it watches the pilot that runs the unit, so a dead agent makes the
-// unit Failed rather than the wait hang.
+// Wait waits until the unit is final and returns its final state. A unit
+// of the service queue that no live pilot of its service is left to run
+// makes it return ErrNoPilots; a unit whose pilot's agent dies is given
+// back to the service queue or failed (the pilot is watched meanwhile). A
+// call that ctx ends leaves the wait's state to the next call (see held).
 func (u *Unit) Wait(ctx context.Context) (State, error) {
+	if st := u.known(); st != "" {
+		return st, nil
+	}
+	u.mu.Lock()
+	if u.waiting == nil {
+		u.waiting = &unitWait{}
+	}
+	w := u.waiting
+	u.mu.Unlock()
+	w.enter()
+	st, err := u.wait(ctx, w)
+	w.leave(ctx, err)
+	return st, err
+}
+
+// unitWait is the state of Unit.Wait between calls: whether the unit or a
+// pilot changed since the wait last looked.
+type unitWait struct {
+	held
+	mu                         sync.Mutex
+	unitChanged, pilotsChanged bool
+}
+
+func (w *unitWait) note(unit, pilots bool) {
+	w.mu.Lock()
+	w.unitChanged = w.unitChanged || unit
+	w.pilotsChanged = w.pilotsChanged || pilots
+	w.mu.Unlock()
+	w.poke()
+}
+
+func (w *unitWait) take() (unit, pilots bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	unit, pilots = w.unitChanged, w.pilotsChanged
+	w.unitChanged, w.pilotsChanged = false, false
+	return unit, pilots
+}
+
+func (u *Unit) wait(ctx context.Context, w *unitWait) (State, error) {
 	lctx, cancel := lookCtx(ctx)
-	var st State
-	err := u.d.patient(lctx, func() (err error) { st, err = u.State(lctx); return err })
-	cancel()
-	if err != nil || st.Final() {
-		return st, err
+	defer cancel()
+	if err := u.written(lctx); err != nil {
+		return "", err
 	}
-	if ctx.Err() != nil {
-		return st, ctx.Err()
-	}
-	var sub *subscription
-	err = u.d.patient(ctx, func() (err error) {
-		sub, err = u.d.watcher.subscribe(ctx, func(e coord.Event) bool {
-			return e.Kind == coord.KindUnit && e.ID == u.id
-		})
-		return err
+	w.reset = func() { w.note(true, true) }
+	fresh, err := w.subscribe(lctx, u.d, func(e coord.Event) bool {
+		switch {
+		case e.Kind == coord.KindUnit && e.ID == u.id:
+			w.note(true, false)
+		case e.Kind == coord.KindPilot:
+			w.note(false, true)
+		}
+		return false
 	})
 	if err != nil {
 		return "", u.wrap("wait", err)
 	}
-	defer sub.close()
-	watching, unwatch := "", func() {}
-	defer func() { unwatch() }()
+	if fresh {
+		w.note(true, true)
+	}
+	rctx := lctx
+	var last State
 	for {
-		var f []string
-		err := u.d.patient(ctx, func() (err error) {
-			f, err = u.d.store.Fields(ctx, u.d.keys.Unit(u.id), coord.FieldState, coord.FieldPilot)
-			return err
-		})
+		unit, pilots := w.take()
+		if unit || pilots {
+			var f []string
+			err := u.d.patient(rctx, func() (err error) {
+				f, err = u.d.store.Fields(rctx, u.d.keys.Unit(u.id), coord.FieldState, coord.FieldPilot)
+				return err
+			})
+			if err != nil {
+				w.note(unit, pilots)
+				return last, u.wrap("wait", err)
+			}
+			if last = u.remember(State(f[0])); last.Final() {
+				return last, nil
+			}
+			w.watch(u.d, f[1])
+			if f[1] == "" && pilots {
+				live, err := livePilots(rctx, []*domain{u.d}, &w.held)
+				if err != nil {
+					w.note(false, true)
+					return last, u.wrap("wait", err)
+				}
+				if live == 0 {
+					return last, fmt.Errorf("wait for unit %s: %w", u.id, ErrNoPilots)
+				}
+			}
+		}
+		gaps, _, err := w.block(ctx)
 		if err != nil {
-			return "", u.wrap("wait", err)
+			return last, err
 		}
-		if st := u.remember(State(f[0])); st.Final() {
-			return st, nil
+		if len(gaps) > 0 {
+			w.note(true, true)
 		}
-		if f[1] != "" && f[1] != watching {
-			unwatch()
-			watching, unwatch = f[1], u.d.monitor.watch(f[1])
-		}
-		if _, _, err := sub.wait(ctx); err != nil {
-			return State(f[0]), err
-		}
+		rctx = ctx
 	}
 }
 

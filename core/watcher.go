@@ -27,6 +27,7 @@ type watcher struct {
 	gens   int // generations started so far
 	cancel context.CancelFunc
 	closed bool
+	paused chan struct{} // set (by tests): the loop reads nothing until it is closed
 }
 
 // subscription receives the events that match its filter.
@@ -83,6 +84,16 @@ func (w *watcher) subscribeTo(ctx context.Context, filter func(coord.Event) bool
 func (w *watcher) loop(ctx context.Context, gen int, lastID string, lastSeq int64) {
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
+		w.mu.Lock()
+		paused := w.paused
+		w.mu.Unlock()
+		if paused != nil {
+			select {
+			case <-paused:
+			case <-ctx.Done():
+				return
+			}
+		}
 		batches, err := w.d.store.ReadEvents(ctx, w.d.keys, lastID, 1000, 5*time.Second)
 		if ctx.Err() != nil {
 			return

@@ -8,7 +8,8 @@
 -- or handed to it by another pilot) go back to the service queue. When the
 -- pilot was lost, the service units it had started go back too, for another
 -- pilot to run, unless they were started max_attempts times already: those
--- fail, with the reason and the count. Returns {'ok'}, {'final', state} or
+-- fail, with the reason and the count. The pilot record's ended_units
+-- counts the units that ended with it. Returns {'ok'}, {'final', state} or
 -- {'missing'}.
 local pid, state, reason, ustate, ureason, lost = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10] == 'lost'
 local cur = redis.call('HGET', P .. pid, 'state')
@@ -20,6 +21,12 @@ else
   redis.call('HSET', P .. pid, 'state', state, 'stopped', 'True', 'end_time', NOW)
 end
 emit('p ' .. pid .. ' ' .. state)
+-- ended counts the units that end with the pilot (not those given back):
+-- a wait on the pilot says it lost them
+local ended = 0
+local function finish(uid, st, why)
+  if finish_unit(uid, st, why) then ended = ended + 1 end
+end
 for _, uid in ipairs(redis.call('SMEMBERS', P .. pid .. ':active')) do
   local u = redis.call('HMGET', P .. uid, 'state', 'via', 'attempt')
   if u[2] == 'service' and u[1] == 'New' then
@@ -30,10 +37,10 @@ for _, uid in ipairs(redis.call('SMEMBERS', P .. pid .. ':active')) do
     if tries < limit then
       give_back(uid, ureason)
     else
-      finish_unit(uid, 'Failed', ureason .. ' (the unit was started ' .. tries .. ' times; max_attempts is ' .. limit .. ')')
+      finish(uid, 'Failed', ureason .. ' (the unit was started ' .. tries .. ' times; max_attempts is ' .. limit .. ')')
     end
   else
-    finish_unit(uid, ustate, ureason)
+    finish(uid, ustate, ureason)
   end
 end
 for _, e in ipairs(redis.call('XRANGE', P .. pid .. ':q', '-', '+')) do
@@ -43,13 +50,14 @@ for _, e in ipairs(redis.call('XRANGE', P .. pid .. ':q', '-', '+')) do
     if u[1] == 'Unknown' and u[2] == 'service' then
       give_back(uid, '')
     else
-      finish_unit(uid, ustate, ureason)
+      finish(uid, ustate, ureason)
     end
   end
 end
 for _, uid in ipairs(redis.call('SMEMBERS', P .. pid .. ':pending')) do
-  finish_unit(uid, ustate, ureason)
+  finish(uid, ustate, ureason)
 end
+redis.call('HSET', P .. pid, 'ended_units', ended)
 -- entries of the service queue this agent read but never claimed
 local ok, pend = pcall(redis.call, 'XPENDING', P .. 'q', 'agents', '-', '+', 100000, pid)
 if ok and type(pend) == 'table' then

@@ -2,38 +2,43 @@
 -- ARGV[5] target pilot id, or '' for the service-wide queue
 -- ARGV[6] number of units n, then n quadruples: unit id, slots needed,
 -- description JSON, its signature
--- Returns {'ok'} or an error tuple: {'service-canceled'}, {'no-pilot'},
--- {'pilot-final', state}, {'too-large', needed, largest}.
+-- Returns {'ok'} followed, for each unit refused alone, by its index (from
+-- 0), the slots it needs and the most the target has: a unit larger than
+-- its pilot, or than the largest live pilot of the service, is not queued,
+-- and the units around it are. Or, when no unit can be queued, an error
+-- tuple: {'service-canceled'}, {'no-pilot'}, {'pilot-final', state}.
 -- Units whose record exists already are skipped, so a retried call is harmless.
 local target, n = ARGV[5], tonumber(ARGV[6])
 if redis.call('HGET', P .. 'info', 'state') == 'Canceled' then return {'service-canceled'} end
-local need = 0
-for i = 0, n - 1 do
-  local s = tonumber(ARGV[8 + 4 * i])
-  if s > need then need = s end
-end
-local queue, via
+local queue, via, most
 if target == '' then
-  local live, best = live_pilots(), 0
-  for _, p in ipairs(live) do
-    if p[2] > best then best = p[2] end
+  local live = live_pilots()
+  if #live > 0 then
+    most = 0
+    for _, p in ipairs(live) do
+      if p[2] > most then most = p[2] end
+    end
   end
-  if #live > 0 and need > best then return {'too-large', tostring(need), tostring(best)} end
   queue, via = P .. 'q', 'service'
 else
   local r = redis.call('HMGET', P .. target, 'state', 'slots')
   if not r[1] then return {'no-pilot'} end
   if FINAL[r[1]] then return {'pilot-final', r[1]} end
-  if need > (tonumber(r[2]) or 0) then return {'too-large', tostring(need), str(r[2])} end
+  most = tonumber(r[2]) or 0
   queue, via = P .. target .. ':q', 'pilot'
 end
+local reply = {'ok'}
 if redis.call('EXISTS', queue) == 0 then
   redis.pcall('XGROUP', 'CREATE', queue, 'agents', '0', 'MKSTREAM')
 end
 for i = 0, n - 1 do
   local id, slots, desc, sig = ARGV[7 + 4 * i], ARGV[8 + 4 * i], ARGV[9 + 4 * i], ARGV[10 + 4 * i]
   local key = P .. id
-  if redis.call('EXISTS', key) == 0 then
+  if most and tonumber(slots) > most then
+    reply[#reply + 1] = tostring(i)
+    reply[#reply + 1] = slots
+    reply[#reply + 1] = tostring(most)
+  elseif redis.call('EXISTS', key) == 0 then
     redis.call('HSET', key, 'state', 'Unknown', 'start_time', NOW, 'slots', slots, 'via', via,
       'pilot', target, 'description', desc, 'sig', sig)
     expire(key)
@@ -55,4 +60,4 @@ if via == 'pilot' then
   ensure_ttl(P .. target .. ':pending')
 end
 publish()
-return {'ok'}
+return reply

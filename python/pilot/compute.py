@@ -277,7 +277,9 @@ class PilotCompute(_ffi.Handle):
 
     def wait(self):
         """Returns when every unit submitted to this pilot is final, or the
-        pilot is (at once if it has no units)."""
+        pilot is (at once if it has no units). Raises PilotError (status
+        _ffi.ENOPILOTS) when the pilot failed with units it had not
+        finished."""
         _wait(lambda ms: _ffi.call("pilot_job_wait", self.handle, ms))
         data.stage_out_finished()
 
@@ -391,7 +393,9 @@ class ComputeUnit(_ffi.Handle):
         return subjob._wrap(self)
 
     def wait(self):
-        """Returns when the unit is Done, Failed or Canceled."""
+        """Returns when the unit is Done, Failed or Canceled. Raises
+        PilotError (status _ffi.ENOPILOTS) when the unit waits in the service
+        queue and no live pilot is left to run it."""
         _wait(lambda ms: _ffi.call("pilot_unit_wait", self.handle, ms, None))
         data.stage_out_finished()
         return self.get_state()
@@ -460,14 +464,12 @@ class ComputeDataService(_ffi.Handle):
         return cu
 
     def wait(self):
-        """Returns when every unit submitted here is final, or when no live
-        pilot is left to run them; data units must be Running too."""
-        try:
-            _wait(lambda ms: _ffi.call("pilot_dataservice_wait", self.handle, ms))
-        except PilotError as e:
-            if e.status != _ffi.ENOPILOTS:
-                raise
-            logger.warning("ComputeDataService.wait: %s", e.value)
+        """Returns when every unit submitted here is final; data units must be
+        Running too. Raises PilotError (status _ffi.ENOPILOTS) when units
+        remain but no live pilot is left to run them, rather than return as
+        if they had run. A unit refused at submission is not waited for: its
+        own calls (get_state, wait) raise the refusal."""
+        _wait(lambda ms: _ffi.call("pilot_dataservice_wait", self.handle, ms))
         data.stage_out_finished()
         for du in list(self.data_units.values()):
             du.wait()

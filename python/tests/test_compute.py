@@ -1,12 +1,13 @@
 """The compute API end to end, on a real redis-server and the embedded server."""
 import os
 import re
+import signal
 import threading
 import time
 import unittest
 
 import pilot
-from pilot import State
+from pilot import State, _ffi
 from tests.support import BackendCase, sandbox_outputs
 
 
@@ -130,6 +131,59 @@ class TestCompute(BackendCase):
         cpu = (time.process_time() if hasattr(time, "process_time") else time.clock()) - c0
         self.assertGreater(wall, 1.0)
         self.assertLess(cpu, wall / 2, "cds.wait burned %.2fs of CPU in %.2fs" % (cpu, wall))
+
+    def test_cds_wait_without_live_pilot_raises(self):
+        # The seed's pattern must not believe its work finished: with no pilot
+        # ever created, and with a pilot whose agent was killed.
+        for name, url in self.backends:
+            pcs = self.service(url)
+            cds = pilot.ComputeDataService()
+            cds.add_pilot_compute_service(pcs)
+            cu = cds.submit_compute_unit({"executable": "/bin/true"})
+            with self.assertRaises(pilot.PilotError) as cm:
+                cds.wait()
+            self.assertEqual(cm.exception.status, _ffi.ENOPILOTS, name)
+            self.assertIn("no live pilot", cm.exception.value)
+            with self.assertRaises(pilot.PilotError) as cm:
+                cu.wait()
+            self.assertEqual(cm.exception.status, _ffi.ENOPILOTS, name)
+            self.assertEqual(cu.get_state(), State.Unknown, "nothing ran it")
+
+            pcs, pc, _ = self.pilot(url, 1)
+            cds = pilot.ComputeDataService()
+            cds.add_pilot_compute_service(pcs)
+            running = pc.submit_compute_unit({"executable": "/bin/sleep", "arguments": ["300"]})
+            self.assertTrue(eventually(lambda: running.get_state() == State.Running), name)
+            queued = cds.submit_compute_unit({"executable": "/bin/true"})
+            os.kill(int(pc.get_details()["agent_pid"]), signal.SIGKILL)
+            for wait in (cds.wait, pc.wait, pcs.wait, queued.wait):
+                with self.assertRaises(pilot.PilotError) as cm:
+                    wait()
+                self.assertEqual(cm.exception.status, _ffi.ENOPILOTS, "%s: %s" % (name, wait))
+            self.assertEqual(running.get_state(), State.Failed)
+
+    def test_oversized_unit_among_valid_ones_is_refused_alone(self):
+        for name, url in self.backends:
+            pcs, pc, _ = self.pilot(url, 2)
+            cds = pilot.ComputeDataService()
+            cds.add_pilot_compute_service(pcs)
+            marker = "big-%s-%d" % (name, os.getpid())
+            cus = [cds.submit_compute_unit({"executable": "/bin/true", "environment": {"BJ_TEST_MARK": marker},
+                                            "number_of_processes": 8 if i == 37 else 1}) for i in range(100)]
+            big = cus.pop(37)
+            cds.wait()
+            self.assertEqual([cu.get_state() for cu in cus], [State.Done] * 99, name)
+            for _ in range(2):
+                with self.assertRaises(pilot.PilotError) as cm:
+                    big.get_state()
+                self.assertIn("unit %s was not submitted" % big.get_id(), cm.exception.value)
+                self.assertIn("needs 8 slots but the largest live pilot of the service has only 2", cm.exception.value)
+            self.assertEqual(cds.submit_compute_unit({"executable": "/bin/true"}).wait(), State.Done,
+                             "the next submission is not blamed")
+            agent = int(pc.get_details()["agent_pid"])
+            pcs.cancel()
+            self.assertEqual(processes_with(marker), [], name)
+            self.assertFalse(os.path.exists("/proc/%d/fd" % agent), "agent left running after cancel")
 
     def test_unit_cancel_kills_processes(self):
         for name, url in self.backends:
