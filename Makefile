@@ -17,7 +17,7 @@ help:
 	@echo "make fuzz        run each fuzz target (URLs, descriptions, the C ABI's JSON arguments) for FUZZTIME (5s)"
 	@echo "make services    start the single-host SLURM and SGE the tests use (scripts/services/start.sh)"
 	@echo "make test-pbs    install slurm-wlm-torque (removes gridengine-client) and run the real-PBS tests"
-	@echo "make bench       print the performance figures as JSON lines (see docs/PERFORMANCE.md)"
+	@echo "make bench       print the performance figures as JSON lines (see docs/PERFORMANCE.md); creates build/bench-venv (Parsl, Dask) for the peers case"
 	@echo "make soak        1,000,000 no-exec units through one service: agent/manager RSS and Redis keys stay flat"
 	@echo "make install     install pilot.h, libpilot.so, pilot-agent and pilot.pc under PREFIX (/usr/local)"
 
@@ -103,6 +103,7 @@ demo: build python-lib
 	cd examples && PYTHONPATH=$(CURDIR)/python $(PYTHON3) example.py
 
 bench: deps services build python-lib plugins
+	bash scripts/bench-venv.sh
 	./$(BIN)/pilot-bench
 
 # 1,000,000 no-exec units through one service: agent and manager RSS and the

@@ -99,7 +99,7 @@ type agent struct {
 	ownPrefetch int
 	lastFinish  time.Time     // when a unit last ended
 	finishGap   time.Duration // the time between units' ends, averaged
-	devnull     *os.File
+	devnull     *os.File      // /dev/null, units' standard input by default
 	walltime    time.Duration
 	deadline    time.Time // when the agent ends the pilot
 	svcPause    time.Duration
@@ -109,6 +109,7 @@ type agent struct {
 	grace       time.Duration
 	peerTimeout time.Duration // a Running peer silent this long is dead
 	env         []string      // base environment of units
+	environ     environ       // env, indexed
 	launch      launcher
 	plugins     *plugins.Host  // nil without hooks
 	hooks       *plugins.Hooks // nil without hooks
@@ -244,6 +245,7 @@ func start(ctx context.Context, c Config) (started *agent, err error) {
 	}
 	a.host, _ = os.Hostname()
 	a.env = unitEnv(a.id, a.sandbox)
+	a.environ = newEnviron(a.env)
 
 	err = a.store.PilotRunning(ctx, a.keys, a.id, map[string]string{
 		"run_host":  a.host,

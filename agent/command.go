@@ -115,19 +115,13 @@ func parseLauncher(v any) ([]string, error) {
 }
 
 // direct returns the bash-free command for ud if bash would run exactly it.
+// An argument word that is a whole variable reference ($NAME or ${NAME}) of
+// a variable the environment sets is expanded as bash would: its value,
+// split at blanks (one with glob characters is left to bash).
 func direct(ud core.UnitDescription, literal []bool, dir string, env []string) (command, bool) {
 	exe := ud.Executable
 	if !plain(exe) || strings.Contains(exe, "=") || bashWords[exe] {
 		return command{}, false
-	}
-	argv := []string{exe}
-	for _, a := range ud.Arguments {
-		for _, w := range strings.Fields(a) {
-			if !plain(w) {
-				return command{}, false
-			}
-			argv = append(argv, w)
-		}
 	}
 	env = append(env[:len(env):len(env)], "PWD="+dir)
 	for i, e := range ud.Environment {
@@ -135,6 +129,20 @@ func direct(ud core.UnitDescription, literal []bool, dir string, env []string) (
 			return command{}, false
 		}
 		env = append(env, e.Name+"="+e.Value)
+	}
+	argv := []string{exe}
+	for _, a := range ud.Arguments {
+		for _, w := range strings.Fields(a) {
+			if plain(w) {
+				argv = append(argv, w)
+				continue
+			}
+			words, ok := expandVar(w, env)
+			if !ok {
+				return command{}, false
+			}
+			argv = append(argv, words...)
+		}
 	}
 	path := exe
 	if !strings.Contains(exe, "/") {
@@ -150,6 +158,41 @@ func direct(ud core.UnitDescription, literal []bool, dir string, env []string) (
 		return command{}, false // let bash report it, with its exit code
 	}
 	return command{Path: path, Args: argv, Env: env}, true
+}
+
+// expandVar expands a word that is only a variable reference, $NAME or
+// ${NAME}, as bash would for a variable of env (the last entry of a name
+// wins): its value, split at blanks. ok is false when bash must do it: the
+// word is anything else, the variable is not in env or is one bash sets
+// itself, or its value holds glob characters.
+func expandVar(w string, env []string) (words []string, ok bool) {
+	name, found := strings.CutPrefix(w, "$")
+	if inner, braced := strings.CutPrefix(name, "{"); braced {
+		name, found = strings.CutSuffix(inner, "}")
+	}
+	if !found || !shell.IsName(name) || bashVars[name] || strings.HasPrefix(name, "BASH") {
+		return nil, false
+	}
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], name+"="); ok {
+			if strings.ContainsAny(v, "*?[") {
+				return nil, false
+			}
+			return strings.Fields(v), true
+		}
+	}
+	return nil, false
+}
+
+// bashVars are variables bash sets itself, whatever the environment says.
+var bashVars = map[string]bool{}
+
+func init() {
+	for _, v := range strings.Fields(`SHLVL PPID UID EUID RANDOM SRANDOM SECONDS LINENO HOSTNAME HOSTTYPE OSTYPE
+		MACHTYPE IFS OPTIND OPTERR OPTARG PS1 PS2 PS4 PWD OLDPWD SHELLOPTS GROUPS FUNCNAME DIRSTACK PIPESTATUS
+		COLUMNS LINES HISTFILE HISTSIZE EPOCHSECONDS EPOCHREALTIME REPLY COMP_WORDS _`) {
+		bashVars[v] = true
+	}
 }
 
 // plain reports whether bash leaves the word as it is: no whitespace, no

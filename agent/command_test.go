@@ -21,7 +21,12 @@ func TestDirectOnlyWhenBashWouldNotMatter(t *testing.T) {
 		{"plain", core.UnitDescription{Executable: "/bin/echo", Arguments: []string{"a", "b c"}}, true},
 		{"on PATH", core.UnitDescription{Executable: "date"}, true},
 		{"plain env", core.UnitDescription{Executable: "/bin/true", Environment: []core.EnvVar{{Name: "A", Value: "x y"}}}, true},
-		{"variable in argument", core.UnitDescription{Executable: "/bin/echo", Arguments: []string{"$HOME"}}, false},
+		{"variable in argument", core.UnitDescription{Executable: "/bin/echo", Arguments: []string{"$HOME"}}, true},
+		{"unset variable", core.UnitDescription{Executable: "/bin/echo", Arguments: []string{"$NOT_SET_ANYWHERE"}}, false},
+		{"bash's own variable", core.UnitDescription{Executable: "/bin/echo", Arguments: []string{"$SHLVL"}}, false},
+		{"variable inside a word", core.UnitDescription{Executable: "/bin/echo", Arguments: []string{"a$HOME"}}, false},
+		{"glob in a value", core.UnitDescription{Executable: "/bin/echo", Arguments: []string{"$G"},
+			Environment: []core.EnvVar{{Name: "G", Value: "*"}}}, false},
 		{"variable in env", core.UnitDescription{Executable: "/bin/true", Environment: []core.EnvVar{{Name: "P", Value: "$PATH:/x"}}}, false},
 		{"redirection", core.UnitDescription{Executable: "/bin/echo", Arguments: []string{"a", ">", "f"}}, false},
 		{"glob", core.UnitDescription{Executable: "/bin/ls", Arguments: []string{"*.txt"}}, false},
@@ -66,6 +71,10 @@ func TestDirectMatchesBash(t *testing.T) {
 		{Executable: "printenv", Arguments: []string{"TASK_NO"}, Environment: []core.EnvVar{{Name: "TASK_NO", Value: "7"}}},
 		{Executable: "printenv", Arguments: []string{"SPACE"}, Environment: []core.EnvVar{{Name: "SPACE", Value: "a  b"}}},
 		{Executable: "/bin/sh", Arguments: []string{"-c", "pwd"}},
+		{Executable: "/bin/echo", Arguments: []string{"Hello", "$ENV1", "I am CU number 3"}, Environment: []core.EnvVar{{Name: "ENV1", Value: "World"}}},
+		{Executable: "/bin/echo", Arguments: []string{"${SPACE}", "x", "$BASE"}, Environment: []core.EnvVar{{Name: "SPACE", Value: " a  b "}}},
+		{Executable: "/bin/echo", Arguments: []string{"$EMPTY", "y"}, Environment: []core.EnvVar{{Name: "EMPTY", Value: ""}}},
+		{Executable: "/bin/echo", Arguments: []string{"$TWICE"}, Environment: []core.EnvVar{{Name: "TWICE", Value: "1"}, {Name: "TWICE", Value: "2"}}},
 	}
 	dir := t.TempDir()
 	for _, ud := range uds {
@@ -125,4 +134,15 @@ func TestMPILaunchers(t *testing.T) {
 	require.ErrorContains(t, err, "empty")
 	_, err = parseLauncher(7)
 	require.ErrorContains(t, err, "command line")
+}
+
+// A unit's own entries replace the agent's of the same name, and a name set
+// twice keeps its last value, as exec.Cmd would.
+func TestEnvironDedupKeepsTheLastValue(t *testing.T) {
+	e := newEnviron([]string{"PATH=/usr/bin", "HOME=/root", "PWD=/agent"})
+	same := append(e.base[:3:3], "BIGJOB_UNIT_ID=cu-1")
+	require.Equal(t, same, e.dedup(same), "nothing to replace: the slice is returned as it is")
+	got := e.dedup(append(e.base[:3:3], "BIGJOB_UNIT_ID=cu-1", "PWD=/unit", "A=1", "PATH=/opt/bin", "A=2"))
+	require.Equal(t, []string{"PATH=/opt/bin", "HOME=/root", "PWD=/unit", "BIGJOB_UNIT_ID=cu-1", "A=2"}, got)
+	require.Equal(t, []string{"PATH=/usr/bin", "HOME=/root", "PWD=/agent"}, e.base, "the base is left alone")
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -32,9 +31,9 @@ type task struct {
 	keepalive   *os.File    // for ssh units: closing it ends the remote side
 	limit       *time.Timer // kills it at its wall_time_limit
 
-	mu         sync.Mutex // guards the fields below against the kill timer
-	proc       *os.Process
-	reaped     bool // the process group is gone (or about to be): never signal it again
+	mu         sync.Mutex  // guards the fields below against the kill timer
+	proc       *os.Process // its process, whose pid is its process group's; nil until it started
+	reaped     bool        // the process group is gone (or about to be): never signal it again
 	killState  core.State
 	killReason string
 	killTimer  *time.Timer
@@ -94,7 +93,7 @@ func (a *agent) spawn(t *task) error {
 			t.wd = filepath.Join(a.sandbox, t.wd)
 		}
 	}
-	if err := os.MkdirAll(t.wd, 0o700); err != nil {
+	if err := makeDir(t.wd); err != nil {
 		return fmt.Errorf("create working directory: %w", err)
 	}
 	if err := a.preHooks(t); err != nil {
@@ -121,26 +120,25 @@ func (a *agent) spawn(t *task) error {
 		return filepath.Join(t.wd, p)
 	}
 	t.stderr = at(ud.Error)
+	var files fileSet
+	defer files.close()
 	stdin := a.devnull
 	if ud.Input != "" {
-		f, err := os.Open(at(ud.Input))
+		f, err := files.open(at(ud.Input), syscall.O_RDONLY)
 		if err != nil {
 			return fmt.Errorf("open input: %w", err)
 		}
-		defer f.Close()
 		stdin = f
 	}
-	stdout, err := os.Create(at(ud.Output))
+	stdout, err := files.open(at(ud.Output), syscall.O_WRONLY|syscall.O_CREAT|syscall.O_TRUNC)
 	if err != nil {
 		return fmt.Errorf("open output: %w", err)
 	}
-	defer stdout.Close()
 	stderr := stdout
 	if at(ud.Error) != at(ud.Output) {
-		if stderr, err = os.Create(t.stderr); err != nil {
+		if stderr, err = files.open(t.stderr, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_TRUNC); err != nil {
 			return fmt.Errorf("open error file: %w", err)
 		}
-		defer stderr.Close()
 	}
 	env := append(a.env[:len(a.env):len(a.env)], "BIGJOB_UNIT_ID="+t.id)
 	if t.machinefile != "" {
@@ -164,16 +162,111 @@ func (a *agent) spawn(t *task) error {
 		defer r.Close()
 		stdin, t.keepalive = r, w
 	}
-	cmd := &exec.Cmd{Path: c.Path, Args: c.Args, Env: c.Env, Dir: t.wd,
-		Stdin: stdin, Stdout: stdout, Stderr: stderr,
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}}
-	if err := cmd.Start(); err != nil {
+	p, err := os.StartProcess(c.Path, c.Args, &os.ProcAttr{Dir: t.wd, Env: a.environ.dedup(c.Env),
+		Files: []*os.File{stdin, stdout, stderr}, Sys: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}})
+	if err != nil {
 		t.release()
 		return fmt.Errorf("start %s: %w", ud.Executable, err)
 	}
-	t.proc = cmd.Process
+	t.proc = p
 	t.started = time.Now()
 	return nil
+}
+
+// makeDir makes the directory dir (mode 0700) and its parents, as
+// os.MkdirAll does, with one system call when its parent exists.
+func makeDir(dir string) error {
+	err := syscall.Mkdir(dir, 0o700)
+	if err == nil || err == syscall.EEXIST {
+		if err == syscall.EEXIST {
+			if st, serr := os.Stat(dir); serr != nil || !st.IsDir() {
+				return os.MkdirAll(dir, 0o700) // says what is there
+			}
+		}
+		return nil
+	}
+	return os.MkdirAll(dir, 0o700)
+}
+
+// fileSet is the files a unit's process is started with, closed (in this
+// process) once it has started.
+type fileSet []*os.File
+
+// open opens path with flags (and mode 0666, less the umask, when it
+// creates it), close-on-exec, and keeps it for close. Unlike os.OpenFile it
+// does not try to make the file pollable: one system call.
+func (s *fileSet) open(path string, flags int) (*os.File, error) {
+	fd, err := syscall.Open(path, flags|syscall.O_CLOEXEC, 0o666)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), path)
+	*s = append(*s, f)
+	return f, nil
+}
+
+func (s fileSet) close() {
+	for _, f := range s {
+		f.Close()
+	}
+}
+
+// environ is the agent's base environment for units, with the index of its
+// names, so that a unit's own entries replace same-named ones cheaply.
+type environ struct {
+	base  []string
+	index map[string]int
+}
+
+func newEnviron(base []string) environ {
+	e := environ{base: base, index: make(map[string]int, len(base))}
+	for i, kv := range base {
+		k, _, _ := strings.Cut(kv, "=")
+		e.index[k] = i
+	}
+	return e
+}
+
+// dedup returns env, which starts with the base environment, with one entry
+// per name: the last one, as exec.Cmd does (a C program's getenv would see
+// the first). Only the entries after the base are compared with each other.
+func (e environ) dedup(env []string) []string {
+	var out []string // a copy, made at the first change; "" marks a dropped entry
+	change := func(i int, kv string) {
+		if out == nil {
+			out = append(make([]string, 0, len(env)), env...)
+		}
+		out[i] = kv
+	}
+	for i := len(e.base); i < len(env); i++ {
+		k, _, _ := strings.Cut(env[i], "=")
+		if setLater(env[i+1:], k) {
+			change(i, "")
+		} else if j, ok := e.index[k]; ok {
+			change(j, env[i])
+			change(i, "")
+		}
+	}
+	if out == nil {
+		return env
+	}
+	kept := out[:0]
+	for _, kv := range out {
+		if kv != "" {
+			kept = append(kept, kv)
+		}
+	}
+	return kept
+}
+
+// setLater reports whether env sets name.
+func setLater(env []string, name string) bool {
+	for _, kv := range env {
+		if len(kv) > len(name) && kv[len(name)] == '=' && kv[:len(name)] == name {
+			return true
+		}
+	}
+	return false
 }
 
 // release frees what a unit holds besides its slots: the keep-alive pipe
@@ -210,12 +303,16 @@ func (a *agent) reap(t *task) {
 		t.killTimer.Stop()
 	}
 	t.mu.Unlock()
-	st, _ := t.proc.Wait()
+	st, err := t.proc.Wait()
 	// A final state promises that nothing of the unit runs any more.
 	if !proc.AwaitGroupGone(t.proc.Pid, groupGoneBound) {
 		a.log.Warn("unit processes still alive after SIGKILL", "unit", t.id, "pgid", t.proc.Pid)
 	}
-	up, code := t.outcome(st)
+	var ws syscall.WaitStatus
+	if st != nil {
+		ws, _ = st.Sys().(syscall.WaitStatus)
+	}
+	up, code := t.outcome(ws, err)
 	a.exits <- exit{t: t, update: a.postHooks(t, up, code)}
 }
 
@@ -241,9 +338,10 @@ func (t *task) kill(st core.State, why string, grace time.Duration) {
 	})
 }
 
-// outcome is the final record of a reaped unit, and its exit code.
-func (t *task) outcome(state *os.ProcessState) (coord.Update, int) {
-	code, why := exitCode(state)
+// outcome is the final record of a unit reaped with status ws (err: it
+// could not be waited for), and its exit code.
+func (t *task) outcome(ws syscall.WaitStatus, err error) (coord.Update, int) {
+	code, why := exitCode(ws, err)
 	t.mu.Lock()
 	killState, killReason := t.killState, t.killReason
 	t.mu.Unlock()
@@ -278,14 +376,14 @@ func (t *task) final(st core.State, code, reason string) coord.Update {
 }
 
 // exitCode follows the shell: the exit status, or 128+n for death by signal n.
-func exitCode(st *os.ProcessState) (int, string) {
-	if st == nil {
-		return -1, "the process could not be waited for"
+func exitCode(ws syscall.WaitStatus, err error) (int, string) {
+	if err != nil {
+		return -1, "the process could not be waited for: " + err.Error()
 	}
-	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+	if ws.Signaled() {
 		return 128 + int(ws.Signal()), "killed by signal " + unix.SignalName(ws.Signal())
 	}
-	return st.ExitCode(), fmt.Sprintf("exit code %d", st.ExitCode())
+	return ws.ExitStatus(), fmt.Sprintf("exit code %d", ws.ExitStatus())
 }
 
 // lastLine returns the last non-empty line of a file's last 1 KiB.

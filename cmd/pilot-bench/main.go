@@ -21,6 +21,23 @@
 //	startup        create_pilot to the first unit running on fork://, ssh://
 //	               (a private sshd) and slurm:// (make services), against
 //	               starting a process, ssh host true, and a bare sbatch job
+//	cds_throughput N /bin/true units through ComputeDataService, one call at
+//	               a time (bench/cds_throughput.py), against the pilot path
+//	               and xargs -P2
+//	agent_cpu_per_unit  the agent's own CPU time per /bin/true and no-exec
+//	               unit (/proc), and the rate one core could sustain at it
+//	many_pilots    1,000,000 no-exec units through one service queue, 16
+//	               pilots: units/s, and Redis's CPU, commands and round trips
+//	               per unit (INFO cpu, commandstats)
+//	million_wait   1,000,000 no-exec units: from the last unit's end to the
+//	               return of a unit's, a pilot's, a service's and a data
+//	               service's wait
+//	seed           examples/example.py with NUMBER_JOBS=1000, on a
+//	               redis-server at localhost:6379 and on the embedded default
+//	peers          Parsl (HTEX) and Dask on the same /bin/true tasks, from
+//	               build/bench-venv (bench/peers.py)
+//	wide_pilot     (not in the default -cases) one fork pilot with a slot per
+//	               CPU against as many independent xargs -P1 -n1 true
 //
 // Each case runs on a fresh private redis-server (so that no case measures
 // what an earlier one left in the store), unless -redis names a server.
@@ -37,6 +54,7 @@ import (
 	"log"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -45,7 +63,8 @@ import (
 )
 
 var (
-	flagCases       = flag.String("cases", "throughput,throughput_disk,control_plane,latency,memory,python,startup,plugins", "cases to run, comma-separated")
+	flagCases = flag.String("cases", "throughput,throughput_disk,control_plane,latency,memory,python,startup,plugins,"+
+		"cds_throughput,agent_cpu_per_unit,many_pilots,million_wait,seed,peers", "cases to run, comma-separated")
 	flagPyUnits     = flag.Int("python-units", 10000, "units of the Python submission cases")
 	flagRedis       = flag.String("redis", "", "coordination URL of a running Redis (default: start a private redis-server)")
 	flagUnits       = flag.Int("throughput-units", 10000, "units of the throughput case")
@@ -57,6 +76,7 @@ var (
 	flagWorkdir     = flag.String("workdir", defaultWorkdir(), "directory for the pilots' working directories")
 	flagChild       = flag.String("child", "", "internal: run as the submitting child of the memory case")
 	flagChildPD     = flag.String("pilot", "", "internal: pilot URL for -child")
+	flagCPUProfile  = flag.String("cpuprofile", "", "write this process's CPU profile (runtime/pprof) to the file")
 )
 
 // result is one JSON line.
@@ -66,6 +86,14 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("pilot-bench: ")
+	if *flagCPUProfile != "" {
+		f, err := os.Create(*flagCPUProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	if *flagChild != "" {
 		if err := memoryChild(*flagChildPD, *flagMem); err != nil {
 			log.Fatal(err)
@@ -73,17 +101,24 @@ func main() {
 		return
 	}
 	cases := map[string]func(context.Context, core.Options) (result, error){
-		"throughput":      func(ctx context.Context, o core.Options) (result, error) { return throughput(ctx, o, *flagWorkdir) },
-		"throughput_disk": func(ctx context.Context, o core.Options) (result, error) { return throughput(ctx, o, os.TempDir()) },
-		"control_plane":   controlPlane,
-		"latency":         latency,
-		"memory":          memory,
-		"soak":            soak, // make soak; not in the default -cases
+		"throughput":         func(ctx context.Context, o core.Options) (result, error) { return throughput(ctx, o, *flagWorkdir) },
+		"throughput_disk":    func(ctx context.Context, o core.Options) (result, error) { return throughput(ctx, o, os.TempDir()) },
+		"control_plane":      controlPlane,
+		"latency":            latency,
+		"memory":             memory,
+		"soak":               soak, // make soak; not in the default -cases
+		"agent_cpu_per_unit": agentCPU,
+		"many_pilots":        manyPilots,
+		"million_wait":       millionWait,
+		"wide_pilot":         widePilot, // one pilot with a slot per CPU; on the 16-core device machine
 	}
 	multi := map[string]func(context.Context, core.Options) ([]result, error){
-		"python":  pythonCases,
-		"startup": startupCases,
-		"plugins": pluginCases,
+		"python":         pythonCases,
+		"startup":        startupCases,
+		"plugins":        pluginCases,
+		"cds_throughput": cdsThroughput,
+		"peers":          peers,
+		"seed":           seed,
 	}
 	host, _ := os.Hostname()
 	for _, name := range strings.Split(*flagCases, ",") {

@@ -53,6 +53,7 @@ end
 read('p', P .. me .. ':q', nown)
 read('s', P .. 'q', nsvc)
 local acks = {p = {}, s = {}}
+local taken = {} -- units this call takes: one SADD to the active set for all
 for _, entry in ipairs(entries) do
   local q, eid, uid = entry[1], entry[2], entry[3]
   table.insert(acks[q], eid)
@@ -71,7 +72,7 @@ for _, entry in ipairs(entries) do
       end
     elseif need <= myslots then
       redis.call('HSET', key, 'state', 'New', 'pilot', me, 'claim_time', NOW)
-      redis.call('SADD', P .. me .. ':active', uid)
+      taken[#taken + 1] = uid
       emit('u ' .. uid .. ' New ' .. me)
       hand(uid, r[4], r[2], r[6])
     else
@@ -89,6 +90,7 @@ for _, entry in ipairs(entries) do
     hand(uid, r[4], r[2], r[6])
   end
 end
+if #taken > 0 then redis.call('SADD', P .. me .. ':active', unpack(taken)) end
 if #acks.p > 0 then
   redis.call('XACK', P .. me .. ':q', 'agents', unpack(acks.p))
   redis.call('XDEL', P .. me .. ':q', unpack(acks.p))

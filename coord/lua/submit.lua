@@ -28,6 +28,7 @@ else
   queue, via = P .. target .. ':q', 'pilot'
 end
 local reply = {'ok'}
+local created = {} -- ids of the records made here, for the set writes after the loop
 if redis.call('EXISTS', queue) == 0 then
   redis.pcall('XGROUP', 'CREATE', queue, 'agents', '0', 'MKSTREAM')
 end
@@ -42,13 +43,17 @@ for i = 0, n - 1 do
     redis.call('HSET', key, 'state', 'Unknown', 'start_time', NOW, 'slots', slots, 'via', via,
       'pilot', target, 'description', desc, 'sig', sig)
     expire(key)
-    redis.call('SADD', P .. 'open', id)
-    if via == 'pilot' then
-      redis.call('RPUSH', P .. target .. ':units', id)
-      redis.call('SADD', P .. target .. ':pending', id)
-    end
     redis.call('XADD', queue, '*', 'u', id)
     emit('u ' .. id .. ' Unknown ' .. target)
+    created[#created + 1] = id
+  end
+end
+-- one command per set for the whole call (a call carries at most 1000 units)
+if #created > 0 then
+  redis.call('SADD', P .. 'open', unpack(created))
+  if via == 'pilot' then
+    redis.call('RPUSH', P .. target .. ':units', unpack(created))
+    redis.call('SADD', P .. target .. ':pending', unpack(created))
   end
 end
 -- heartbeats renew the TTLs of a running pilot's keys; here only the

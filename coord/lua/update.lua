@@ -9,23 +9,23 @@
 -- once). Returns the number applied.
 local me, n = ARGV[5], tonumber(ARGV[6])
 local i, applied = 7, 0
+-- units that became final here: they leave the sets in one command each
+local ended, endedOwn = {}, {}
 for _ = 1, n do
   local uid, state, passed, k = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
   local key = P .. uid
-  local r = redis.call('HMGET', key, 'state', 'via', 'pilot')
+  local r = redis.call('HMGET', key, 'state', 'via', 'pilot', 'attempt')
   if r[1] and not FINAL[r[1]] and r[3] == me then
-    if k > 0 then
-      redis.call('HSET', key, 'state', state, unpack(ARGV, i + 4, i + 3 + 2 * k))
-    else
-      redis.call('HSET', key, 'state', state)
-    end
+    local fields = {key, 'state', state}
+    for j = i + 4, i + 3 + 2 * k do fields[#fields + 1] = ARGV[j] end
     if r[1] ~= 'Running' and (state == 'Running' or string.find(passed, 'Running', 1, true)) then
-      redis.call('HINCRBY', key, 'attempt', 1)
+      fields[#fields + 1] = 'attempt'
+      fields[#fields + 1] = (tonumber(r[4]) or 0) + 1
     end
+    redis.call('HSET', unpack(fields))
     if FINAL[state] then
-      if r[2] == 'pilot' then redis.call('SREM', P .. me .. ':pending', uid) end
-      redis.call('SREM', P .. me .. ':active', uid)
-      redis.call('SREM', P .. 'open', uid)
+      ended[#ended + 1] = uid
+      if r[2] == 'pilot' then endedOwn[#endedOwn + 1] = uid end
       expire_final(key)
     end
     if passed ~= '' then
@@ -38,5 +38,10 @@ for _ = 1, n do
   end
   i = i + 4 + 2 * k
 end
+if #ended > 0 then
+  redis.call('SREM', P .. me .. ':active', unpack(ended))
+  redis.call('SREM', P .. 'open', unpack(ended))
+end
+if #endedOwn > 0 then redis.call('SREM', P .. me .. ':pending', unpack(endedOwn)) end
 publish()
 return applied
