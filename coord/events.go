@@ -79,16 +79,30 @@ func parseBatch(m redis.XMessage) EventBatch {
 		b.Seq, _ = strconv.ParseInt(n, 10, 64)
 	}
 	payload, _ := m.Values["e"].(string)
+	b.Events = make([]Event, 0, strings.Count(payload, "\n")+1)
 	for line := range strings.SplitSeq(payload, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 3 || len(f[0]) != 1 {
-			continue
+		if ev, ok := parseEvent(line); ok {
+			b.Events = append(b.Events, ev)
 		}
-		ev := Event{Kind: f[0][0], ID: f[1], State: f[2]}
-		if len(f) > 3 {
-			ev.Pilot = f[3]
-		}
-		b.Events = append(b.Events, ev)
 	}
 	return b
+}
+
+// parseEvent reads one event line, "<kind> <id> <state> [<pilot>]", without
+// allocating (a watcher reads millions).
+func parseEvent(line string) (Event, bool) {
+	var f [4]string
+	n := 0
+	for n < len(f) {
+		line = strings.TrimLeft(line, " ")
+		if line == "" {
+			break
+		}
+		word, rest, _ := strings.Cut(line, " ")
+		f[n], line, n = word, rest, n+1
+	}
+	if n < 3 || len(f[0]) != 1 {
+		return Event{}, false
+	}
+	return Event{Kind: f[0][0], ID: f[1], State: f[2], Pilot: f[3]}, true
 }
