@@ -24,6 +24,20 @@ func pilot_abi_version() C.int32_t { return 1 }
 //export pilot_version
 func pilot_version() *C.pilot_cchar { return (*C.pilot_cchar)(unsafe.Pointer(versionString)) }
 
+//export pilot_coordination_url
+func pilot_coordination_url(url *C.pilot_cchar, out **C.char) (st C.pilot_status) {
+	const fn = "pilot_coordination_url"
+	defer guard(fn, &st)
+	if out == nil {
+		return fail(nullArg(fn, "url_out"))
+	}
+	raw := ""
+	if url != nil {
+		raw = C.GoString((*C.char)(unsafe.Pointer(url)))
+	}
+	return setString(fn, out, core.CoordinationURL(core.Options{CoordinationURL: raw}))
+}
+
 // logSink is where library logs go: a C callback, or nowhere.
 type logSink struct {
 	fn    C.pilot_log_fn

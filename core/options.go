@@ -1,17 +1,25 @@
 package core
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/bigjob-go/bigjob/coord"
 )
 
-// DefaultCoordinationURL is used when Options.CoordinationURL is empty. The
-// original BigJob defaults to redis://localhost, which is the same server.
+// DefaultCoordinationURL is used when Options.CoordinationURL is empty (and
+// $BIGJOB_COORDINATION_URL too). The original BigJob defaults to
+// redis://localhost, which is the same server.
 const DefaultCoordinationURL = "redis://localhost:6379"
+
+// EnvCoordinationURL names the coordination URL used when a script names
+// none, or names a store of the original BigJob that is gone (advert://), for
+// a site or a user whose Redis is elsewhere.
+const EnvCoordinationURL = "BIGJOB_COORDINATION_URL"
 
 // EnvNoEmbedded, set to 1, turns the embedded-server fallback off.
 const EnvNoEmbedded = "BIGJOB_NO_EMBEDDED_REDIS"
@@ -23,7 +31,10 @@ const EnvAgent = "BIGJOB_AGENT"
 // every field documents its default.
 type Options struct {
 	// CoordinationURL is the Redis that coordinates pilots and units, in any
-	// form coord.ParseURL accepts. Default DefaultCoordinationURL. When it
+	// form coord.ParseURL accepts. Default $BIGJOB_COORDINATION_URL, else
+	// DefaultCoordinationURL. A URL of the original BigJob's Advert backend
+	// (advert://, sqlasyncadvert://), which is gone, stands for that default,
+	// with a warning, as the original's own bigjob class had it. When it
 	// names a loopback address where nothing listens, an embedded in-process
 	// server is started there (see NoEmbedded).
 	CoordinationURL string
@@ -84,17 +95,26 @@ type Options struct {
 	// runs do not grow the store. Default 24 h; set when the service is
 	// created. Objects of this process remember the final state they saw.
 	FinishedTTL time.Duration
+
+	// reconnect: the options open an existing object by its URL, so no
+	// embedded server is started (an empty one would not hold it).
+	reconnect bool
 }
 
 func (o Options) withDefaults() Options {
+	if o.Warnings == nil {
+		o.Warnings = os.Stderr
+	}
+	if legacyStore(o.CoordinationURL) {
+		fmt.Fprintf(o.Warnings, "bigjob: warning: coordination URL %s names the Advert backend of the original BigJob, which is gone; using %s instead (set %s or give a redis:// URL)\n",
+			coord.RedactURL(o.CoordinationURL), defaultCoordinationURL(), EnvCoordinationURL)
+		o.CoordinationURL = ""
+	}
 	if o.CoordinationURL == "" {
-		o.CoordinationURL = DefaultCoordinationURL
+		o.CoordinationURL = defaultCoordinationURL()
 	}
 	if os.Getenv(EnvNoEmbedded) == "1" {
 		o.NoEmbedded = true
-	}
-	if o.Warnings == nil {
-		o.Warnings = os.Stderr
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -119,3 +139,26 @@ func (o Options) withDefaults() Options {
 	}
 	return o
 }
+
+// defaultCoordinationURL is $BIGJOB_COORDINATION_URL, else
+// DefaultCoordinationURL.
+func defaultCoordinationURL() string {
+	if u := os.Getenv(EnvCoordinationURL); u != "" {
+		return u
+	}
+	return DefaultCoordinationURL
+}
+
+// legacyStore reports whether url names a coordination backend of the
+// original BigJob that is gone: SAGA's Advert service.
+func legacyStore(url string) bool {
+	scheme, _, ok := strings.Cut(url, "://")
+	scheme = strings.ToLower(scheme)
+	return ok && (scheme == "advert" || scheme == "sqlasyncadvert")
+}
+
+// CoordinationURL is the coordination URL a Service made with
+// o.CoordinationURL uses: that URL, or the default for none, and the default
+// (with the warning on o.Warnings) for one of the original BigJob's Advert
+// backend.
+func CoordinationURL(o Options) string { return o.withDefaults().CoordinationURL }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bigjob-go/bigjob/core"
 	"github.com/bigjob-go/bigjob/internal/testenv"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -59,10 +60,30 @@ func TestEmbeddedFallbackCanBeTurnedOff(t *testing.T) {
 }
 
 func TestBadCoordinationURL(t *testing.T) {
-	_, err := core.NewService(ctxT(t), testOptions(t, "advert://localhost/?dbtype=sqlite3"))
-	require.ErrorContains(t, err, `coordination URL "advert://localhost/?dbtype=sqlite3"`)
+	_, err := core.NewService(ctxT(t), testOptions(t, "tcp://localhost:5555"))
+	require.ErrorContains(t, err, `coordination URL "tcp://localhost:5555"`)
 	_, err = core.OpenPilot(ctxT(t), "redis://localhost:6379/not-a-pilot", testOptions(t, ""))
 	require.ErrorContains(t, err, "is not a pilot name")
+}
+
+// The original BigJob's Advert backend is gone: a URL of it stands for the
+// default coordination URL ($BIGJOB_COORDINATION_URL here), with a warning,
+// wherever a coordination URL enters.
+func TestAdvertURLStandsForTheDefault(t *testing.T) {
+	url := testenv.RedisServer(t)
+	t.Setenv(core.EnvCoordinationURL, url)
+	for _, legacy := range []string{"advert://localhost/?dbtype=sqlite3", "sqlasyncadvert://user:secret@host/"} {
+		o := testOptions(t, legacy)
+		warnings := &bytes.Buffer{}
+		o.Warnings = warnings
+		require.Equal(t, url, core.CoordinationURL(o))
+		s, err := core.NewService(ctxT(t), o)
+		require.NoError(t, err)
+		assert.Contains(t, s.URL(), strings.TrimPrefix(url, "redis://"))
+		s.Close()
+		assert.Contains(t, warnings.String(), "names the Advert backend of the original BigJob, which is gone; using "+url)
+		assert.NotContains(t, warnings.String(), "secret", "the password is not shown")
+	}
 }
 
 // An agent that cannot reach its store for longer than the grace period
@@ -136,6 +157,7 @@ func TestReconnectDoesNotStartAStore(t *testing.T) {
 	_, err := core.OpenPilot(ctxT(t), url+name, testOptions(t, url))
 	require.ErrorContains(t, err, "nothing listens at "+url)
 	require.ErrorContains(t, err, "start that Redis again")
+	require.NotContains(t, err.Error(), core.EnvNoEmbedded, "it names the real cause, not a variable the user never set")
 	_, err = core.OpenUnit(ctxT(t), url+"/PilotComputeServiceQueue-pcs-x:jobs:sj-y", testOptions(t, url))
 	require.ErrorContains(t, err, "nothing listens at")
 

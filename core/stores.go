@@ -69,8 +69,8 @@ func openStore(ctx context.Context, addr coord.Address, o Options) (*sharedStore
 	if err == nil {
 		return &sharedStore{store: s}, nil
 	}
-	if !coord.IsRefused(err) || !addr.IsLoopback() || addr.TLS || o.NoEmbedded {
-		if coord.IsRefused(err) {
+	if !coord.IsRefused(err) || !addr.IsLoopback() || addr.TLS || o.NoEmbedded || o.reconnect {
+		if coord.IsRefused(err) && !o.reconnect { // a reconnect says why itself (reconnectError)
 			hint := "start redis-server there"
 			if o.NoEmbedded && addr.IsLoopback() {
 				hint += " (the embedded fallback is off: " + EnvNoEmbedded + "=1 or NoEmbedded)"

@@ -68,7 +68,7 @@ func resolvePilotDomain(ctx context.Context, addr coord.Address, name string, o 
 // starts an embedded server, which would be empty.
 func reconnectOptions(o Options) Options {
 	o = o.withDefaults()
-	o.NoEmbedded = true
+	o.reconnect = true
 	return o
 }
 

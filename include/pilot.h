@@ -132,6 +132,13 @@ int32_t pilot_abi_version(void);
 /* The library version, e.g. "0.1.0". Static: never freed. */
 const char *pilot_version(void);
 
+/* The coordination URL a service made with url would use (free with
+ * pilot_string_free): url itself; for NULL or "", $BIGJOB_COORDINATION_URL,
+ * else "redis://localhost:6379"; and that default for a URL of the original
+ * BigJob's Advert backend (advert://, sqlasyncadvert://), which is gone, with
+ * a warning on stderr. Errors: PILOT_EINVAL (url_out is NULL). */
+pilot_status pilot_coordination_url(const char *url, char **url_out);
+
 /* The last error of this thread: a message naming what failed and how to fix
  * it, or "" after success. Borrowed: valid until the next failing call on
  * this thread. */

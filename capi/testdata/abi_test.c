@@ -62,7 +62,16 @@ int main(void) {
     expect(pilot_service_new(NULL, NULL), PILOT_EINVAL, "out is NULL", "NULL out");
     expect(pilot_service_new("{not json", &s), PILOT_EINVAL, "options_json", "invalid options JSON");
     expect(pilot_service_new("{\"colour\": 1}", &s), PILOT_EINVAL, "colour", "unknown option");
-    expect(pilot_service_new("{\"coordination_url\": \"advert://x\"}", &s), PILOT_EINVAL, "advert", "bad URL");
+    expect(pilot_service_new("{\"coordination_url\": \"tcp://x\"}", &s), PILOT_EINVAL, "tcp", "bad URL");
+    /* the original's Advert backend is gone: its URLs stand for the default store */
+    char *advert = NULL, *dflt = NULL;
+    expect(pilot_coordination_url("advert://x/?dbtype=sqlite3", &advert), PILOT_OK, NULL, "advert URL");
+    expect(pilot_coordination_url(NULL, &dflt), PILOT_OK, NULL, "default URL");
+    check(advert && dflt && strcmp(advert, dflt) == 0 && strncmp(dflt, "redis://", 8) == 0, "advert %s default %s",
+          advert ? advert : "(null)", dflt ? dflt : "(null)");
+    pilot_string_free(advert);
+    pilot_string_free(dflt);
+    expect(pilot_coordination_url("redis://h:1", NULL), PILOT_EINVAL, "url_out is NULL", "NULL url_out");
     expect(pilot_unit_state(0, NULL), PILOT_EBADHANDLE, "never valid", "handle 0");
     pilot_state st;
     expect(pilot_unit_state(0x0300000000ABCDEFull, &st), PILOT_EBADHANDLE, "unknown or was freed", "unknown handle");

@@ -11,6 +11,7 @@ from __future__ import absolute_import
 import logging
 import uuid
 
+from pilot import _ffi
 from pilot.compute import ComputeUnit, PilotCompute, PilotComputeService
 from pilot.errors import PilotError
 
@@ -19,7 +20,6 @@ logger = logging.getLogger("bigjob")
 # Started or reconnected bigjobs of this process, by relative pilot URL.
 _bigjobs = {}
 
-DEFAULT_COORDINATION_URL = "redis://localhost:6379"
 
 
 class BigJobError(Exception):
@@ -34,14 +34,10 @@ class BigJobError(Exception):
 
 
 def _coordination(url):
-    """The coordination URL to use. The SAGA Advert backend (advert://, the
-    legacy default) is gone: such scripts get the default Redis instead."""
-    if not url or url.split("://", 1)[0] in ("advert", "sqlasyncadvert"):
-        if url:
-            logger.warning("coordination URL %s: the Advert backend is not supported; using %s", url,
-                           DEFAULT_COORDINATION_URL)
-        return DEFAULT_COORDINATION_URL
-    return url
+    """The coordination URL to use: url, or the default for none; the SAGA
+    Advert backend (advert://, the legacy default) is gone, and such a URL
+    stands for the default, with a warning (the library's rule)."""
+    return _ffi.coordination_url(url)
 
 
 def _base(url):

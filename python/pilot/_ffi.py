@@ -85,6 +85,7 @@ _str_out = _P(ctypes.c_void_p)  # char**: kept as a raw pointer so that it can b
 _SIGNATURES = {
     "pilot_abi_version": ([], False),
     "pilot_version": ([], False),
+    "pilot_coordination_url": ([ctypes.c_char_p, _str_out], True),
     "pilot_last_error": ([], False),
     "pilot_clear_error": ([], False),
     "pilot_string_free": ([ctypes.c_void_p], False),
@@ -203,6 +204,13 @@ def get_string(name, *args):
         return to_str(ctypes.string_at(out.value)) if out.value else ""
     finally:
         lib.pilot_string_free(out)
+
+
+def coordination_url(url):
+    """The coordination URL a service made with url uses: url, the default for
+    none, and the default (with a warning on stderr) for a URL of the
+    original BigJob's Advert backend, which is gone."""
+    return get_string("pilot_coordination_url", to_bytes(url) if url else None)
 
 
 def get_json(name, *args):

@@ -145,6 +145,7 @@ class PilotComputeService(_ffi.Handle):
             h = _ffi.new_handle("pilot_service_open", _check_url("pcs_url", pcs_url), opts)
         else:
             _check_url("coordination_url", coordination_url)
+            coordination_url = _ffi.coordination_url(coordination_url)  # advert:// stands for the default
             opts = _ffi.options(coordination_url, hooks, max_attempts, finished_ttl)
             h = _ffi.new_handle("pilot_service_new", opts)
         _ffi.Handle.__init__(self, h)

@@ -18,8 +18,10 @@ import os
 import random
 import shutil
 import socket
+import sys
 import uuid
 
+from pilot.description import textual
 from pilot.errors import PilotError
 from pilot.state import State
 
@@ -291,22 +293,40 @@ def schedule_data_unit(pds_list, description):
 
 
 def stage_in(description):
-    """The compute unit description with its input_data turned into
-    file_transfer entries (the files of the data units named)."""
+    """The compute unit description, its fields in text (description.textual),
+    with its input_data turned into file_transfer entries (the files of the
+    data units named). An entry that names no data unit of this process is
+    dropped with a warning naming it, and the unit runs without it: the
+    original BigJob logged that the stage-in failed and ran the unit."""
+    description = textual(description)
     urls = description.get("input_data") or []
     if not urls:
         return description
     transfers = list(description.get("file_transfer") or [])
     for url in urls:
-        du = _units.get(url)
+        du = _units.get(url) if isinstance(url, (str, type(u""))) else None
         if du is None:
-            raise PilotError("compute unit description: key 'input_data': data unit %s is not known in this "
-                             "process" % url)
+            _warn_once("compute unit description: input_data entry %r is not a data unit of this process; units "
+                       "that name it run without it, as the original BigJob ran them after its stage-in failed "
+                       "(give data unit URLs: DataUnit.get_url())" % (url,))
+            continue
         du.wait()
         transfers.extend("file://%s > SUBJOB_WORK_DIR" % f for f in du.files())
     out = dict(description)
     out["file_transfer"] = transfers
     return out
+
+
+_warned = set()
+
+
+def _warn_once(message):
+    """Prints a warning line on stderr, as the library's own warnings are,
+    once per message (a loop of units must not print it for each)."""
+    if message not in _warned:
+        _warned.add(message)
+        sys.stderr.write("bigjob: warning: %s\n" % message)
+        logger.warning(message)
 
 
 # Units with output_data whose files are not moved yet.

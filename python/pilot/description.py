@@ -1,4 +1,9 @@
 """Description dictionaries: plain dicts that also allow attribute access."""
+from __future__ import absolute_import
+
+import sys
+
+_TEXT = (str, bytes) if sys.version_info[0] >= 3 else (str, unicode)  # noqa: F821 (Python 2)
 
 
 class Description(dict):
@@ -42,3 +47,36 @@ class DataUnitDescription(Description):
 class PilotDataDescription(Description):
     """Keys: service_url, size, affinity_datacenter_label,
     affinity_machine_label, userkey."""
+
+
+# The string fields of a compute unit description.
+_STRING_FIELDS = ("executable", "working_directory", "output", "error", "input")
+
+
+def textual(cud):
+    """The compute unit description with what the original BigJob turned into
+    text with str() as text: each argument, each environment value (of a dict,
+    or each "K=V" entry of a list) and the string fields (executable,
+    working_directory, output, error, input). A script that puts a number, a
+    ComputeUnit or any other object there gets its str(), as with BigJob;
+    None (a key not given) and lists or dicts where a string belongs are left
+    for the library to refuse with a message naming the key."""
+    def text(v):
+        if v is None or isinstance(v, _TEXT) or isinstance(v, (list, tuple, dict)):
+            return v
+        return str(v)
+    out = dict(cud)
+    args = out.get("arguments")
+    if isinstance(args, (list, tuple)):
+        out["arguments"] = [text(a) for a in args]
+    elif args is not None:
+        out["arguments"] = text(args)
+    env = out.get("environment")
+    if isinstance(env, dict):
+        out["environment"] = dict((text(k), text(v)) for k, v in env.items())
+    elif isinstance(env, (list, tuple)):
+        out["environment"] = [text(e) for e in env]
+    for k in _STRING_FIELDS:
+        if k in out:
+            out[k] = text(out[k])
+    return out

@@ -113,8 +113,9 @@ class ScriptCase(BackendCase):
 
     # --- running -------------------------------------------------------------------------------------
 
-    def run_script(self, name, version, backend, url):
-        """Runs examples/scripts/<name> in a fresh cwd; returns its Run."""
+    def run_script(self, name, version, backend, url, **env_extra):
+        """Runs examples/scripts/<name> in a fresh cwd (COORDINATION_URL=url
+        and env_extra in its environment); returns its Run."""
         if not have_interpreter(version):
             self.skipTest("Python %d is not available" % version)
         cwd = tempfile.mkdtemp(prefix="pytest-script-")
@@ -122,6 +123,7 @@ class ScriptCase(BackendCase):
         run = Run(name, version, backend, url, cwd)
         cmd, e = interpreter(version)
         e["COORDINATION_URL"] = url
+        e.update(env_extra)
         done = run_process(cmd + [os.path.join(SCRIPTS, name)], cwd=cwd, env=e, timeout=TIMEOUT)
         run.seconds, run.status, run.timed_out = done.seconds, done.status, done.timed_out
         run.out, run.err = done.out, done.err
@@ -260,6 +262,35 @@ class ScriptCase(BackendCase):
 
     def test_simple_ensembles_env_python2(self):
         self.check_simple_ensembles_env(2)
+
+    # --- 2b. the original's loose typing: ManyJob over advert://, objects in environments, ----------
+    #         plain strings in input_data
+
+    def check_original_styles(self, version):
+        for backend, url in self.backends:
+            run = self.run_script("original_styles.py", version, backend, url, BIGJOB_COORDINATION_URL=url)
+            self.assert_ran(run)
+            m = self.assert_lines(run, ["ManyJob job: Done"] * 3 + ["Environment unit: Done", "Input-data unit: Done",
+                                                                   "str of the first unit: (<pilot.compute.ComputeUnit object at 0x[0-9a-f]+>)"])
+            self.assertIn("coordination URL advert://localhost/?dbtype=sqlite3 names the Advert backend of the original "
+                          "BigJob, which is gone; using %s instead" % url, run.err)
+            for entry in ("'hi'", "'not-a-data-unit'"):
+                warning = "input_data entry %s is not a data unit of this process; units that name it run without it" % entry
+                self.assertEqual(run.err.count(warning), 1, str(run))
+            workdir = os.path.join(run.cwd, "agent")
+            sandboxes = glob.glob(os.path.join(workdir, "bj-*"))
+            self.assertEqual(len(sandboxes), 2, "the ManyJob pilot and the second service's: %s" % run)
+            self.assertEqual(sorted(self.unit_files(run, sandboxes, "manyjob.txt").values()),
+                             ["manyjob %d\n" % i for i in range(3)], str(run))
+            self.assertEqual(list(self.unit_files(run, sandboxes, "env.txt").values()), [m[5].group(1) + " 3\n"], str(run))
+            self.assertEqual(list(self.unit_files(run, sandboxes, "input.txt").values()), ["ran without its input\n"],
+                             str(run))
+
+    def test_original_styles_python3(self):
+        self.check_original_styles(3)
+
+    def test_original_styles_python2(self):
+        self.check_original_styles(2)
 
     # --- 3. two fork pilots on one decentral ComputeDataService, State.Done, PCS repr ----------------
 
