@@ -53,7 +53,9 @@ python-lib: $(BIN)/pilot-agent
 	mkdir -p $(PYLIB)
 	$(GO) build -buildmode=c-shared -trimpath -ldflags='-s -w' -o $(PYLIB)/libpilot.so ./capi
 	rm -f $(PYLIB)/libpilot.h
-	cp $(BIN)/pilot-agent $(PYLIB)/pilot-agent
+	# a new file renamed into place: the old one may be running (a lasting
+	# local store's supervisor), and writing into it would fail (ETXTBSY)
+	cp $(BIN)/pilot-agent $(PYLIB)/pilot-agent.new && mv -f $(PYLIB)/pilot-agent.new $(PYLIB)/pilot-agent
 
 deps:
 	bash scripts/install-deps.sh
@@ -88,12 +90,14 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg || exit 1; \
 	done
 
+# scripts/test-home.sh: a private BIGJOB_HOME, whose lasting local store
+# must be gone when the tests end.
 test-go:
-	$(GO) test -race -count=1 -timeout 30m -skip 'PBSReal' ./...
+	scripts/test-home.sh $(GO) test -race -count=1 -timeout 30m -skip 'PBSReal' ./...
 
 test-python:
-	cd python && $(PYTHON3) -m pytest -q -p no:cacheprovider tests
-	cd python && $(PYTHON2) -m unittest discover -s tests -t .
+	cd python && ../scripts/test-home.sh $(PYTHON3) -m pytest -q -p no:cacheprovider tests
+	cd python && ../scripts/test-home.sh $(PYTHON2) -m unittest discover -s tests -t .
 
 # PBS is slurm-wlm-torque, which conflicts with gridengine-client: a step of
 # its own, after the SGE tests. scripts/services/sge.sh (make services) puts

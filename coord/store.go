@@ -56,9 +56,17 @@ type Store struct {
 }
 
 // Dial connects to the Redis at a and checks it answers. A server that is not
-// listening gives an error for which IsRefused is true.
+// listening gives an error for which IsRefused is true, at once (go-redis
+// would retry the refused connection with backoff for about 100 ms).
 func Dial(ctx context.Context, a Address, cfg Config) (*Store, error) {
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = 2 * time.Second
+	}
+	if err := probe(ctx, a, cfg.DialTimeout); err != nil {
+		return nil, fmt.Errorf("connect to Redis at %s: %w", a.Redacted(), err)
+	}
 	opt := &redis.Options{
+		Network:               a.Network(),
 		Addr:                  a.HostPort(),
 		Username:              a.Username,
 		Password:              a.Password,
@@ -71,9 +79,6 @@ func Dial(ctx context.Context, a Address, cfg Config) (*Store, error) {
 		ReadTimeout:           10 * time.Second,
 		WriteTimeout:          10 * time.Second,
 		PoolSize:              cfg.PoolSize,
-	}
-	if opt.DialTimeout == 0 {
-		opt.DialTimeout = 2 * time.Second
 	}
 	if a.TLS {
 		tc, err := tlsConfig(a)
@@ -97,6 +102,16 @@ func Dial(ctx context.Context, a Address, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("connect to Redis at %s: %w", a.Redacted(), err)
 	}
 	return s, nil
+}
+
+// probe connects to a's address and hangs up: whether anything listens.
+func probe(ctx context.Context, a Address, timeout time.Duration) error {
+	d := net.Dialer{Timeout: timeout}
+	c, err := d.DialContext(ctx, a.Network(), a.HostPort())
+	if err != nil {
+		return err
+	}
+	return c.Close()
 }
 
 func tlsConfig(a Address) (*tls.Config, error) {

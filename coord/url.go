@@ -15,6 +15,7 @@ const DefaultPort = 6379
 // log in. The zero value is not valid; use ParseURL.
 type Address struct {
 	TLS      bool   // rediss://
+	Socket   string // unix://: the path of a Unix socket (then Host and Port are unset)
 	Host     string // host name or IP as written in the URL
 	Port     int
 	Username string // Redis ACL user; empty for the default user
@@ -32,6 +33,7 @@ type Address struct {
 //	redis://:password@host:port  the standard form
 //	redis://user:password@host   a Redis ACL user
 //	rediss://...                 the same over TLS; ?ca=/path/ca.pem adds a CA
+//	unix:///path/to/redis.sock   a Unix socket on this machine (?db=N for a database)
 //
 // A path of /N selects database N. Any other scheme, path or query parameter
 // is an error that names the URL (with the password masked) and the fix.
@@ -64,6 +66,8 @@ func ParseURL(raw string) (Address, error) {
 	case "redis":
 	case "rediss":
 		a.TLS = true
+	case "unix":
+		return parseSocketURL(u, bad)
 	case "advert", "sqlasyncadvert", "tcp":
 		return bad("the %s:// coordination backend of the original BigJob is not supported; run a Redis server and give redis://host[:port]", u.Scheme)
 	case "":
@@ -128,6 +132,33 @@ func ParseURL(raw string) (Address, error) {
 	return a, nil
 }
 
+// parseSocketURL parses unix:///path/to/redis.sock[?db=N].
+func parseSocketURL(u *url.URL, bad func(string, ...any) (Address, error)) (Address, error) {
+	a := Address{Socket: u.Path}
+	switch {
+	case u.Host != "" || u.Opaque != "":
+		return bad("expected unix:///absolute/path/to/the.sock (three slashes, no host)")
+	case !strings.HasPrefix(a.Socket, "/"):
+		return bad("the socket path must be absolute: unix:///path/to/the.sock")
+	case u.User != nil:
+		return bad("unix:// URLs carry no user or password; the socket's permissions guard it")
+	case u.Fragment != "":
+		return bad("unexpected fragment #%s", u.Fragment)
+	}
+	query, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return bad("query %q is malformed (%s); the only parameter is db=<N>", u.RawQuery, err.Error())
+	}
+	for key, vals := range query {
+		n, err := strconv.Atoi(vals[len(vals)-1])
+		if key != "db" || err != nil || n < 0 {
+			return bad("unknown or bad parameter %q; the only parameter is db=<N>", key)
+		}
+		a.DB = n
+	}
+	return a, nil
+}
+
 // URLError is a URL that cannot be used, with what is wrong and how to fix it.
 type URLError struct {
 	What    string // "coordination", "pilot", "unit"
@@ -137,8 +168,21 @@ type URLError struct {
 
 func (e *URLError) Error() string { return fmt.Sprintf("%s URL %q: %s", e.What, e.URL, e.Problem) }
 
-// HostPort is the address to dial, "host:port".
-func (a Address) HostPort() string { return net.JoinHostPort(a.Host, strconv.Itoa(a.Port)) }
+// HostPort is the address to dial: "host:port", or the socket's path.
+func (a Address) HostPort() string {
+	if a.Socket != "" {
+		return a.Socket
+	}
+	return net.JoinHostPort(a.Host, strconv.Itoa(a.Port))
+}
+
+// Network is what to dial: "tcp", or "unix" for a socket.
+func (a Address) Network() string {
+	if a.Socket != "" {
+		return "unix"
+	}
+	return "tcp"
+}
 
 // String is the URL in BigJob's form, password included (redis://pw@host:port);
 // it round-trips through ParseURL. Use Redacted for anything that is logged.
@@ -149,6 +193,13 @@ func (a Address) Redacted() string { return a.format(true) }
 
 func (a Address) format(redact bool) string {
 	var b strings.Builder
+	if a.Socket != "" {
+		b.WriteString("unix://" + (&url.URL{Path: a.Socket}).EscapedPath())
+		if a.DB != 0 {
+			b.WriteString("?db=" + strconv.Itoa(a.DB))
+		}
+		return b.String()
+	}
 	if a.TLS {
 		b.WriteString("rediss://")
 	} else {
@@ -185,9 +236,10 @@ func (a Address) Base() string {
 	return b.String()
 }
 
-// IsLoopback reports whether the host is this machine's loopback interface.
+// IsLoopback reports whether the host is this machine's loopback interface
+// (a Unix socket is on this machine too).
 func (a Address) IsLoopback() bool {
-	if strings.EqualFold(a.Host, "localhost") {
+	if a.Socket != "" || strings.EqualFold(a.Host, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(a.Host)

@@ -23,6 +23,8 @@ func TestParseURLForms(t *testing.T) {
 		{"rediss://cache.example:6380", Address{TLS: true, Host: "cache.example", Port: 6380}, "rediss://cache.example:6380"},
 		{"rediss://pw@cache.example?ca=/etc/ca.pem", Address{TLS: true, Host: "cache.example", Port: 6379, Password: "pw", CAFile: "/etc/ca.pem"}, "rediss://pw@cache.example:6379?ca=%2Fetc%2Fca.pem"},
 		{"redis://[::1]:6379", Address{Host: "::1", Port: 6379}, "redis://[::1]:6379"},
+		{"unix:///home/u/.bigjob/store/redis.sock", Address{Socket: "/home/u/.bigjob/store/redis.sock"}, "unix:///home/u/.bigjob/store/redis.sock"},
+		{"unix:///tmp/a%20b.sock?db=3", Address{Socket: "/tmp/a b.sock", DB: 3}, "unix:///tmp/a%20b.sock?db=3"},
 		{"REDIS://LOCALHOST", Address{Host: "LOCALHOST", Port: 6379}, "redis://LOCALHOST:6379"},
 	}
 	for _, c := range cases {
@@ -54,6 +56,10 @@ func TestParseURLErrors(t *testing.T) {
 		{"rediss://localhost?ca=%zz", `query "ca=%zz" is malformed`},
 		{"rediss://localhost?ca=/x;y=1", "is malformed"},
 		{"rediss://localhost?ca=", "ca is empty"},
+		{"unix://host/x.sock", "three slashes, no host"},
+		{"unix:///x.sock?db=a", `bad parameter "db"`},
+		{"unix:///x.sock?ca=/y", `bad parameter "ca"`},
+		{"unix://pw@/x.sock", "carry no user or password"},
 	}
 	for _, c := range cases {
 		t.Run(c.in, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -108,7 +109,39 @@ func TestRedisRestartMidRun(t *testing.T) {
 	srv, err := redisserver.StartPersistent(t.TempDir())
 	require.NoError(t, err)
 	t.Cleanup(srv.Stop)
-	s := newService(t, srv.URL)
+	runThroughStoreCrash(t, srv.URL, func() {
+		srv.Kill()
+		time.Sleep(2 * time.Second) // an outage, well inside the agents' grace period
+		require.NoError(t, srv.Restart(ctxT(t)))
+	})
+}
+
+// Fault injection: the redis-server of the lasting local store is SIGKILLed
+// while units run; its supervisor restarts it from its append-only file,
+// agents and the caller reconnect, and no acknowledged unit is lost.
+func TestLocalStoreKilledMidRun(t *testing.T) {
+	home := privateHome(t)
+	// redis-server names itself "redis-server unixsocket:<socket>"
+	servers := func() []int {
+		return proc.WithArgs("redis-server unixsocket:" + filepath.Join(home, "store", "redis.sock"))
+	}
+	var killed int
+	runThroughStoreCrash(t, fmt.Sprintf("redis://localhost:%d", testenv.FreePort(t)), func() {
+		s := servers()
+		require.Len(t, s, 1)
+		killed = s[0]
+		require.NoError(t, syscall.Kill(killed, syscall.SIGKILL))
+	})
+	restarted := servers()
+	require.Len(t, restarted, 1)
+	require.NotEqual(t, killed, restarted[0], "the supervisor started a new redis-server")
+}
+
+// runThroughStoreCrash runs 300 short units on a 2-slot pilot of a service
+// at url, calls crash once 60 are Done, and checks that every unit ends
+// Done and is seen Done once.
+func runThroughStoreCrash(t *testing.T, url string, crash func()) {
+	s := newService(t, url)
 	done := countDone(t, s)
 	_, dir := newPilot(t, s, 2)
 	defer func() {
@@ -120,9 +153,7 @@ func TestRedisRestartMidRun(t *testing.T) {
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return done.total() >= 60 }, bound, 5*time.Millisecond)
 
-	srv.Kill()
-	time.Sleep(2 * time.Second) // an outage, well inside the agents' grace period
-	require.NoError(t, srv.Restart(ctxT(t)))
+	crash()
 
 	require.NoError(t, s.Wait(ctxT(t)))
 	for _, d := range collect(t, us) {

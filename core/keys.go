@@ -9,11 +9,12 @@ import (
 	"path/filepath"
 
 	"github.com/bigjob-go/bigjob/coord"
+	"github.com/bigjob-go/bigjob/coord/userstore"
 )
 
 // EnvHome names the directory of the library's private files (the services'
-// signing keys); default ~/.bigjob.
-const EnvHome = "BIGJOB_HOME"
+// signing keys, the lasting local store); default ~/.bigjob.
+const EnvHome = userstore.EnvHome
 
 // Signing keys. A Service makes a random key (coord.Key), signs every unit
 // and pilot description it writes with it, and hands it to its agents
@@ -25,13 +26,9 @@ const EnvHome = "BIGJOB_HOME"
 
 // keyPath is where the key of a service is kept.
 func keyPath(serviceID string) (string, error) {
-	home := os.Getenv(EnvHome)
-	if home == "" {
-		h, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("find the home directory for the service keys (set %s): %w", EnvHome, err)
-		}
-		home = filepath.Join(h, ".bigjob")
+	home, err := userstore.Home()
+	if err != nil {
+		return "", err
 	}
 	return filepath.Join(home, "keys", serviceID+".key"), nil
 }

@@ -1,9 +1,15 @@
 package core_test
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/bigjob-go/bigjob/coord/userstore"
+	"github.com/bigjob-go/bigjob/core"
 )
 
 // TestMain keeps the services' signing keys of the tests in a private
@@ -19,8 +25,15 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	os.Setenv("BIGJOB_HOME", home)
+	os.Setenv(core.EnvHome, home)
+	os.Setenv(userstore.EnvIdle, "5s") // the tests' lasting local stores do not linger
 	code := m.Run()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	if err := userstore.Stop(ctx, filepath.Join(home, "store")); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	cancel()
 	os.RemoveAll(home)
 	os.Exit(code)
 }

@@ -21,7 +21,7 @@ const DefaultCoordinationURL = "redis://localhost:6379"
 // a site or a user whose Redis is elsewhere.
 const EnvCoordinationURL = "BIGJOB_COORDINATION_URL"
 
-// EnvNoEmbedded, set to 1, turns the embedded-server fallback off.
+// EnvNoEmbedded, set to 1, turns the local stand-in store off (NoEmbedded).
 const EnvNoEmbedded = "BIGJOB_NO_EMBEDDED_REDIS"
 
 // EnvAgent names the pilot-agent binary, if Options.AgentPath is empty.
@@ -35,16 +35,21 @@ type Options struct {
 	// DefaultCoordinationURL. A URL of the original BigJob's Advert backend
 	// (advert://, sqlasyncadvert://), which is gone, stands for that default,
 	// with a warning, as the original's own bigjob class had it. When it
-	// names a loopback address where nothing listens, an embedded in-process
-	// server is started there (see NoEmbedded).
+	// names a loopback address where nothing listens (and not a privileged
+	// port, which would be a typo), the user's lasting local store stands in
+	// for it (package coord/userstore; started if it is not running), or,
+	// where no redis-server is installed to run that, a store inside this
+	// process (see NoEmbedded).
 	CoordinationURL string
 
-	// NoEmbedded turns the embedded fallback off: an unreachable Redis is an
-	// error. The environment variable BIGJOB_NO_EMBEDDED_REDIS=1 does the same.
+	// NoEmbedded turns the local stand-in store off: an unreachable Redis is
+	// an error. The environment variable BIGJOB_NO_EMBEDDED_REDIS=1 does the
+	// same.
 	NoEmbedded bool
 
-	// Warnings receives the one-line warning printed when the embedded server
-	// starts. Default os.Stderr; io.Discard silences it.
+	// Warnings receives the one-line warnings printed when a local store
+	// stands in for the coordination URL, or the URL is the original's
+	// Advert backend. Default os.Stderr; io.Discard silences them.
 	Warnings io.Writer
 
 	// AgentPath is the pilot-agent binary. Default: $BIGJOB_AGENT, then
@@ -97,7 +102,7 @@ type Options struct {
 	FinishedTTL time.Duration
 
 	// reconnect: the options open an existing object by its URL, so no
-	// embedded server is started (an empty one would not hold it).
+	// empty store is started (it would not hold it); see reconnectOptions.
 	reconnect bool
 }
 

@@ -122,6 +122,10 @@ func (s *Service) CreatePilot(ctx context.Context, pd PilotDescription) (*Pilot,
 	if err != nil {
 		return nil, fmt.Errorf("create pilot: %w", err)
 	}
+	if h := resource.Hostname(); h != "" && !adaptors.IsLocalHost(h) && s.d.store.Address().Socket != "" {
+		return nil, fmt.Errorf("create pilot on %s: the service's coordination store is your local store (%s), which an agent on another host cannot reach; give the service a coordination URL of a Redis that %s can reach",
+			pd.ServiceURL, s.d.store.Address().Redacted(), h)
+	}
 	if h := resource.Hostname(); s.d.addr.IsLoopback() && h != "" && !adaptors.IsLocalHost(h) {
 		s.d.log.Warn("the pilot's agent runs on another host but the coordination store has a loopback address, "+
 			"which that host cannot reach; give the service a coordination URL with an address the host can reach",
@@ -162,7 +166,7 @@ func (s *Service) CreatePilot(ctx context.Context, pd PilotDescription) (*Pilot,
 		Agent: adaptors.Agent{
 			Path: agent,
 			Args: append([]string{"-pilot", id, "-service", s.id}, hookArgs...),
-			Env:  []string{adaptors.EnvCoordination + "=" + coord.Credentials{URL: s.d.addr.String(), Key: key}.Encode()},
+			Env:  []string{adaptors.EnvCoordination + "=" + coord.Credentials{URL: s.d.store.Address().String(), Key: key}.Encode()},
 		},
 	}
 	h, err := adaptor.Submit(ctx, req)

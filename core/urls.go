@@ -64,8 +64,8 @@ func resolvePilotDomain(ctx context.Context, addr coord.Address, name string, o 
 }
 
 // reconnectOptions are the options of a reconnection by URL: it may use a
-// store this process already has (an embedded server included), but never
-// starts an embedded server, which would be empty.
+// store this process already has, and the user's lasting local store (which
+// it starts if it keeps data on disk), but never starts an empty store.
 func reconnectOptions(o Options) Options {
 	o = o.withDefaults()
 	o.reconnect = true
@@ -75,8 +75,12 @@ func reconnectOptions(o Options) Options {
 // reconnectError explains that the store a URL names cannot be reached.
 func reconnectError(what string, addr coord.Address, err error) error {
 	if coord.IsRefused(err) {
-		return fmt.Errorf("%s: nothing listens at %s, the coordination store its URL names; start that Redis again (an embedded store ends with the process that started it): %w",
-			what, addr.Redacted(), err)
+		why := ""
+		if addr.IsLoopback() && addr.Socket == "" {
+			why = ", and no local coordination store of yours (running, or kept on disk) stands in for it"
+		}
+		return fmt.Errorf("%s: nothing listens at %s, the coordination store its URL names%s; start that Redis again: %w",
+			what, addr.Redacted(), why, err)
 	}
 	return err
 }

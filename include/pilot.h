@@ -7,7 +7,9 @@
  * submitted to one pilot, or to the service-wide queue that all pilots of the
  * service pull from (late binding; pilot_dataservice spreads units over
  * several services). Pilots and units are coordinated through Redis; with no
- * Redis on a loopback address the library starts an embedded server there.
+ * Redis on a loopback address the user's lasting local coordination store
+ * stands in for it (a redis-server on a private socket in ~/.bigjob/store,
+ * started if need be; see docs/ARCHITECTURE.md).
  *
  * Conventions
  *
@@ -178,9 +180,9 @@ pilot_status pilot_flush_all(int64_t timeout_ms);
  *                           rediss://host:port?ca=<pem file>
  *   "agent_path"            the pilot-agent binary (default: $BIGJOB_AGENT,
  *                           next to the program, or on PATH)
- *   "no_embedded"           true: no embedded server when nothing listens on
- *                           a loopback address (also BIGJOB_NO_EMBEDDED_REDIS=1)
- *   "quiet"                 true: do not print the embedded-server warning
+ *   "no_embedded"           true: no local store stands in when nothing listens
+ *                           on a loopback address (also BIGJOB_NO_EMBEDDED_REDIS=1)
+ *   "quiet"                 true: do not print the warning that says so
  *   "heartbeat_interval_ms" agent heartbeat, default 1000
  *   "heartbeat_timeout_ms"  a running pilot silent this long is Failed, default 10000
  *   "store_grace_ms"        an agent without its store this long stops, default 60000
@@ -214,8 +216,8 @@ pilot_status pilot_service_new(const char *options_json, pilot_service *out);
  * pilot_service_wait waits for every unit of the service, whichever process
  * submitted it; pilot_service_cancel cancels it. Adding units or pilots needs
  * the service's signing key (PILOT_ENOKEY otherwise). Freeing the handle does
- * not cancel the service. No embedded server is started: the store must be
- * running (one this process already uses, an embedded one included, will do).
+ * not cancel the service. No empty store is started: the store must be
+ * running, or be the local store with its records kept on disk.
  * Errors: PILOT_EINVAL (not a service URL, bad options), PILOT_ENOTFOUND (no
  * such service, or its records expired), PILOT_ESTORE. */
 pilot_status pilot_service_open(const char *service_url, const char *options_json, pilot_service *out);

@@ -7,6 +7,12 @@
 // ps would show them.
 //
 //	pilot-agent -pilot bj-<uuid> -service pcs-<uuid> [-coordination-file F] [-walltime-margin 10s] [-mpirun LAUNCHER] [-hook SHA256]...
+//	pilot-agent -store DIR
+//
+// With -store it runs instead this user's lasting local coordination store
+// in DIR (package coord/userstore), which the library starts when a script
+// names a loopback Redis where nothing listens; it exits once the store has
+// held no key for $BIGJOB_STORE_IDLE (default 10 min).
 //
 // Each -hook names a hook plugin by the sha256 of its manifest; the agent
 // loads it from the coordination store and checks it against that digest.
@@ -28,6 +34,8 @@ import (
 
 	"github.com/bigjob-go/bigjob/agent"
 	"github.com/bigjob-go/bigjob/coord"
+	"github.com/bigjob-go/bigjob/coord/userstore"
+	"github.com/bigjob-go/bigjob/internal/proc"
 )
 
 func main() {
@@ -38,8 +46,19 @@ func main() {
 	margin := flag.Duration("walltime-margin", 0, "end the pilot this long before its walltime (batch jobs)")
 	var hooks hookList
 	flag.Var(&hooks, "hook", "sha256 of a hook plugin's manifest, in the coordination store (repeatable, in order)")
+	store := flag.String("store", "", "run this user's lasting local coordination store in this folder instead (the library starts it)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if *store != "" {
+		proc.CloseInherited() // it outlives its starter: hold none of its pipes
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+		defer stop()
+		if err := userstore.Supervise(ctx, *store, userstore.Idle(), log); err != nil {
+			log.Error("local coordination store failed", "err", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(log, *pilot, *service, *mpirun, *coordFile, *margin, hooks); err != nil {
 		log.Error("agent failed", "err", err)
 		if errors.Is(err, agent.ErrStoreLost) {

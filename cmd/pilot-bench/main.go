@@ -33,7 +33,8 @@
 //	               return of a unit's, a pilot's, a service's and a data
 //	               service's wait
 //	seed           examples/example.py with NUMBER_JOBS=1000, on a
-//	               redis-server at localhost:6379 and on the embedded default
+//	               redis-server at localhost:6379 and, with nothing there, on
+//	               the lasting local store (started by the script; running)
 //	peers          Parsl (HTEX) and Dask on the same /bin/true tasks, from
 //	               build/bench-venv (bench/peers.py)
 //	wide_pilot     (not in the default -cases) one fork pilot with a slot per

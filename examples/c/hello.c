@@ -5,8 +5,8 @@
  * wait, cancel.
  *
  * The coordination store is redis://localhost:6379, or $PILOT_COORDINATION_URL
- * if set; with no Redis on localhost the library runs an embedded server (and
- * says so on stderr). Each unit's output lands in
+ * if set; with no Redis on localhost the library uses your lasting local
+ * coordination store (and says so on stderr). Each unit's output lands in
  * $HOME/agent/bj-<pilot uuid>/sj-<unit uuid>/stdout.txt.
  *
  * Build (after make install):

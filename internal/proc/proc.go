@@ -1,6 +1,7 @@
 // Package proc reads the Linux process table (/proc): process start times
 // (to tell a live process from a reused pid), the members of a session, and
-// processes carrying an environment marker. It kills whole sessions.
+// processes carrying an environment marker. It kills whole sessions, and
+// closes what a daemon inherited.
 package proc
 
 import (
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/bigjob-go/bigjob/internal/ctxsleep"
 )
@@ -164,4 +167,42 @@ func WithEnv(name, value string) []int {
 		}
 	}
 	return out
+}
+
+// WithArgs lists the live processes whose command line holds the arguments
+// args, in order and next to each other (tests use it to find the processes
+// of a store).
+func WithArgs(args ...string) []int {
+	want := []byte(strings.Join(args, "\x00") + "\x00")
+	var out []int
+	for _, pid := range all() {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		if err == nil && bytes.Contains(append(b, 0), want) && Alive(pid, 0) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// CloseInherited closes the file descriptors above stderr that this process
+// inherited from the one that started it: those without close-on-exec,
+// which the Go runtime sets on every descriptor it opens itself. A daemon
+// calls it first, so that it does not keep a pipe of its starter open for
+// its whole life (a reader at the other end would wait for EOF that long;
+// Python 2 makes its pipes inheritable).
+func CloseInherited() {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd <= 2 {
+			continue
+		}
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err == nil && flags&unix.FD_CLOEXEC == 0 {
+			unix.Close(fd)
+		}
+	}
 }

@@ -63,13 +63,11 @@ Added:
     --clean            {"state_file", "removed"}
   The document is printed with sorted keys.
 
-A pilot outlives the pilot-cli call that started it only when its
-coordination store does: use a Redis server that keeps running (redis-server).
-With no Redis server at a loopback URL, the library starts an embedded
-in-process store (and warns so); it stops when the pilot-cli call exits, so
-the pilot it just started loses its store and stops too, and later calls
-cannot find it. Single-call actions (--version, --clean, --help) work with
-either.
+A pilot outlives the pilot-cli call that started it, and later calls find
+it, as long as its coordination store keeps running: a Redis server, or, with
+no Redis server at a loopback URL, your lasting local coordination store,
+which the library starts (and warns so) in ~/.bigjob/store ($BIGJOB_HOME) and
+which stops by itself once it has held nothing for a while.
 """
 from __future__ import absolute_import, print_function
 
@@ -92,11 +90,10 @@ Each call does one action. The URLs of the pilots started here are kept in
 ~/.bigjob/pilot-cli.p. Put -- before a command or arguments that start with
 "-": %(prog)s --run_cu PILOT_URL -- /bin/echo -n hi
 
-A pilot outlives this command only when its coordination store does: point
---coordination at a running Redis server. With no Redis server at a loopback
-URL, the library starts an embedded in-process store, which stops when this
-command exits, and the pilot with it: use that only for single-call actions
-such as --version.
+With no Redis server at a loopback URL, the library uses your lasting local
+coordination store in ~/.bigjob/store, which outlives this command, so later
+calls find the pilot; point --coordination at a Redis server to use that
+instead.
 
 Exit status: 0 on success, 1 on errors of the pilot API, 2 on usage errors."""
 

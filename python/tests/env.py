@@ -1,9 +1,11 @@
 """Test environment: coordination stores and scratch directories.
 
-Each test class gets both backends the issue asks for: a private
-redis-server on a free port (started here, killed at the end) and the
-embedded server (a loopback URL where nothing listens: the library starts its
-in-process server there, which is the fallback path itself).
+Each test class gets both backends users meet: a private redis-server on a
+free port (started here, killed at the end) and a loopback URL where nothing
+listens, for which the library uses the user's lasting local coordination
+store (in $BIGJOB_HOME/store; `make test` runs the tests under
+scripts/test-home.sh, which gives them a home of their own and stops its
+store at the end).
 
 A missing redis-server fails the tests unless BIGJOB_TEST_NO_REDIS=1 says to
 skip them on purpose. Works on Python 2.7 and 3.
@@ -70,9 +72,63 @@ class RedisServer(object):
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+# The name of the backend of a loopback URL where nothing listens.
+LOCAL = "local store"
+
+
+def library_home():
+    """The library's home of this process (keys, the lasting local store)."""
+    return os.environ.get("BIGJOB_HOME") or os.path.join(os.path.expanduser("~"), ".bigjob")
+
+
+def store_supervisors(home):
+    """Ids of the live supervisors of the lasting local store in home."""
+    want = ("-store\0%s\0" % os.path.join(home, "store")).encode()
+    pids = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                if want in f.read():
+                    pids.append(int(pid))
+        except (IOError, OSError, ValueError):
+            pass
+    return pids
+
+
+def stop_local_store(home):
+    """Stops the lasting local store in home, if it runs, and waits until
+    its supervisor has exited (it holds supervisor.lock for its life)."""
+    import fcntl
+    store = os.path.join(home, "store")
+    sock = os.path.join(store, "redis.sock")
+    if os.path.exists(sock):
+        s = socket.socket(socket.AF_UNIX)
+        try:
+            s.connect(sock)
+            s.sendall(b"*1\r\n$8\r\nSHUTDOWN\r\n")
+            s.recv(64)
+        except (IOError, OSError, socket.error):
+            pass
+        finally:
+            s.close()
+    lock = os.path.join(store, "supervisor.lock")
+    if not os.path.exists(lock):
+        return
+    with open(lock) as f:
+        deadline = time.time() + 30
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except (IOError, OSError):
+                if time.time() > deadline:
+                    raise AssertionError("the local store's supervisor in %s did not exit" % store)
+                time.sleep(0.05)
+
+
 def backends():
     """(name, url) pairs: a real redis-server (None when skipped on purpose)
-    and the embedded server. Returns the servers to stop too."""
+    and LOCAL. Returns the servers to stop too."""
     out, servers = [], []
     if which("redis-server") is None and os.environ.get("BIGJOB_TEST_NO_REDIS") == "1":
         sys.stderr.write("redis-server not installed and BIGJOB_TEST_NO_REDIS=1: real-Redis tests skipped\n")
@@ -80,7 +136,7 @@ def backends():
         r = RedisServer()
         servers.append(r)
         out.append(("redis-server", r.url))
-    out.append(("embedded", "redis://localhost:%d" % free_port()))
+    out.append((LOCAL, "redis://localhost:%d" % free_port()))
     return out, servers
 
 

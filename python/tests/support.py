@@ -15,7 +15,7 @@ from tests import env
 
 class BackendCase(unittest.TestCase):
     """setUpClass starts a private redis-server; self.backends lists it and
-    the embedded backend. Tests loop over self.backends (Python 2.7 has no
+    the local-store backend (env.LOCAL). Tests loop over self.backends (Python 2.7 has no
     subTest) and name the backend in their messages."""
 
     @classmethod

@@ -84,10 +84,15 @@ class TestBadInput(BackendCase):
         self.assertPilotError("expected <pilot or queue>:jobs:sj-<uuid>", pilot.ComputeUnit,
                               cu_url="redis://localhost:1/bigjob:bj-1:h")
         name, url = self.backends[-1]
-        self.service(url)  # starts the embedded server, so the lookup reaches a store
+        self.service(url)  # reaches the local store, so the lookup does too
         e = self.assertPilotError("not found", pilot.PilotCompute,
                                   pilot_url=url + "/bigjob:bj-00000000-0000-0000-0000-000000000000:localhost")
         self.assertEqual(e.status, -4)  # PILOT_ENOTFOUND
+
+    def test_privileged_port_is_not_stood_in(self):
+        # a typo, not a place for the local store: the error names the address
+        e = self.assertPilotError("port 1 is a privileged port", pilot.PilotComputeService, "redis://localhost:1")
+        self.assertIn("redis://localhost:1", str(e))
 
 
 if __name__ == "__main__":

@@ -2,10 +2,12 @@
 new `python -m pilot.cli` process with HOME and the working directory set to
 temporary directories, and a timeout.
 
-Flows that span several calls use a private redis-server (tests/env.py): a
-pilot outlives the call that started it only when its coordination store
-does, and the embedded store stops with the call that started it. Single-call
-actions (--version, usage errors) also run against the embedded backend.
+Flows that span several calls use a private redis-server (tests/env.py);
+TestWalkthrough runs the original documentation's sequence on it and on a
+loopback URL where nothing listens (the lasting local store, which outlives
+each call). Single-call actions (--version, usage errors) run against both.
+Every call uses the library home of this process (env.library_home()), so
+that the test and its pilot-cli calls share one local store.
 Every pilot a test starts is canceled in tearDown.
 
 Works on Python 2.7 and 3:
@@ -31,7 +33,7 @@ from tests.support import run_process
 
 TIMEOUT = 60  # seconds, for every pilot-cli call
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-PILOT_URL = r"redis://127\.0\.0\.1:\d+/bigjob:bj-" + UUID + r":[^\s:]+"
+PILOT_URL = r"redis://(?:127\.0\.0\.1|localhost):\d+/bigjob:bj-" + UUID + r":[^\s:]+"
 CU_URL = PILOT_URL + r":jobs:sj-" + UUID
 PY3 = sys.version_info[0] >= 3
 
@@ -82,7 +84,7 @@ class CLICase(unittest.TestCase):
         backends, cls._servers = env.backends()
         d = dict(backends)
         cls.redis = d.get("redis-server")
-        cls.embedded = d["embedded"]
+        cls.local = d[env.LOCAL]
 
     @classmethod
     def tearDownClass(cls):
@@ -93,6 +95,7 @@ class CLICase(unittest.TestCase):
         self.home = tempfile.mkdtemp(prefix="pytest-cli-home-")
         self.work = tempfile.mkdtemp(prefix="pytest-cli-work-")
         self.started = []  # pilot URLs printed by --submit_pilot
+        self.calls = []  # the Result of every call
 
     def tearDown(self):
         urls = list(self.started)
@@ -123,11 +126,12 @@ class CLICase(unittest.TestCase):
         command, default this interpreter's -m pilot.cli)."""
         timeout = kwargs.pop("timeout", TIMEOUT)
         e = dict(kwargs.pop("base_env", os.environ))
-        e.update({"PYTHONPATH": env.PYTHON_DIR, "HOME": self.home})
+        e.update({"PYTHONPATH": env.PYTHON_DIR, "HOME": self.home, "BIGJOB_HOME": env.library_home()})
         e.update(kwargs.pop("env", {}))
         cmd = kwargs.pop("cmd", [sys.executable, "-m", "pilot.cli"])
         done = run_process(cmd + list(args), cwd=self.work, env=e, timeout=timeout)
         r = Result(args, done.status, done.out, done.err)
+        self.calls.append(r)
         if done.timed_out:
             self.fail("timed out after %ds: %r" % (timeout, r))
         for url in re.findall(r"^Started Pilot: (\S+)$", r.out, re.M):
@@ -160,8 +164,8 @@ class CLICase(unittest.TestCase):
         m = re.search(r"^%s\t(\S+)$" % re.escape(pilot_url), r.out, re.M)
         return m.group(1) if m else None
 
-    def running_pilot(self, *extra):
-        url = self.submit_pilot(self.need_redis(), *extra)
+    def running_pilot(self, *extra, **kwargs):
+        url = self.submit_pilot(kwargs.get("store") or self.need_redis(), *extra)
         state = wait_for(lambda: self.pilot_state(url) == "Running" and "Running")
         self.assertEqual(state, "Running", "pilot %s did not start" % url)
         return url
@@ -359,6 +363,49 @@ class TestUnits(CLICase):
         self.assertEqual(sorted(l.split("\t")[3] for l in rows), ["Canceled", "Done"])
 
 
+class TestWalkthrough(CLICase):
+    """The sequence of the original's documentation, one pilot-cli call
+    each: create a pilot, submit units, list them, wait, cancel. The pilot
+    outlives each call on a real Redis and, where nothing listens, on the
+    lasting local store. Units are submitted from both interpreters."""
+
+    def walkthrough(self, store):
+        p = self.running_pilot("--number_cores", "2", store=store)
+        cu1 = self.submit_cu(p, "/bin/echo", "first")
+        other = other_interpreter()
+        if other is None:
+            cu2 = self.submit_cu(p, "/bin/echo", "second")
+        else:
+            cmd, e = other
+            r = self.ok("--submit_cu", p, "/bin/echo", "second", cmd=cmd + ["-m", "pilot.cli"], base_env=e)
+            cu2 = re.match(r"^Started ComputeUnit: (%s)\n$" % CU_URL, r.out).group(1)
+
+        r = self.ok("--wait_cus", p)
+        self.assertEqual(r.out, "Waiting for termination\nAll CUs of %s terminated\n" % p)
+        rows = [l for l in self.ok("--list_cus", p).out.splitlines() if re.match(r"^\d+\t", l)]
+        self.assertEqual(sorted(l.split("\t")[1] for l in rows), sorted(u.rsplit(":", 1)[1] for u in (cu1, cu2)))
+        self.assertEqual([l.split("\t")[3] for l in rows], ["Done", "Done"])
+        self.assertEqual((self.cu_state(cu1), self.cu_state(cu2)), ("Done", "Done"))
+        sj = lambda url: url.rsplit(":", 1)[-1]
+        self.assertEqual(self.outputs(), {sj(cu1): "first\n", sj(cu2): "second\n"})
+
+        r = self.ok("--cancel_pilot", p)
+        self.assertEqual(r.out, "Terminated Pilot: %s\n" % p)
+        self.assertIn("No pilot found", self.ok("--list_pilots").out)
+        self.assertIn("State: Done\n", self.ok("--list_cus", p).out)
+        return p
+
+    def test_on_redis(self):
+        self.walkthrough(self.need_redis())
+
+    def test_on_the_local_store(self):
+        self.walkthrough(self.local)
+        submit = [r for r in self.calls if "--submit_pilot" in r.args][0]
+        self.assertIn("no Redis server at %s; using your lasting local coordination store in %s"
+                      % (self.local, os.path.join(env.library_home(), "store")), submit.err)
+        self.assertEqual(submit.err.count("\n"), 1, "one warning line: %r" % submit)
+
+
 EXPLAIN_KEYS = set(["unit", "state", "queue", "queue_length", "slots", "pilot", "attempts", "max_attempts",
                     "lost_reason", "reason", "summary", "pilots"])
 OUTLOOK_KEYS = set(["name", "state", "slots", "last_heartbeat", "heartbeat_age_s", "can_take", "why"])
@@ -500,7 +547,7 @@ class TestSingleCalls(CLICase):
     """Actions that need no pilot; each runs against both backends."""
 
     def urls(self):
-        return [u for u in (self.redis, self.embedded) if u]
+        return [u for u in (self.redis, self.local) if u]
 
     def test_version(self):
         import pilot
@@ -515,7 +562,7 @@ class TestSingleCalls(CLICase):
         r = self.ok("--help")
         for word in ("--submit_pilot", "--pilot_description", "--run_cu", "--wait_cus", "--cancel_cu",
                      "--compute_unit_description", "--get_cu_state", "--explain", "explain CU_URL", "--json",
-                     "embedded", "Redis"):
+                     "lasting local", "Redis"):
             self.assertIn(word, r.out)
 
     def test_bad_pilot_description(self):
@@ -540,7 +587,7 @@ class TestSingleCalls(CLICase):
         self.assertTrue(r.err.startswith("pilot-cli: "), r)
         self.assertIn("bogus", r.err)
         self.assertNotIn("Traceback", r.err)
-        # nothing listens there and the embedded fallback is off
+        # nothing listens there and the local store is off
         r = self.cli("-c", "redis://127.0.0.1:%d" % env.free_port(), "--submit_pilot", "fork://localhost",
                      env={"BIGJOB_NO_EMBEDDED_REDIS": "1"})
         self.assertEqual(r.status, 1, r)

@@ -1,14 +1,16 @@
-"""The compute API end to end, on a real redis-server and the embedded server."""
+"""The compute API end to end, on a real redis-server and the lasting local store."""
 import os
 import re
+import shutil
 import signal
+import tempfile
 import threading
 import time
 import unittest
 
 import pilot
 from pilot import State, _ffi
-from tests.support import BackendCase, sandbox_outputs
+from tests.support import BackendCase, run_python, sandbox_outputs
 
 
 def processes_with(marker):
@@ -240,11 +242,11 @@ class TestCompute(BackendCase):
 
 class TestReconnect(BackendCase):
     def test_second_process_reconnects(self):
-        from tests.support import run_python
-        # only the real Redis outlives this process's embedded server
-        name, url = self.backends[0]
-        if name != "redis-server":
-            self.skipTest("needs redis-server")
+        # both stores outlive this process's hold on them
+        for name, url in self.backends:
+            self.check_second_process_reconnects(name, url)
+
+    def check_second_process_reconnects(self, name, url):
         pcs, pc, wd = self.pilot(url, 1)
         cu = pc.submit_compute_unit({"executable": "/bin/echo", "arguments": ["reconnected"]})
         cu.wait()
@@ -264,9 +266,9 @@ pc.cancel()
 print(pc.get_state())
 """ % (pc.get_url(), cu.get_url())
         status, out, err = run_python(code)
-        self.assertEqual(status, 0, err)
-        self.assertEqual(out.split(), ["Running", "Done", "0", "1", "reconnected", "Done", "Done"])
-        self.assertEqual(pc.get_state(), State.Done)
+        self.assertEqual(status, 0, "%s: %s" % (name, err))
+        self.assertEqual(out.split(), ["Running", "Done", "0", "1", "reconnected", "Done", "Done"], name)
+        self.assertEqual(pc.get_state(), State.Done, name)
 
 
 if __name__ == "__main__":
@@ -276,12 +278,12 @@ if __name__ == "__main__":
 class TestHandlesAreFreed(unittest.TestCase):
     """Objects in reference cycles (a service and its pilots, a data service
     and its units, callbacks) are collected and their library handles freed,
-    on Python 2.7 too: the embedded server the script started then stops,
+    on Python 2.7 too: the in-process store the script started (where no
+    redis-server is installed to run the lasting local store) then stops,
     since nothing uses it any more."""
 
     def test_no_handle_outlives_its_objects(self):
         from tests import env
-        from tests.support import run_python
         code = """
 import gc, socket, sys, tempfile, time
 import pilot
@@ -306,6 +308,9 @@ for _ in range(100):
         print("closed")
         break
 """ % env.free_port()
-        status, out, err = run_python(code)
+        no_redis_server = tempfile.mkdtemp(prefix="pytest-path-")
+        self.addCleanup(shutil.rmtree, no_redis_server, True)
+        status, out, err = run_python(code, {"PATH": no_redis_server})
         self.assertEqual(status, 0, err)
+        self.assertIn("started an in-process coordination server", err)
         self.assertEqual(out.split(), ["0", "closed"], err)

@@ -3,9 +3,9 @@ waiting for all of its units, ComputeUnit.explain(), and the service options
 max_attempts and finished_ttl.
 
 The reconnection tests create the service in another interpreter that exits
-without canceling it, so they need a coordination store that outlives that
-process: the private redis-server (the embedded store ends with the process
-that started it). The explain tests run on both backends.
+without canceling it, on the private redis-server (test_scripts and
+test_compute run workflows across processes on the lasting local store too).
+The explain tests run on both backends.
 
 Works on Python 2.7 and 3:
     cd python && python3 -m pytest tests/test_reconnect.py

@@ -2,7 +2,7 @@
 
 Each script runs in a fresh temporary directory as its cwd, with
 COORDINATION_URL naming one backend of tests/env.py (a private redis-server,
-or the embedded server), under Python 3 and Python 2.7 (the Python-2-only
+or a loopback URL where nothing listens: the lasting local store), under Python 3 and Python 2.7 (the Python-2-only
 scripts under 2.7 alone). The tests check the exit status, the printed lines,
 the files every unit wrote where BigJob puts them
 (<working_directory>/bj-<uuid>/sj-<uuid>/<output>, agent logs beside
@@ -18,10 +18,12 @@ import ast
 import glob
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -113,9 +115,11 @@ class ScriptCase(BackendCase):
 
     # --- running -------------------------------------------------------------------------------------
 
-    def run_script(self, name, version, backend, url, **env_extra):
-        """Runs examples/scripts/<name> in a fresh cwd (COORDINATION_URL=url
-        and env_extra in its environment); returns its Run."""
+    def run_script(self, name, version, backend, url, args=(), keep=False, **env_extra):
+        """Runs examples/scripts/<name> with args in a fresh cwd
+        (COORDINATION_URL=url and env_extra in its environment); returns its
+        Run. Processes the script left in its cwd are killed unless keep
+        (a script that leaves its pilot running on purpose)."""
         if not have_interpreter(version):
             self.skipTest("Python %d is not available" % version)
         cwd = tempfile.mkdtemp(prefix="pytest-script-")
@@ -124,9 +128,17 @@ class ScriptCase(BackendCase):
         cmd, e = interpreter(version)
         e["COORDINATION_URL"] = url
         e.update(env_extra)
-        done = run_process(cmd + [os.path.join(SCRIPTS, name)], cwd=cwd, env=e, timeout=TIMEOUT)
+        done = run_process(cmd + [os.path.join(SCRIPTS, name)] + list(args), cwd=cwd, env=e, timeout=TIMEOUT)
         run.seconds, run.status, run.timed_out = done.seconds, done.status, done.timed_out
         run.out, run.err = done.out, done.err
+        if keep:
+            self.addCleanup(self.collect_leftovers, run, cwd)  # should the test fail before it ends them
+            return run
+        self.collect_leftovers(run, cwd)
+        return run
+
+    def collect_leftovers(self, run, cwd):
+        """Records in run.leftovers, and kills, the processes left in cwd."""
         # cancel() returns when no process of the pilots is left; allow a moment, then clean up
         deadline = time.time() + 5
         while processes_under(cwd) and time.time() < deadline:
@@ -137,7 +149,6 @@ class ScriptCase(BackendCase):
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-        return run
 
     def assert_ran(self, run):
         """Exit status 0, no traceback, the backend that was asked for, and
@@ -145,10 +156,11 @@ class ScriptCase(BackendCase):
         self.assertFalse(run.timed_out, "timed out: %s" % run)
         self.assertEqual(run.status, 0, str(run))
         self.assertNotIn("Traceback", run.err, str(run))
-        if run.backend == "embedded":
-            self.assertIn("embedded", run.err, "the embedded server was not started: %s" % run)
+        local = "no Redis server at %s; using your lasting local coordination store in " % run.url
+        if run.backend == env.LOCAL:
+            self.assertIn(local, run.err, "the local store was not used: %s" % run)
         else:
-            self.assertNotIn("embedded", run.err, "the embedded server was started: %s" % run)
+            self.assertNotIn("local coordination store", run.err, "the local store was used: %s" % run)
         self.assertEqual(run.leftovers, [], "processes left in %s after the script ended: %s" % (run.cwd, run))
 
     def assert_lines(self, run, patterns):
@@ -291,6 +303,62 @@ class ScriptCase(BackendCase):
 
     def test_original_styles_python2(self):
         self.check_original_styles(2)
+
+    # --- 2c. a workflow across two scripts: print the URLs, reconnect in another process --------------
+
+    def check_reconnect_by_url(self, version):
+        for backend, url in self.backends:
+            first = self.run_script("leave_running.py", version, backend, url, keep=True)
+            self.assert_ran(first)
+            m = self.assert_lines(first, ["PCS: %s/pcs/(pcs-%s)" % (re.escape(url), UUID),
+                                          "Pilot: (%s/bigjob:(%s):localhost)" % (re.escape(url), BJ_ID)]
+                                  + ["CU: (%s/bigjob:%s:localhost:jobs:(%s)) Done" % (re.escape(url), BJ_ID, SJ_ID)] * 3)
+            pilot_url, bj, cu_url, sj = m[1].group(1), m[1].group(2), m[2].group(1), m[2].group(2)
+            self.assertTrue(processes_under(first.cwd), "the first script's pilot keeps running: %s" % first)
+
+            second = self.run_script("reconnect_by_url.py", version, backend, url, args=(pilot_url, cu_url))
+            self.assert_ran(second)
+            self.assert_lines(second, ["Pilot state: Running", "CU state: Done, exit code 0", "CU output: unit 0",
+                                       "Units of the pilot: 3", "New CU: Done", "Pilot state after cancel: Done"])
+            # the first script's pilot ended with the second's cancel, and its units wrote where BigJob puts them
+            self.collect_leftovers(first, first.cwd)
+            self.assertEqual(first.leftovers, [], "the canceled pilot left processes: %s" % first)
+            sandbox, = self.assert_pilot_dirs(first, os.path.join(first.cwd, "agent"), [bj])
+            outputs = self.unit_files(first, [sandbox], "stdout.txt")
+            self.assertEqual(outputs[sj], "unit 0\n", str(first))
+            self.assertEqual(sorted(outputs.values()), ["one more\n", "unit 0\n", "unit 1\n", "unit 2\n"], str(first))
+
+    def test_reconnect_by_url_python3(self):
+        self.check_reconnect_by_url(3)
+
+    def test_reconnect_by_url_python2(self):
+        self.check_reconnect_by_url(2)
+
+    # --- 2d. scripts started at the same moment share one lasting local store -------------------------
+
+    def test_two_scripts_at_once_share_one_local_store(self):
+        home = tempfile.mkdtemp(prefix="pytest-home-")
+        self.addCleanup(shutil.rmtree, home, True)
+        self.addCleanup(env.stop_local_store, home)  # runs first
+        url = "redis://localhost:%d" % env.free_port()
+        runs = [None, None]
+
+        def run(i):
+            runs[i] = self.run_script("pilot_compute_direct.py", 3, env.LOCAL, url, BIGJOB_HOME=home)
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(runs))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        store = os.path.join(home, "store")
+        for r in runs:
+            self.assertTrue(r, "a script did not run")
+            self.assert_ran(r)
+            self.assertIn("lasting local coordination store in %s" % store, r.err, str(r))
+            self.assertEqual(len([l for l in r.lines if re.match(r"CU %s: Done$" % CU_ID, l)]), 3, str(r))
+        self.assertEqual(sum("(started now;" in r.err for r in runs), 1, "one of them started the store: %s" % runs)
+        self.assertEqual(len(env.store_supervisors(home)), 1, "one store")
 
     # --- 3. two fork pilots on one decentral ComputeDataService, State.Done, PCS repr ----------------
 

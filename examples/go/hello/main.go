@@ -2,8 +2,8 @@
 // through the Go API: one fork pilot with one process, four /bin/echo units
 // with an environment variable expanded in their arguments, wait, cancel.
 //
-// With no Redis on localhost:6379 it runs on the embedded server (and says
-// so on stderr). The outputs land in $HOME/agent/bj-*/sj-*/stdout.txt.
+// With no Redis on localhost:6379 it runs on your lasting local coordination
+// store (and says so on stderr). The outputs land in $HOME/agent/bj-*/sj-*/stdout.txt.
 package main
 
 import (
