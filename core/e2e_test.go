@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bigjob-go/bigjob/core"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 // The seed example's workload: four echo units through a DataService.
@@ -279,6 +282,33 @@ func TestPilotCancelLeavesNothing(t *testing.T) {
 		_, err = p.Submit(ctxT(t), core.UnitDescription{Executable: "/bin/true"})
 		require.ErrorContains(t, err, "the pilot is Done")
 	})
+}
+
+// A fork pilot's agent outlives the call that started it, so neither it nor
+// its units may hold an inheritable pipe of the caller open (Python 2's
+// pipes are inheritable): a reader at the other end would wait for EOF for
+// as long as the pilot runs.
+func TestAgentHoldsNoPipeOfItsStarter(t *testing.T) {
+	s := newService(t, testenvRedis(t))
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	defer r.Close()
+	_, err = unix.FcntlInt(w.Fd(), unix.F_SETFD, 0) // inheritable
+	require.NoError(t, err)
+	p, _ := newPilot(t, s, 1)
+	u, err := p.Submit(ctxT(t), core.UnitDescription{Executable: "/bin/sleep", Arguments: []string{"60"}})
+	require.NoError(t, err)
+	waitForUnitState(t, u, core.Running)
+	w.Close()
+
+	eof := make(chan error, 1)
+	go func() { _, err := r.Read(make([]byte, 1)); eof <- err }()
+	select {
+	case err := <-eof:
+		require.ErrorIs(t, err, io.EOF, "no process of the pilot holds the pipe")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the pilot's agent or unit holds its starter's pipe open")
+	}
 }
 
 func TestAgentKilledMeansPilotFailed(t *testing.T) {

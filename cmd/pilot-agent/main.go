@@ -39,6 +39,9 @@ import (
 )
 
 func main() {
+	// It outlives the process that started it (a script, for fork pilots):
+	// it holds none of that process's inheritable pipes, nor do its units.
+	proc.CloseInherited()
 	pilot := flag.String("pilot", "", "pilot id, bj-<uuid>")
 	service := flag.String("service", "", "service id, pcs-<uuid>")
 	mpirun := flag.String("mpirun", "", "MPI launcher for spmd_variation mpi (default: the pilot description's mpi_launcher, else mpirun)")
@@ -50,7 +53,6 @@ func main() {
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	if *store != "" {
-		proc.CloseInherited() // it outlives its starter: hold none of its pipes
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 		defer stop()
 		if err := userstore.Supervise(ctx, *store, userstore.Idle(), log); err != nil {
