@@ -189,35 +189,53 @@ func defaultWorkdir() string {
 // directory under workdir, and waits for it to run. close cancels everything
 // and removes the working directory.
 func pilotFor(ctx context.Context, o core.Options, workdir string, n int, noExec bool) (*core.Service, *core.Pilot, func(), error) {
-	s, err := core.NewService(ctx, o)
+	s, dir, closeAll, err := benchService(ctx, o, workdir)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	dir, err := os.MkdirTemp(workdir, "pilot-bench-*")
+	p, err := runningPilot(ctx, s, dir, n, noExec)
 	if err != nil {
+		closeAll()
 		return nil, nil, nil, err
 	}
-	closeAll := func() {
+	return s, p, closeAll, nil
+}
+
+// benchService makes a service and a working directory for its pilots under
+// workdir. close cancels the service, closes it and removes the directory.
+func benchService(ctx context.Context, o core.Options, workdir string) (s *core.Service, dir string, close func(), err error) {
+	s, err = core.NewService(ctx, o)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	dir, err = os.MkdirTemp(workdir, "pilot-bench-*")
+	if err != nil {
+		s.Close()
+		return nil, "", nil, err
+	}
+	close = func() {
 		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		s.Cancel(cctx)
 		s.Close()
 		os.RemoveAll(dir)
 	}
+	return s, dir, close, nil
+}
+
+// runningPilot creates a fork pilot of n slots in dir and waits until it
+// runs.
+func runningPilot(ctx context.Context, s *core.Service, dir string, n int, noExec bool) (*core.Pilot, error) {
 	p, err := s.CreatePilot(ctx, core.PilotDescription{ServiceURL: "fork://localhost", NumberOfProcesses: n,
 		WorkingDirectory: dir, NoExec: noExec, Walltime: 60})
-	if err == nil {
-		var st core.State
-		st, err = p.WaitState(ctx, core.Running)
-		if err == nil && st != core.Running {
-			err = fmt.Errorf("pilot is %s", st)
-		}
-	}
 	if err != nil {
-		closeAll()
-		return nil, nil, nil, err
+		return nil, err
 	}
-	return s, p, closeAll, nil
+	st, err := p.WaitState(ctx, core.Running)
+	if err == nil && st != core.Running {
+		err = fmt.Errorf("pilot is %s", st)
+	}
+	return p, err
 }
 
 func units(n int, ud core.UnitDescription) []core.UnitDescription {

@@ -130,29 +130,14 @@ func readRedisStats(ctx context.Context, rdb *redis.Client) (redisStats, error) 
 // first submit to the wait's return with the store's work per unit.
 func manyPilots(ctx context.Context, o core.Options) (result, error) {
 	n, np := *flagManyUnits, *flagManyPilots
-	s, err := core.NewService(ctx, o)
+	s, dir, closeAll, err := benchService(ctx, o, *flagWorkdir)
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp(*flagWorkdir, "pilot-bench-*")
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		s.Cancel(cctx)
-		s.Close()
-		os.RemoveAll(dir)
-	}()
+	defer closeAll()
 	for range np {
-		p, err := s.CreatePilot(ctx, core.PilotDescription{ServiceURL: "fork://localhost", NumberOfProcesses: 2,
-			WorkingDirectory: dir, NoExec: true, Walltime: 60})
-		if err != nil {
+		if _, err := runningPilot(ctx, s, dir, 2, true); err != nil {
 			return nil, err
-		}
-		if st, err := p.WaitState(ctx, core.Running); err != nil || st != core.Running {
-			return nil, fmt.Errorf("pilot is %s: %v", st, err)
 		}
 	}
 	if _, err := s.SubmitBulk(ctx, units(1000, core.UnitDescription{Executable: "/bin/true"})); err != nil {

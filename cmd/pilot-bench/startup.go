@@ -24,21 +24,11 @@ import (
 // command over a new ssh connection, and a bare sbatch job starting.
 func startupCases(ctx context.Context, o core.Options) ([]result, error) {
 	rounds := *flagStartRounds
-	s, err := core.NewService(ctx, o)
+	s, dir, closeAll, err := benchService(ctx, o, "")
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		s.Cancel(cctx)
-		s.Close()
-	}()
-	dir, err := os.MkdirTemp("", "pilot-bench-startup-*")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
+	defer closeAll()
 
 	var out []result
 	r, err := startup(ctx, s, "fork://localhost", dir, rounds, "fork and exec of /bin/true", execTrue)
