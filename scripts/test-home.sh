@@ -3,18 +3,16 @@
 # (BIGJOB_HOME: service keys and the lasting local coordination store) and a
 # short store idle time, then stops that home's store, fails if anything of
 # it is left running, and removes the home. Tests thus never touch
-# ~/.bigjob and leave nothing behind.
+# ~/.bigjob and leave nothing behind. Needs bin/pilot-agent (make build).
 set -u
 home=$(mktemp -d /tmp/bigjob-test-home.XXXXXX)
 export BIGJOB_HOME=$home BIGJOB_STORE_IDLE=${BIGJOB_STORE_IDLE:-5s}
 "$@"
 rc=$?
 store=$home/store
-if [ -S "$store/redis.sock" ]; then
-	redis-cli -s "$store/redis.sock" shutdown >/dev/null 2>&1
-fi
-if [ -e "$store/supervisor.lock" ] && ! timeout 30 flock "$store/supervisor.lock" true; then
-	echo "test-home.sh: the local coordination store's supervisor in $store did not exit" >&2
+# the agent binary stops the store and waits for its supervisor (make build)
+if ! "$(dirname "$0")/../bin/pilot-agent" -store "$store" -stop; then
+	echo "test-home.sh: could not stop the local coordination store in $store" >&2
 	rc=1
 fi
 if pgrep -f -- "-store $store" >/dev/null || pgrep -f -- "unixsocket:$store/" >/dev/null; then

@@ -8,11 +8,13 @@
 //
 //	pilot-agent -pilot bj-<uuid> -service pcs-<uuid> [-coordination-file F] [-walltime-margin 10s] [-mpirun LAUNCHER] [-hook SHA256]...
 //	pilot-agent -store DIR
+//	pilot-agent -store DIR -stop
 //
 // With -store it runs instead this user's lasting local coordination store
 // in DIR (package coord/userstore), which the library starts when a script
 // names a loopback Redis where nothing listens; it exits once the store has
-// held no key for $BIGJOB_STORE_IDLE (default 10 min).
+// held no key for $BIGJOB_STORE_IDLE (default 10 min). With -stop as well, it
+// stops that store now and waits until its supervisor has exited.
 //
 // Each -hook names a hook plugin by the sha256 of its manifest; the agent
 // loads it from the coordination store and checks it against that digest.
@@ -50,8 +52,18 @@ func main() {
 	var hooks hookList
 	flag.Var(&hooks, "hook", "sha256 of a hook plugin's manifest, in the coordination store (repeatable, in order)")
 	store := flag.String("store", "", "run this user's lasting local coordination store in this folder instead (the library starts it)")
+	stopStore := flag.Bool("stop", false, "with -store: stop the store in that folder, if it runs, and wait until its supervisor has exited")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if *store != "" && *stopStore {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := userstore.Stop(ctx, *store); err != nil {
+			log.Error("stop the local coordination store", "err", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *store != "" {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 		defer stop()

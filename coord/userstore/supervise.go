@@ -60,7 +60,7 @@ func Supervise(ctx context.Context, dir string, idle time.Duration, log *slog.Lo
 			crashes = crashes[1:]
 		}
 		if len(crashes) > 5 {
-			return fmt.Errorf("redis-server died %d times within a minute; last: %v; see %s", len(crashes), err, filepath.Join(dir, "redis.log"))
+			return fmt.Errorf("redis-server died %d times within a minute; last: %v; see %s", len(crashes), err, filepath.Join(dir, redisLog))
 		}
 		log.Warn("the local coordination store died; restarting it from its append-only file", "err", err)
 		time.Sleep(200 * time.Millisecond)
@@ -71,9 +71,9 @@ func Supervise(ctx context.Context, dir string, idle time.Duration, log *slog.Lo
 // good: idle, shut down on purpose, or ctx ended; else it died.
 func runOnce(ctx context.Context, bin, dir string, idle time.Duration, log *slog.Logger) (stopped bool, err error) {
 	cmd := exec.Command(bin,
-		"--port", "0", "--unixsocket", filepath.Join(dir, socketName), "--unixsocketperm", "700",
+		"--port", "0", "--unixsocket", socket(dir), "--unixsocketperm", "700",
 		"--dir", dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-		"--logfile", filepath.Join(dir, "redis.log"), "--daemonize", "no")
+		"--logfile", filepath.Join(dir, redisLog), "--daemonize", "no")
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM} // a killed supervisor does not leave it behind
 	if err := cmd.Start(); err != nil {

@@ -39,7 +39,8 @@ const (
 	socketName = "redis.sock"
 	startLock  = "start.lock"      // held while a process starts the store
 	superLock  = "supervisor.lock" // held by the supervisor for its life
-	logName    = "store.log"
+	logName    = "store.log"       // the supervisor's log
+	redisLog   = "redis.log"       // redis-server's log
 )
 
 // maxSocketPath is the longest Unix socket path Linux takes.
@@ -79,12 +80,15 @@ func Dir() (string, error) {
 }
 
 // Address is the store's address in dir.
-func Address(dir string) coord.Address { return coord.Address{Socket: filepath.Join(dir, socketName)} }
+func Address(dir string) coord.Address { return coord.Address{Socket: socket(dir)} }
+
+// socket is the path of the store's socket in dir.
+func socket(dir string) string { return filepath.Join(dir, socketName) }
 
 // private makes dir (and its parents) and checks that it is this user's and
 // that nobody else may enter it, so that the socket in it is this user's alone.
 func private(dir string) error {
-	if sock := filepath.Join(dir, socketName); len(sock) > maxSocketPath {
+	if sock := socket(dir); len(sock) > maxSocketPath {
 		return fmt.Errorf("the local coordination store's socket %s is longer than the %d bytes a Unix socket path may have; set %s to a shorter folder",
 			sock, maxSocketPath, EnvHome)
 	}
@@ -111,7 +115,7 @@ func private(dir string) error {
 // one dial, no retry (go-redis would retry a refused dial for 400 ms, and a
 // retried SHUTDOWN would find the socket gone).
 func client(dir string) *redis.Client {
-	return redis.NewClient(&redis.Options{Network: "unix", Addr: filepath.Join(dir, socketName), DialTimeout: time.Second,
+	return redis.NewClient(&redis.Options{Network: "unix", Addr: socket(dir), DialTimeout: time.Second,
 		DialerRetries: 1, MaxRetries: -1, Protocol: 2, DisableIdentity: true})
 }
 

@@ -97,33 +97,11 @@ def store_supervisors(home):
 
 def stop_local_store(home):
     """Stops the lasting local store in home, if it runs, and waits until
-    its supervisor has exited (it holds supervisor.lock for its life)."""
-    import fcntl
-    store = os.path.join(home, "store")
-    sock = os.path.join(store, "redis.sock")
-    if os.path.exists(sock):
-        s = socket.socket(socket.AF_UNIX)
-        try:
-            s.connect(sock)
-            s.sendall(b"*1\r\n$8\r\nSHUTDOWN\r\n")
-            s.recv(64)
-        except (IOError, OSError, socket.error):
-            pass
-        finally:
-            s.close()
-    lock = os.path.join(store, "supervisor.lock")
-    if not os.path.exists(lock):
-        return
-    with open(lock) as f:
-        deadline = time.time() + 30
-        while True:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except (IOError, OSError):
-                if time.time() > deadline:
-                    raise AssertionError("the local store's supervisor in %s did not exit" % store)
-                time.sleep(0.05)
+    its supervisor has exited (the packaged agent does it: -store DIR -stop)."""
+    agent = os.path.join(PYTHON_DIR, "pilot", "_lib", "pilot-agent")
+    status = subprocess.call([agent, "-store", os.path.join(home, "store"), "-stop"])
+    if status != 0:
+        raise AssertionError("%s -stop exited with %d" % (agent, status))
 
 
 def backends():
