@@ -25,7 +25,9 @@
 //	               a time (bench/cds_throughput.py), against the pilot path
 //	               and xargs -P2
 //	agent_cpu_per_unit  the agent's own CPU time per /bin/true and no-exec
-//	               unit (/proc), and the rate one core could sustain at it
+//	               unit (/proc), and the rate one core could sustain at it,
+//	               against this process starting the same processes itself
+//	               (the spawn floor)
 //	many_pilots    1,000,000 no-exec units through one service queue, 16
 //	               pilots: units/s, and Redis's CPU, commands and round trips
 //	               per unit (INFO cpu, commandstats)

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -50,8 +51,14 @@ func processCPU(pid string) (float64, error) {
 // agentCPU measures the agent's own CPU time (its children's excluded) per
 // unit: /bin/true units on a 2-slot fork pilot, and no-exec units.
 func agentCPU(ctx context.Context, o core.Options) (result, error) {
-	r := result{"baseline": "none: the agent's CPU per unit and the rate one core could sustain at that cost",
+	r := result{"baseline": "spawn_floor: this process starting the same number of /bin/true processes itself, " +
+		"2 at a time, as the agent does but reaped on the same thread, with nothing else to do (its own CPU per process)",
 		"goal": "exec_us_per_unit <= 50 (20,000 units/s from one agent)"}
+	floor, err := spawnFloor(*flagCPUUnits)
+	if err != nil {
+		return nil, fmt.Errorf("spawn floor: %w", err)
+	}
+	r["spawn_floor_us_per_unit"] = round2(floor)
 	for _, c := range []struct {
 		name   string
 		noExec bool
@@ -85,8 +92,67 @@ func agentCPU(ctx context.Context, o core.Options) (result, error) {
 		r[c.name+"_us_per_unit"] = round2(us)
 		r[c.name+"_ceiling_units_per_s"] = round(1e6 / us)
 		r[c.name+"_units_per_s"] = round(float64(c.n) / took.Seconds())
+		if !c.noExec {
+			r["exec_over_spawn_floor"] = round2(us / floor)
+		}
 	}
 	return r, nil
+}
+
+// spawnFloor is this process's own CPU time, in µs, per /bin/true process
+// that it starts as the agent starts a unit (os.StartProcess, a process
+// group of its own, /dev/null in, a file out) and reaps on the same thread,
+// two at a time: what starting a process costs a Go program on this machine
+// before any bookkeeping.
+func spawnFloor(n int) (float64, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return 0, err
+	}
+	defer devnull.Close()
+	out, err := os.CreateTemp("", "spawn-floor-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(out.Name())
+	defer out.Close()
+	attr := &os.ProcAttr{Dir: os.TempDir(), Env: os.Environ(), Files: []*os.File{devnull, out, out},
+		Sys: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}}
+	var running []*os.Process
+	reap := func() error {
+		_, err := running[0].Wait()
+		running = running[1:]
+		return err
+	}
+	before := selfCPU()
+	for i := 0; i < n; i++ {
+		if len(running) == 2 {
+			if err := reap(); err != nil {
+				return 0, err
+			}
+		}
+		p, err := os.StartProcess("/bin/true", []string{"/bin/true"}, attr)
+		if err != nil {
+			return 0, err
+		}
+		running = append(running, p)
+	}
+	for len(running) > 0 {
+		if err := reap(); err != nil {
+			return 0, err
+		}
+	}
+	return (selfCPU() - before).Seconds() * 1e6 / float64(n), nil
+}
+
+// selfCPU is the CPU time this process has used, all its threads (it is
+// otherwise idle while spawnFloor runs).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // redisStats is what a redis-server reports of its own work.
