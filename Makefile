@@ -5,7 +5,7 @@ PYTHON2 ?= env PYENV_VERSION=2.7.18 python2
 BIN     := bin
 PYLIB   := python/pilot/_lib
 
-.PHONY: all build python-lib plugins demo test test-go test-python test-pbs fuzz bench soak deps services fmt-check vet clean help FORCE
+.PHONY: all build python-lib plugins demo test test-go test-python test-pbs fuzz bench soak deps services fmt-check vet vocab-wasm clean help FORCE
 
 all: build python-lib plugins
 
@@ -71,7 +71,12 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
-test: deps services fmt-check vet build fuzz python-lib plugins test-go test-python
+test: deps services fmt-check vet vocab-wasm build fuzz python-lib plugins test-go test-python
+
+# The vocabulary (package vocab) builds for any WebAssembly host.
+vocab-wasm:
+	GOOS=wasip1 GOARCH=wasm $(GO) build ./vocab
+	GOOS=js GOARCH=wasm $(GO) build ./vocab
 
 # Fuzzing (docs/TESTING.md): each target for FUZZTIME; go test fuzzes one
 # target per run. A failing input is written to the package's

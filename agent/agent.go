@@ -25,9 +25,9 @@ import (
 	"time"
 
 	"github.com/bigjob-go/bigjob/coord"
-	"github.com/bigjob-go/bigjob/core"
 	"github.com/bigjob-go/bigjob/internal/ctxsleep"
 	"github.com/bigjob-go/bigjob/plugins"
+	"github.com/bigjob-go/bigjob/vocab"
 )
 
 // ErrStoreLost is returned by Run when the agent gave up after losing the
@@ -69,11 +69,11 @@ type Config struct {
 // units. pilotState "" means the pilot record is not written (it ended
 // elsewhere, or the store is gone).
 type stopPlan struct {
-	pilotState    core.State
+	pilotState    vocab.State
 	reason        string
-	running       core.State // for units that are running
+	running       vocab.State // for units that are running
 	runningReason string
-	queued        core.State // for units not started yet (service units go back instead)
+	queued        vocab.State // for units not started yet (service units go back instead)
 	queuedReason  string
 	// lost: the pilot ends without the user asking (walltime, a signal from
 	// the resource, the store gone). Running service units it kills are not
@@ -89,7 +89,7 @@ type agent struct {
 	keys    coord.Keys
 	id      string
 	log     *slog.Logger
-	desc    core.PilotDescription
+	desc    vocab.PilotDescription
 	host    string
 	sandbox string
 	noExec  bool
@@ -180,7 +180,7 @@ func start(ctx context.Context, c Config) (started *agent, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("read pilot record: %w", err)
 	}
-	if st := core.State(rec[coord.FieldState]); st.Final() {
+	if st := vocab.State(rec[coord.FieldState]); st.Final() {
 		a.log.Info("pilot ended before its agent started", "state", st)
 		return nil, nil
 	}
@@ -282,7 +282,7 @@ func (a *agent) configure() error {
 		mpi = a.c.MPIRun
 	}
 	if a.launch.MPI, err = parseLauncher(mpi); err != nil {
-		return &core.DescriptionError{Description: "pilot compute description", Key: "mpi_launcher", Problem: err.Error()}
+		return &vocab.DescriptionError{Description: "pilot compute description", Key: "mpi_launcher", Problem: err.Error()}
 	}
 	return nil
 }
@@ -292,8 +292,8 @@ func (a *agent) abort(ctx context.Context, why error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	msg := "its agent cannot start: " + why.Error()
-	a.store.FinishPilot(ctx, a.keys, a.id, coord.PilotEnd{State: string(core.Failed), Reason: msg,
-		UnitState: string(core.Failed), UnitReason: "pilot " + a.id + " failed: " + msg})
+	a.store.FinishPilot(ctx, a.keys, a.id, coord.PilotEnd{State: string(vocab.Failed), Reason: msg,
+		UnitState: string(vocab.Failed), UnitReason: "pilot " + a.id + " failed: " + msg})
 }
 
 // unitEnv is the environment units start from: the agent's own, without the
@@ -343,14 +343,14 @@ func (a *agent) loop(ctx context.Context) error {
 			a.svcResume = nil
 		case <-wall.C:
 			why := fmt.Sprintf("walltime of %s reached", a.walltime)
-			plan = &stopPlan{pilotState: core.Done, reason: why, lost: true,
-				running: core.Failed, runningReason: "killed: the pilot's " + why,
-				queued: core.Canceled, queuedReason: "the pilot's " + why + " before the unit ran"}
+			plan = &stopPlan{pilotState: vocab.Done, reason: why, lost: true,
+				running: vocab.Failed, runningReason: "killed: the pilot's " + why,
+				queued: vocab.Canceled, queuedReason: "the pilot's " + why + " before the unit ran"}
 		case <-ctx.Done():
 			why := "the agent was terminated by a signal"
-			plan = &stopPlan{pilotState: core.Done, reason: why, lost: true,
-				running: core.Failed, runningReason: "killed: " + why,
-				queued: core.Canceled, queuedReason: why + " before the unit ran"}
+			plan = &stopPlan{pilotState: vocab.Done, reason: why, lost: true,
+				running: vocab.Failed, runningReason: "killed: " + why,
+				queued: vocab.Canceled, queuedReason: why + " before the unit ran"}
 		}
 	}
 	a.log.Info("agent stopping", "reason", plan.reason, "running", len(a.running), "queued", len(a.backlog))
@@ -367,9 +367,9 @@ func (a *agent) command(cmd string) *stopPlan {
 		if arg == "" {
 			arg = "stopped"
 		}
-		return &stopPlan{pilotState: core.Done, reason: arg,
-			running: core.Canceled, runningReason: "the pilot was canceled",
-			queued: core.Canceled, queuedReason: "the pilot was canceled"}
+		return &stopPlan{pilotState: vocab.Done, reason: arg,
+			running: vocab.Canceled, runningReason: "the pilot was canceled",
+			queued: vocab.Canceled, queuedReason: "the pilot was canceled"}
 	default:
 		a.log.Warn("ignoring an unknown control command", "command", cmd)
 	}
@@ -495,18 +495,18 @@ func (a *agent) accept(cl []coord.Claimed) {
 		t := &task{id: c.UnitID, service: c.Service}
 		if !a.c.Key.Verify(coord.SignUnit, c.UnitID, c.Description, c.Sig) {
 			a.log.Warn("refused a unit that does not carry the service's signature", "unit", c.UnitID)
-			a.w.add(true, t.final(core.Failed, "", "refused by pilot "+a.id+": the unit does not carry the service's signature "+
+			a.w.add(true, t.final(vocab.Failed, "", "refused by pilot "+a.id+": the unit does not carry the service's signature "+
 				"(it was written into the coordination store by someone without the service's key, not submitted through the service)"))
 			continue
 		}
-		var ud core.UnitDescription
+		var ud vocab.UnitDescription
 		if err := json.Unmarshal(c.Description, &ud); err != nil {
-			a.w.add(true, t.final(core.Failed, "", "the unit's description cannot be read: "+err.Error()))
+			a.w.add(true, t.final(vocab.Failed, "", "the unit's description cannot be read: "+err.Error()))
 			continue
 		}
 		t.ud = ud.WithDefaults()
 		if t.ud.Slots() > a.pool.total {
-			a.w.add(true, t.final(core.Failed, "", fmt.Sprintf("the unit needs %d slots but pilot %s has %d", t.ud.Slots(), a.id, a.pool.total)))
+			a.w.add(true, t.final(vocab.Failed, "", fmt.Sprintf("the unit needs %d slots but pilot %s has %d", t.ud.Slots(), a.id, a.pool.total)))
 			continue
 		}
 		a.tasks[t.id] = t
@@ -529,7 +529,7 @@ func (a *agent) schedule() {
 				declined = append(declined, t.id)
 			} else {
 				left := time.Until(a.deadline).Round(time.Second)
-				a.w.add(!a.busy(), t.final(core.Failed, "", fmt.Sprintf("not started: its wall_time_limit of %d min is longer than the %s pilot %s has left", t.ud.WallTimeLimit, left, a.id)))
+				a.w.add(!a.busy(), t.final(vocab.Failed, "", fmt.Sprintf("not started: its wall_time_limit of %d min is longer than the %s pilot %s has left", t.ud.WallTimeLimit, left, a.id)))
 			}
 			continue
 		}
@@ -575,10 +575,10 @@ func (a *agent) cancelUnit(id string) {
 			}
 		}
 		delete(a.tasks, id)
-		a.w.add(true, t.final(core.Canceled, "", "canceled by the user"))
+		a.w.add(true, t.final(vocab.Canceled, "", "canceled by the user"))
 		return
 	}
-	t.kill(core.Canceled, "canceled by the user", a.c.KillGrace)
+	t.kill(vocab.Canceled, "canceled by the user", a.c.KillGrace)
 }
 
 // finish records a reaped unit and frees its slots.
@@ -784,10 +784,10 @@ func (a *agent) heartbeat(ctx context.Context) {
 			continue
 		case errors.As(err, &ended):
 			why := "the pilot was ended elsewhere (" + ended.State + ")"
-			plan = &stopPlan{reason: why, running: core.Canceled, runningReason: why}
+			plan = &stopPlan{reason: why, running: vocab.Canceled, runningReason: why}
 		case errors.Is(err, coord.ErrNotFound):
 			why := "the pilot's record disappeared from the coordination store"
-			plan = &stopPlan{reason: why, running: core.Canceled, runningReason: why}
+			plan = &stopPlan{reason: why, running: vocab.Canceled, runningReason: why}
 		case ctx.Err() != nil:
 			return
 		default:
@@ -799,7 +799,7 @@ func (a *agent) heartbeat(ctx context.Context) {
 				continue
 			}
 			why := fmt.Sprintf("the coordination store was unreachable for %s", a.grace)
-			plan = &stopPlan{reason: why, running: core.Failed, runningReason: why, lost: true, err: ErrStoreLost}
+			plan = &stopPlan{reason: why, running: vocab.Failed, runningReason: why, lost: true, err: ErrStoreLost}
 		}
 		select {
 		case a.hbStop <- plan:

@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/bigjob-go/bigjob/core"
 	"github.com/bigjob-go/bigjob/internal/shell"
+	"github.com/bigjob-go/bigjob/vocab"
 )
 
 // command is how a unit's process is started.
@@ -41,7 +41,7 @@ type launcher struct {
 // the shell's expansion (nil: none). machinefile is set for MPI units. shell
 // forces the bash form (for units that another program carries to a remote
 // host as one line).
-func (l launcher) build(ud core.UnitDescription, literal []bool, dir string, env []string, machinefile string, shell bool) command {
+func (l launcher) build(ud vocab.UnitDescription, literal []bool, dir string, env []string, machinefile string, shell bool) command {
 	if !ud.MPI() && !shell {
 		if c, ok := direct(ud, literal, dir, env); ok {
 			return c
@@ -51,7 +51,7 @@ func (l launcher) build(ud core.UnitDescription, literal []bool, dir string, env
 }
 
 // line is the bash line of ud.
-func (l launcher) line(ud core.UnitDescription, literal []bool, machinefile string) string {
+func (l launcher) line(ud vocab.UnitDescription, literal []bool, machinefile string) string {
 	var b strings.Builder
 	for i, e := range ud.Environment {
 		v := doubleQuote(e.Value)
@@ -118,7 +118,7 @@ func parseLauncher(v any) ([]string, error) {
 // An argument word that is a whole variable reference ($NAME or ${NAME}) of
 // a variable the environment sets is expanded as bash would: its value,
 // split at blanks (one with glob characters is left to bash).
-func direct(ud core.UnitDescription, literal []bool, dir string, env []string) (command, bool) {
+func direct(ud vocab.UnitDescription, literal []bool, dir string, env []string) (command, bool) {
 	exe := ud.Executable
 	if !plain(exe) || strings.Contains(exe, "=") || bashWords[exe] {
 		return command{}, false

@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/bigjob-go/bigjob/coord"
-	"github.com/bigjob-go/bigjob/core"
 	"github.com/bigjob-go/bigjob/internal/shell"
 	"github.com/bigjob-go/bigjob/plugins"
 	"github.com/bigjob-go/bigjob/plugins/abi"
+	"github.com/bigjob-go/bigjob/vocab"
 )
 
 // loadHooks loads the pilot's hook plugins from the coordination store:
@@ -80,10 +80,10 @@ func (a *agent) preHooks(t *task) error {
 		}
 		t.ud.Arguments[i] = arg
 	}
-	t.ud.Environment = make([]core.EnvVar, len(u.Environment))
+	t.ud.Environment = make([]vocab.EnvVar, len(u.Environment))
 	for i, kv := range u.Environment {
 		k, v, _ := strings.Cut(kv, "=")
-		t.ud.Environment[i] = core.EnvVar{Name: k, Value: v}
+		t.ud.Environment[i] = vocab.EnvVar{Name: k, Value: v}
 	}
 	t.literalEnv = u.LiteralEnv
 	if u.WorkingDirectory != t.wd {
@@ -101,14 +101,14 @@ func (a *agent) preHooks(t *task) error {
 // postHooks runs the post_unit hooks on a unit that ended Done or Failed
 // and returns the final record, Failed if a hook says so.
 func (a *agent) postHooks(t *task, up coord.Update, code int) coord.Update {
-	st := core.State(up.State)
-	if a.hooks.Len() == 0 || (st != core.Done && st != core.Failed) {
+	st := vocab.State(up.State)
+	if a.hooks.Len() == 0 || (st != vocab.Done && st != vocab.Failed) {
 		return up
 	}
 	req := abi.PostUnitRequest{State: string(st), ExitCode: code, Runtime: time.Since(t.started).Seconds(),
 		Reason: up.Field("reason"), Unit: t.hookUnit(a.id)}
 	if v := a.hooks.Post(context.Background(), req); v != nil {
-		return t.final(core.Failed, fmt.Sprint(code), v.Message)
+		return t.final(vocab.Failed, fmt.Sprint(code), v.Message)
 	}
 	return up
 }

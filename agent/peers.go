@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/bigjob-go/bigjob/coord"
-	"github.com/bigjob-go/bigjob/core"
+	"github.com/bigjob-go/bigjob/vocab"
 )
 
 // reapPeers ends the pilots of the agent's service whose agents died, so
@@ -66,7 +66,7 @@ func (a *agent) checkPeers(ctx context.Context, seen map[string]*peerBeat, now t
 	}
 	next := map[string]*peerBeat{}
 	for _, s := range st {
-		if s.ID == a.id || core.State(s.State) != core.Running {
+		if s.ID == a.id || vocab.State(s.State) != vocab.Running {
 			continue
 		}
 		b := seen[s.ID]
@@ -80,7 +80,7 @@ func (a *agent) checkPeers(ctx context.Context, seen map[string]*peerBeat, now t
 		}
 		why := fmt.Sprintf("no heartbeat from its agent for %s (noticed by the agent of pilot %s)", silent.Round(time.Second), a.id)
 		var ended *coord.PilotEndedError
-		switch err := a.store.FinishPilot(ctx, a.keys, s.ID, coord.LostPilot(s.ID, s.Name, string(core.Failed), why)); {
+		switch err := a.store.FinishPilot(ctx, a.keys, s.ID, coord.LostPilot(s.ID, s.Name, string(vocab.Failed), why)); {
 		case err == nil:
 			a.log.Warn("ended a pilot whose agent is gone", "pilot", s.ID, "why", why)
 		case errors.As(err, &ended) || errors.Is(err, coord.ErrNotFound):

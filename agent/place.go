@@ -6,8 +6,8 @@ import (
 	"os/exec"
 	"strings"
 
-	"github.com/bigjob-go/bigjob/core"
 	"github.com/bigjob-go/bigjob/internal/shell"
+	"github.com/bigjob-go/bigjob/vocab"
 )
 
 // Launch methods: how a unit reaches the host of its first slot. MPI units
@@ -29,7 +29,7 @@ type placement struct {
 	srun   bool     // inside a SLURM allocation with srun at hand
 }
 
-func newPlacement(d core.PilotDescription) (placement, error) {
+func newPlacement(d vocab.PilotDescription) (placement, error) {
 	p := placement{method: launchAuto, rsh: []string{"ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"}}
 	if v, ok := d.Extra["launch_method"]; ok {
 		s, _ := v.(string)
@@ -37,14 +37,14 @@ func newPlacement(d core.PilotDescription) (placement, error) {
 		case launchAuto, launchLocal, launchSSH, launchSRun:
 			p.method = s
 		default:
-			return p, &core.DescriptionError{Description: "pilot compute description", Key: "launch_method",
+			return p, &vocab.DescriptionError{Description: "pilot compute description", Key: "launch_method",
 				Problem: fmt.Sprintf("%v is not a launch method; use \"auto\", \"local\", \"ssh\" or \"srun\"", v)}
 		}
 	}
 	if v, ok := d.Extra["remote_shell"]; ok {
 		words, err := parseLauncher(v)
 		if err != nil {
-			return p, &core.DescriptionError{Description: "pilot compute description", Key: "remote_shell", Problem: err.Error()}
+			return p, &vocab.DescriptionError{Description: "pilot compute description", Key: "remote_shell", Problem: err.Error()}
 		}
 		p.rsh = words
 	}
@@ -53,7 +53,7 @@ func newPlacement(d core.PilotDescription) (placement, error) {
 		p.srun = err == nil
 	}
 	if p.method == launchSRun && !p.srun {
-		return p, &core.DescriptionError{Description: "pilot compute description", Key: "launch_method",
+		return p, &vocab.DescriptionError{Description: "pilot compute description", Key: "launch_method",
 			Problem: "\"srun\" needs a SLURM allocation (SLURM_JOB_ID) and srun on PATH; use \"auto\" outside SLURM"}
 	}
 	host, _ := os.Hostname()

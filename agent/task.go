@@ -13,15 +13,15 @@ import (
 	"time"
 
 	"github.com/bigjob-go/bigjob/coord"
-	"github.com/bigjob-go/bigjob/core"
 	"github.com/bigjob-go/bigjob/internal/proc"
+	"github.com/bigjob-go/bigjob/vocab"
 	"golang.org/x/sys/unix"
 )
 
 // task is a unit the agent owns.
 type task struct {
 	id          string
-	ud          core.UnitDescription
+	ud          vocab.UnitDescription
 	service     bool     // from the service queue (goes back there if not started)
 	hosts       []string // its slots
 	wd          string
@@ -34,7 +34,7 @@ type task struct {
 	mu         sync.Mutex  // guards the fields below against the kill timer
 	proc       *os.Process // its process, whose pid is its process group's; nil until it started
 	reaped     bool        // the process group is gone (or about to be): never signal it again
-	killState  core.State
+	killState  vocab.State
 	killReason string
 	killTimer  *time.Timer
 
@@ -53,25 +53,25 @@ type exit struct {
 // as Failed; the slots are then freed at once.
 func (a *agent) start(t *task) {
 	now := coord.Timestamp(time.Now())
-	running := coord.Update{UnitID: t.id, State: string(core.Running),
+	running := coord.Update{UnitID: t.id, State: string(vocab.Running),
 		Fields: []string{"agent_start_time", now, "end_queue_time", now, "run_host", a.host}}
 	if a.noExec {
 		a.pool.release(t.hosts)
 		delete(a.tasks, t.id)
-		a.w.add(!a.busy(), running, coord.Update{UnitID: t.id, State: string(core.Done),
+		a.w.add(!a.busy(), running, coord.Update{UnitID: t.id, State: string(vocab.Done),
 			Fields: []string{"end_time", now, "exit_code", "0"}})
 		return
 	}
 	if err := a.spawn(t); err != nil {
 		a.pool.release(t.hosts)
 		delete(a.tasks, t.id)
-		a.w.add(!a.busy(), t.final(core.Failed, "", err.Error()))
+		a.w.add(!a.busy(), t.final(vocab.Failed, "", err.Error()))
 		return
 	}
 	a.running[t.id] = t
 	if n := t.ud.WallTimeLimit; n > 0 {
 		t.limit = time.AfterFunc(time.Duration(n)*a.c.minute, func() {
-			t.kill(core.Failed, fmt.Sprintf("killed: it ran longer than its wall_time_limit of %d min", n), a.c.KillGrace)
+			t.kill(vocab.Failed, fmt.Sprintf("killed: it ran longer than its wall_time_limit of %d min", n), a.c.KillGrace)
 		})
 	}
 	if t.service {
@@ -101,7 +101,7 @@ func (a *agent) spawn(t *task) error {
 	}
 	ud = t.ud
 	if len(ud.FileTransfer) > 0 {
-		a.w.add(false, coord.Update{UnitID: t.id, State: string(core.Staging),
+		a.w.add(false, coord.Update{UnitID: t.id, State: string(vocab.Staging),
 			Fields: []string{"start_staging_time", coord.Timestamp(time.Now())}})
 		if err := stage(ud.FileTransfer, t.wd); err != nil {
 			return err
@@ -318,7 +318,7 @@ func (a *agent) reap(t *task) {
 
 // kill terminates the unit's process group: SIGTERM now, SIGKILL after
 // grace. The unit then ends in state st with reason why.
-func (t *task) kill(st core.State, why string, grace time.Duration) {
+func (t *task) kill(st vocab.State, why string, grace time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.killState == "" {
@@ -349,7 +349,7 @@ func (t *task) outcome(ws syscall.WaitStatus, err error) (coord.Update, int) {
 	case killState != "":
 		return t.final(killState, strconv.Itoa(code), killReason), code
 	case code == 0:
-		return t.final(core.Done, "0", ""), code
+		return t.final(vocab.Done, "0", ""), code
 	case code == 127:
 		why = fmt.Sprintf("exit code 127: command not found (executable %q)", t.ud.Executable)
 	case code == 126:
@@ -360,11 +360,11 @@ func (t *task) outcome(ws syscall.WaitStatus, err error) (coord.Update, int) {
 	if tail := lastLine(t.stderr); tail != "" {
 		why += "; stderr ends with: " + tail
 	}
-	return t.final(core.Failed, strconv.Itoa(code), why), code
+	return t.final(vocab.Failed, strconv.Itoa(code), why), code
 }
 
 // final is the record update that ends a unit.
-func (t *task) final(st core.State, code, reason string) coord.Update {
+func (t *task) final(st vocab.State, code, reason string) coord.Update {
 	f := []string{"end_time", coord.Timestamp(time.Now())}
 	if code != "" {
 		f = append(f, "exit_code", code)

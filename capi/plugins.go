@@ -12,9 +12,9 @@ import (
 	"io/fs"
 	"unsafe"
 
-	"github.com/bigjob-go/bigjob/adaptors/remote"
 	"github.com/bigjob-go/bigjob/plugins"
 	"github.com/bigjob-go/bigjob/plugins/abi"
+	"github.com/bigjob-go/bigjob/runner"
 )
 
 // Inside a c-shared library wazero's compiler would run guest code without
@@ -95,7 +95,7 @@ func pilot_plugin_call(name, export, request, workDir *C.pilot_cchar, out **C.ch
 	if p == nil {
 		return fail(&apiError{C.PILOT_ENOTFOUND, fn + ": no plugin named " + n + " is loaded; load it with pilot_plugin_load"})
 	}
-	sc := &plugins.Scope{Runner: remote.Local}
+	sc := &plugins.Scope{Runner: runner.Local}
 	if workDir != nil {
 		sc.WorkDir = C.GoString((*C.char)(unsafe.Pointer(workDir)))
 	}

@@ -11,10 +11,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 	"unsafe"
 
 	"github.com/bigjob-go/bigjob/core"
+	"github.com/bigjob-go/bigjob/vocab"
 )
 
 // opTimeout bounds calls that have no timeout parameter (create, submit,
@@ -77,26 +79,20 @@ func setJSON(fn string, out **C.char, v any) C.pilot_status {
 	return setString(fn, out, string(b))
 }
 
-var stateCodes = map[core.State]C.pilot_state{
-	core.Unknown: C.PILOT_STATE_UNKNOWN, core.New: C.PILOT_STATE_NEW, core.Pending: C.PILOT_STATE_PENDING,
-	core.Running: C.PILOT_STATE_RUNNING, core.Done: C.PILOT_STATE_DONE, core.Canceled: C.PILOT_STATE_CANCELED,
-	core.Failed: C.PILOT_STATE_FAILED, core.Staging: C.PILOT_STATE_STAGING,
-}
-
+// stateCode is the C code of s: its index in vocab.States.
 func stateCode(s core.State) C.pilot_state {
-	if c, ok := stateCodes[s]; ok {
-		return c
+	if i := slices.Index(vocab.States[:], s); i >= 0 {
+		return C.pilot_state(i)
 	}
 	return C.PILOT_STATE_UNKNOWN
 }
 
+// stateOf is the state whose C code is c.
 func stateOf(c C.pilot_state) (core.State, bool) {
-	for s, v := range stateCodes {
-		if v == c {
-			return s, true
-		}
+	if c < 0 || int(c) >= len(vocab.States) {
+		return "", false
 	}
-	return "", false
+	return vocab.States[c], true
 }
 
 // unitDescription parses a compute unit description.

@@ -5,15 +5,32 @@ import (
 	"embed"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/bigjob-go/bigjob/vocab"
 	"github.com/redis/go-redis/v9"
 )
 
 //go:embed lua/*.lua
 var luaFiles embed.FS
 
-// script is one Lua script with the shared prelude prepended.
+// finalTable is the Lua table of final states, made from the vocabulary:
+// the scripts' FINAL.
+func finalTable() string {
+	var b strings.Builder
+	b.WriteString("local FINAL = {")
+	for _, st := range vocab.States {
+		if st.Final() {
+			fmt.Fprintf(&b, "%s = true, ", st)
+		}
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// script is one Lua script with the shared prelude prepended, after the
+// definitions made from the vocabulary (finalTable).
 type script struct {
 	name string
 	s    *redis.Script
@@ -28,7 +45,7 @@ func loadScript(name string) script {
 	if err != nil {
 		panic(err)
 	}
-	return script{name: name, s: redis.NewScript(string(prelude) + "\n" + string(body))}
+	return script{name: name, s: redis.NewScript(finalTable() + string(prelude) + "\n" + string(body))}
 }
 
 var (

@@ -18,7 +18,7 @@ func (s *Service) pilotHooks(ctx context.Context, pd PilotDescription) ([]*plugi
 	if v, ok := pd.Extra[HooksKey]; ok {
 		list, ok := stringList(v)
 		if !ok {
-			return nil, &DescriptionError{pcdName, HooksKey, fmt.Sprintf("must be a list of plugin names or manifest paths, not %T", v), nil}
+			return nil, &DescriptionError{Description: PilotDescriptionName, Key: HooksKey, Problem: fmt.Sprintf("must be a list of plugin names or manifest paths, not %T", v)}
 		}
 		refs = list
 	}
@@ -26,12 +26,12 @@ func (s *Service) pilotHooks(ctx context.Context, pd PilotDescription) ([]*plugi
 	for _, ref := range refs {
 		p, err := plugins.Resolve(ctx, ref)
 		if err != nil {
-			return nil, &DescriptionError{pcdName, HooksKey, err.Error(), nil}
+			return nil, &DescriptionError{Description: PilotDescriptionName, Key: HooksKey, Problem: err.Error()}
 		}
 		out = append(out, p)
 	}
 	if _, err := plugins.NewHooks(out); err != nil { // all hooks, none an adaptor
-		return nil, &DescriptionError{pcdName, HooksKey, err.Error(), nil}
+		return nil, &DescriptionError{Description: PilotDescriptionName, Key: HooksKey, Problem: err.Error()}
 	}
 	return out, nil
 }

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/bigjob-go/bigjob/adaptors/builtin"
+	_ "github.com/bigjob-go/bigjob/adaptors/pluginadaptor"
+	_ "github.com/bigjob-go/bigjob/coord/embedded"
 	"github.com/bigjob-go/bigjob/coord/userstore"
 	"github.com/bigjob-go/bigjob/core"
 )

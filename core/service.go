@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/bigjob-go/bigjob/adaptors"
-	_ "github.com/bigjob-go/bigjob/adaptors/builtin" // fork, ssh, the batch systems
 	"github.com/bigjob-go/bigjob/coord"
 )
 
@@ -104,7 +103,7 @@ func (s *Service) CreatePilot(ctx context.Context, pd PilotDescription) (*Pilot,
 	}
 	adaptor, resource, err := adaptors.Open(pd.ServiceURL)
 	if err != nil {
-		return nil, &DescriptionError{pcdName, "service_url", err.Error(), ErrNoAdaptor}
+		return nil, &DescriptionError{Description: PilotDescriptionName, Key: "service_url", Problem: err.Error(), Err: ErrNoAdaptor}
 	}
 	agent, err := findAgent(s.d.opts)
 	if err != nil {
@@ -369,11 +368,11 @@ func submitError(err error, p *Pilot) error {
 	var ended *coord.PilotEndedError
 	switch {
 	case errors.As(err, &tl) && p != nil:
-		return &DescriptionError{cudName, "number_of_processes", fmt.Sprintf(
-			"the unit needs %d slots but pilot %s has only %d; lower number_of_processes or submit to a larger pilot", tl.Need, p.Name(), tl.Have), nil}
+		return &DescriptionError{Description: UnitDescriptionName, Key: "number_of_processes", Problem: fmt.Sprintf(
+			"the unit needs %d slots but pilot %s has only %d; lower number_of_processes or submit to a larger pilot", tl.Need, p.Name(), tl.Have)}
 	case errors.As(err, &tl):
-		return &DescriptionError{cudName, "number_of_processes", fmt.Sprintf(
-			"the unit needs %d slots but the largest live pilot of the service has only %d; lower number_of_processes or create a larger pilot", tl.Need, tl.Have), nil}
+		return &DescriptionError{Description: UnitDescriptionName, Key: "number_of_processes", Problem: fmt.Sprintf(
+			"the unit needs %d slots but the largest live pilot of the service has only %d; lower number_of_processes or create a larger pilot", tl.Need, tl.Have)}
 	case errors.As(err, &ended):
 		return fmt.Errorf("submit to %s: the pilot is %s and takes no more units; submit to a running pilot", where, ended.State)
 	case errors.Is(err, coord.ErrServiceCanceled):

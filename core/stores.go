@@ -9,7 +9,6 @@ import (
 	"syscall"
 
 	"github.com/bigjob-go/bigjob/coord"
-	"github.com/bigjob-go/bigjob/coord/embedded"
 	"github.com/bigjob-go/bigjob/coord/userstore"
 )
 
@@ -24,7 +23,7 @@ var stores = struct {
 type sharedStore struct {
 	key    string
 	store  *coord.Store
-	server *embedded.Server // nil unless this process started it
+	server coord.FallbackServer // nil unless this process started it
 	refs   int
 }
 
@@ -102,7 +101,7 @@ func openStore(ctx context.Context, addr coord.Address, o Options) (*sharedStore
 		return nil, uerr
 	}
 	// No redis-server to run a lasting store: a store in this process.
-	srv, serr := embedded.Start(addr.HostPort(), addr.Username, addr.Password)
+	srv, serr := coord.StartFallback(addr.HostPort(), addr.Username, addr.Password)
 	if serr != nil {
 		if errors.Is(serr, syscall.EADDRINUSE) {
 			// Someone started a server there meanwhile: use it.

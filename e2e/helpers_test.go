@@ -17,6 +17,9 @@ import (
 	"time"
 
 	"github.com/bigjob-go/bigjob/adaptors"
+	_ "github.com/bigjob-go/bigjob/adaptors/builtin"
+	_ "github.com/bigjob-go/bigjob/adaptors/pluginadaptor"
+	_ "github.com/bigjob-go/bigjob/coord/embedded"
 	"github.com/bigjob-go/bigjob/core"
 	"github.com/bigjob-go/bigjob/internal/testenv"
 	"github.com/stretchr/testify/require"

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/bigjob-go/bigjob/adaptors/remote"
+	"github.com/bigjob-go/bigjob/runner"
 )
 
 // commands are the programs a plugin's exec may run (its manifest's
@@ -53,7 +53,7 @@ func resolveCommands(m Manifest) (*commands, error) {
 
 // loadScope is where commands are resolved at load: this machine, with no
 // working directory (write_dirs under $WORKDIR are checked per call).
-var loadScope = &Scope{Runner: remote.Local}
+var loadScope = &Scope{Runner: runner.Local}
 
 // path is the absolute path of the command name (an entry of the
 // manifest's commands) on the scope's host.
@@ -74,7 +74,7 @@ func (c *commands) path(ctx context.Context, sc *Scope, name string) (string, er
 	if ok {
 		return p, nil
 	}
-	line := "p=$(command -v -- " + remote.Quote(name) + `) && case $p in /*) printf '%s\n' "$p";; *) exit 3;; esac`
+	line := "p=$(command -v -- " + runner.Quote(name) + `) && case $p in /*) printf '%s\n' "$p";; *) exit 3;; esac`
 	out, err := sc.Runner.Run(ctx, line, nil)
 	p = strings.TrimSpace(string(out))
 	if err != nil || !filepath.IsAbs(p) || strings.Contains(p, "\n") {

@@ -7,9 +7,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/bigjob-go/bigjob/adaptors/remote"
 	"github.com/bigjob-go/bigjob/internal/shell"
 	"github.com/bigjob-go/bigjob/plugins/abi"
+	"github.com/bigjob-go/bigjob/runner"
 )
 
 // Hooks are a pilot's hook plugins, in the order the pilot names them.
@@ -76,7 +76,7 @@ func (h *Hooks) Pre(ctx context.Context, u abi.Unit) (Rewritten, *Verdict) {
 			continue
 		}
 		var res abi.PreUnitResponse
-		sc := &Scope{Runner: remote.Local, WorkDir: r.WorkingDirectory}
+		sc := &Scope{Runner: runner.Local, WorkDir: r.WorkingDirectory}
 		if err := p.Call(ctx, sc, abi.ExportPreUnit, abi.PreUnitRequest{Unit: r.Unit}, &res); err != nil {
 			return r, &Verdict{Hook: p.Name(), Message: "pre_unit hook failed, so the unit was not run: " + err.Error()}
 		}
@@ -237,7 +237,7 @@ func (h *Hooks) Post(ctx context.Context, req abi.PostUnitRequest) *Verdict {
 			continue
 		}
 		var res abi.PostUnitResponse
-		sc := &Scope{Runner: remote.Local, WorkDir: req.Unit.WorkingDirectory}
+		sc := &Scope{Runner: runner.Local, WorkDir: req.Unit.WorkingDirectory}
 		if err := p.Call(ctx, sc, abi.ExportPostUnit, req, &res); err != nil {
 			if req.State != "Done" {
 				continue

@@ -16,9 +16,9 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
-	"github.com/bigjob-go/bigjob/adaptors/remote"
 	"github.com/bigjob-go/bigjob/internal/shell"
 	"github.com/bigjob-go/bigjob/plugins/abi"
+	"github.com/bigjob-go/bigjob/runner"
 )
 
 // Scope is what one call may reach besides its own sandbox, within what the
@@ -27,7 +27,7 @@ type Scope struct {
 	// Runner runs the commands exec asks for and writes the files
 	// write_file asks for: this machine, or the pilot's SSH connection. Nil:
 	// exec and write_file are unavailable.
-	Runner remote.Runner
+	Runner runner.Runner
 	// WorkDir is $WORKDIR: the pilot's working directory (adaptor calls) or
 	// the unit's (hook calls), on the Runner's host. stat answers only for
 	// paths under it, and only when the Runner is this machine.
@@ -209,18 +209,18 @@ func (cs *callState) exec(ctx context.Context, raw []byte) abi.ExecResult {
 	}
 	var out []byte
 	if cs.scope.Runner.Local() {
-		out, err = remote.RunProgram(ctx, path, req.Argv, append(os.Environ(), req.Env...))
+		out, err = runner.RunProgram(ctx, path, req.Argv, append(os.Environ(), req.Env...))
 	} else {
 		var line strings.Builder
 		for _, kv := range req.Env {
 			k, v, _ := strings.Cut(kv, "=")
-			line.WriteString(k + "=" + remote.Quote(v) + " ")
+			line.WriteString(k + "=" + runner.Quote(v) + " ")
 		}
-		line.WriteString(remote.Join(append([]string{path}, req.Argv[1:]...)...))
+		line.WriteString(runner.Join(append([]string{path}, req.Argv[1:]...)...))
 		out, err = cs.scope.Runner.Run(ctx, line.String(), nil)
 	}
 	limit := cs.p.m.Limits.OutputBytes
-	var ce *remote.CommandError
+	var ce *runner.CommandError
 	switch {
 	case err == nil:
 		return abi.ExecResult{Stdout: clip(string(out), limit)}
@@ -317,11 +317,11 @@ func (p *Plugin) writeAnswer(ctx context.Context, m api.Module, stack []uint64) 
 	// unless the manifest grants more.
 	var err error
 	if grant.WriteReplace || cs.written[path] {
-		err = remote.WriteFile(ctx, cs.scope.Runner, path, data, 0o600)
+		err = runner.WriteFile(ctx, cs.scope.Runner, path, data, 0o600)
 	} else {
-		err = remote.CreateFile(ctx, cs.scope.Runner, path, data, 0o600)
+		err = runner.CreateFile(ctx, cs.scope.Runner, path, data, 0o600)
 	}
-	if errors.Is(err, remote.ErrExist) {
+	if errors.Is(err, runner.ErrExist) {
 		cs.deny(fmt.Sprintf("write_file of %q, which exists and was not written by the plugin in this call (capabilities.write_replace is not granted)", path))
 		return abi.WriteDenied
 	}

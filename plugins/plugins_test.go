@@ -13,10 +13,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/bigjob-go/bigjob/adaptors/remote"
 	"github.com/bigjob-go/bigjob/internal/testenv"
 	"github.com/bigjob-go/bigjob/plugins"
 	"github.com/bigjob-go/bigjob/plugins/abi"
+	"github.com/bigjob-go/bigjob/runner"
 )
 
 func example(t *testing.T, name string) string {
@@ -274,9 +274,20 @@ func TestAdaptorExportsOnlyOnAdaptors(t *testing.T) {
 	h := plugins.NewHost(plugins.HostOptions{CacheDir: "off"})
 	defer h.Close(context.Background())
 	p := load(t, h, example(t, "allowlist"))
-	err := p.Call(context.Background(), &plugins.Scope{Runner: remote.Local}, abi.ExportSubmit, abi.SubmitRequest{}, nil)
+	err := p.Call(context.Background(), &plugins.Scope{Runner: runner.Local}, abi.ExportSubmit, abi.SubmitRequest{}, nil)
 	var pe *plugins.Error
 	require.True(t, errors.As(err, &pe))
 	assert.False(t, pe.Trapped)
 	assert.Contains(t, err.Error(), "adaptor_submit: not an export of a pre_unit plugin")
+}
+
+// An adaptor plugin loaded into a program that does not serve adaptor
+// plugins (no import of adaptors/pluginadaptor) is refused at load, with
+// the import that serves them.
+func TestAdaptorPluginNotServedIsRefused(t *testing.T) {
+	_, err := plugins.Load(context.Background(), example(t, "tsp"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "load plugin tsp")
+	assert.Contains(t, err.Error(), `import _ "github.com/bigjob-go/bigjob/adaptors/pluginadaptor"`)
+	assert.Nil(t, plugins.Lookup("tsp"), "a refused plugin is not loaded")
 }

@@ -2,13 +2,13 @@ package plugins
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
 	"strings"
 	"sync"
 
-	"github.com/bigjob-go/bigjob/adaptors"
 	"github.com/bigjob-go/bigjob/plugins/abi"
 )
 
@@ -21,7 +21,18 @@ var process = struct {
 	logger *slog.Logger
 	host   *Host
 	byName map[string]*Plugin
+	serve  func(*Plugin) error // serves an adaptor plugin's schemes; see ServeAdaptors
 }{byName: map[string]*Plugin{}}
+
+// ServeAdaptors makes serve the way adaptor plugins loaded into the process
+// have their URL schemes served. Package adaptors/pluginadaptor registers it
+// when a program imports it; without it, loading an adaptor plugin is an
+// error that says so.
+func ServeAdaptors(serve func(*Plugin) error) {
+	process.Lock()
+	defer process.Unlock()
+	process.serve = serve
+}
 
 // SetEngine sets the engine of the process's host; it has effect only
 // before the first plugin is loaded. libpilot.so sets EngineInterpreter:
@@ -82,7 +93,11 @@ func LoadBundle(ctx context.Context, b Bundle) (*Plugin, error) {
 		return p, nil
 	}
 	if p.Is(abi.KindAdaptor) {
-		if err := adaptors.Add(p.adaptorFactories()); err != nil {
+		err := errNotServed
+		if process.serve != nil {
+			err = process.serve(p)
+		}
+		if err != nil {
 			h.unload(ctx, p)
 			return nil, fmt.Errorf("load plugin %s (%s): %w", p.Name(), b.Origin, err)
 		}
@@ -90,6 +105,8 @@ func LoadBundle(ctx context.Context, b Bundle) (*Plugin, error) {
 	process.byName[p.Name()] = p
 	return p, nil
 }
+
+var errNotServed = errors.New(`this program serves no adaptor plugins (a Go program serves them with: import _ "github.com/bigjob-go/bigjob/adaptors/pluginadaptor")`)
 
 // Lookup returns the loaded plugin of that name, or nil.
 func Lookup(name string) *Plugin {

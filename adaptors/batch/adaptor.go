@@ -11,6 +11,7 @@ import (
 
 	"github.com/bigjob-go/bigjob/adaptors"
 	"github.com/bigjob-go/bigjob/adaptors/remote"
+	"github.com/bigjob-go/bigjob/runner"
 )
 
 // Register makes sys available as scheme (e.g. slurm://localhost, run on
@@ -35,13 +36,13 @@ func RegisterSSH(scheme string, sys System) {
 
 // Fixed is the NewSystem of a System that needs neither runner nor URL.
 func Fixed(sys System) NewSystem {
-	return func(remote.Runner, *url.URL) System { return sys }
+	return func(runner.Runner, *url.URL) System { return sys }
 }
 
 // NewSystem makes the System of one adaptor, for the runner its commands
 // run with and the resource URL it was opened for (adaptor plugins need
 // both; Fixed serves the built-in systems).
-type NewSystem func(r remote.Runner, resource *url.URL) System
+type NewSystem func(r runner.Runner, resource *url.URL) System
 
 // LocalFactory makes adaptors for scheme that submit on this machine.
 func LocalFactory(scheme string, newSys NewSystem) adaptors.Factory {
@@ -49,7 +50,7 @@ func LocalFactory(scheme string, newSys NewSystem) adaptors.Factory {
 		if !adaptors.IsLocalHost(u.Hostname()) {
 			return nil, fmt.Errorf("%s:// submits on this machine, but the URL names host %q; to submit through SSH use %s+ssh://%s", scheme, u.Hostname(), scheme, u.Host)
 		}
-		return &Adaptor{sys: newSys(remote.Local, u), scheme: scheme, runner: remote.Local}, nil
+		return &Adaptor{sys: newSys(runner.Local, u), scheme: scheme, runner: runner.Local}, nil
 	}
 }
 
@@ -74,7 +75,7 @@ func SSHFactory(scheme string, newSys NewSystem) adaptors.Factory {
 type Adaptor struct {
 	sys    System
 	scheme string
-	runner remote.Runner
+	runner runner.Runner
 }
 
 var (
@@ -158,7 +159,7 @@ func (a *Adaptor) Submit(ctx context.Context, r adaptors.Request) (h adaptors.Ha
 	if err != nil {
 		return h, err
 	}
-	if err := remote.WriteFile(ctx, a.runner, d.Script, []byte(script), 0o700); err != nil {
+	if err := runner.WriteFile(ctx, a.runner, d.Script, []byte(script), 0o700); err != nil {
 		return h, fmt.Errorf("%s: write the job script: %w", a.where(), err)
 	}
 	id, err := a.sys.Submit(ctx, a.run, job, d.Script)
@@ -188,7 +189,7 @@ func (a *Adaptor) workingDirectory(ctx context.Context, wd string) (string, erro
 			return "", err
 		}
 	}
-	return remote.MakeWorkDir(ctx, a.runner, wd)
+	return runner.MakeWorkDir(ctx, a.runner, wd)
 }
 
 // State asks the batch system about the job.
@@ -239,7 +240,7 @@ func (a *Adaptor) removeFiles(d handleData, script bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	a.runner.Run(ctx, "rm -f "+remote.Join(files...), nil)
+	a.runner.Run(ctx, "rm -f "+runner.Join(files...), nil)
 }
 
 // stringList reads a description value that is a list of strings or one

@@ -8,7 +8,7 @@ import (
 	"unicode"
 
 	"github.com/bigjob-go/bigjob/adaptors"
-	"github.com/bigjob-go/bigjob/adaptors/remote"
+	"github.com/bigjob-go/bigjob/runner"
 )
 
 // Helpers shared by the System implementations in the subpackages.
@@ -92,7 +92,7 @@ func ShellScript(prefix string, directives []string, j Job) string {
 	for _, d := range directives {
 		b.WriteString(prefix + " " + d + "\n")
 	}
-	b.WriteString("\ncd " + remote.Quote(j.Dir) + " || exit 1\n")
+	b.WriteString("\ncd " + runner.Quote(j.Dir) + " || exit 1\n")
 	b.WriteString(j.AgentLine() + "\n")
 	return b.String()
 }
@@ -141,10 +141,10 @@ func Unparsable(system, line string, out []byte) error {
 	return &OutputError{System: system, Line: line, Output: s}
 }
 
-// Failure returns the *remote.CommandError in err, or nil when err is not
+// Failure returns the *runner.CommandError in err, or nil when err is not
 // a command that ran and failed.
-func Failure(err error) *remote.CommandError {
-	var ce *remote.CommandError
+func Failure(err error) *runner.CommandError {
+	var ce *runner.CommandError
 	if errors.As(err, &ce) {
 		return ce
 	}

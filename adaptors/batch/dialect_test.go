@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bigjob-go/bigjob/adaptors"
-	"github.com/bigjob-go/bigjob/adaptors/remote"
+	"github.com/bigjob-go/bigjob/runner"
 )
 
 func TestDirectiveArg(t *testing.T) {
@@ -75,7 +75,7 @@ func TestUnparsableQuotesAtMost200Bytes(t *testing.T) {
 }
 
 func TestSaysAndExitedWith(t *testing.T) {
-	ce := &remote.CommandError{ExitCode: 1, Stdout: `denied: job "42" does not exist`}
+	ce := &runner.CommandError{ExitCode: 1, Stdout: `denied: job "42" does not exist`}
 	wrapped := errors.Join(errors.New("context"), ce)
 	assert.True(t, Says(wrapped, "DOES NOT EXIST"))
 	assert.False(t, Says(wrapped, "Unknown Job Id"))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/bigjob-go/bigjob/adaptors"
 	"github.com/bigjob-go/bigjob/adaptors/remote"
+	"github.com/bigjob-go/bigjob/runner"
 )
 
 // Staged is what a pilot's agent needs on the resource before it starts.
@@ -21,12 +22,12 @@ type Staged struct {
 }
 
 // Stage prepares dir (an absolute directory on r's host that
-// remote.MakeWorkDir made) for the pilot of req: it places the agent (see
+// runner.MakeWorkDir made) for the pilot of req: it places the agent (see
 // AgentOnResource) and writes the coordination URL into a file of mode 0600,
 // so that it never appears on a command line or in a job script. On error,
 // nothing secret is left behind.
-func Stage(ctx context.Context, r remote.Runner, req adaptors.Request, dir string) (Staged, error) {
-	s := Staged{Dir: dir, Files: path.Join(dir, remote.PrivateDir)}
+func Stage(ctx context.Context, r runner.Runner, req adaptors.Request, dir string) (Staged, error) {
+	s := Staged{Dir: dir, Files: path.Join(dir, runner.PrivateDir)}
 	var coordURL string
 	for _, e := range req.Agent.Env {
 		if v, ok := strings.CutPrefix(e, adaptors.EnvCoordination+"="); ok {
@@ -43,7 +44,7 @@ func Stage(ctx context.Context, r remote.Runner, req adaptors.Request, dir strin
 		return s, err
 	}
 	s.Coord = path.Join(s.Files, req.PilotID+".coord")
-	if err := remote.WriteFile(ctx, r, s.Coord, []byte(coordURL+"\n"), 0o600); err != nil {
+	if err := runner.WriteFile(ctx, r, s.Coord, []byte(coordURL+"\n"), 0o600); err != nil {
 		return s, fmt.Errorf("write the coordination file: %w", err)
 	}
 	return s, nil
@@ -53,10 +54,10 @@ func Stage(ctx context.Context, r remote.Runner, req adaptors.Request, dir strin
 // host: the description's agent_path if given (it must be executable
 // there), else the local binary, copied into dir/.bigjob/ unless the host
 // is this machine.
-func AgentOnResource(ctx context.Context, r remote.Runner, req adaptors.Request, dir string) (string, error) {
+func AgentOnResource(ctx context.Context, r runner.Runner, req adaptors.Request, dir string) (string, error) {
 	if p, ok := req.Extra["agent_path"].(string); ok && p != "" {
-		if _, err := r.Run(ctx, "test -x "+remote.Quote(p), nil); err != nil {
-			var ce *remote.CommandError
+		if _, err := r.Run(ctx, "test -x "+runner.Quote(p), nil); err != nil {
+			var ce *runner.CommandError
 			if errors.As(err, &ce) {
 				return "", fmt.Errorf("agent_path %q is not an executable file on %s; give the path of pilot-agent there, or leave agent_path out to have it copied", p, r.Host())
 			}

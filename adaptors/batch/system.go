@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/bigjob-go/bigjob/adaptors"
-	"github.com/bigjob-go/bigjob/adaptors/remote"
+	"github.com/bigjob-go/bigjob/runner"
 )
 
 // Job is a pilot's batch job.
@@ -40,7 +40,7 @@ type Job struct {
 func (j Job) AgentLine() string {
 	argv := append([]string{j.Agent}, j.AgentArgs...)
 	argv = append(argv, "-coordination-file", j.CoordinationFile)
-	return "exec " + remote.Join(argv...)
+	return "exec " + runner.Join(argv...)
 }
 
 // WalltimeMinutes is the walltime in whole minutes, rounded up.
@@ -55,7 +55,7 @@ func (j Job) HMS() string {
 }
 
 // Exec runs a command line on the resource's host and returns its standard
-// output; a command that exits non-zero gives a *remote.CommandError.
+// output; a command that exits non-zero gives a *runner.CommandError.
 type Exec func(ctx context.Context, line string) ([]byte, error)
 
 // System is one batch system's dialect. Implementations are stateless and

@@ -22,8 +22,8 @@ import (
 	"time"
 
 	"github.com/bigjob-go/bigjob/adaptors"
-	"github.com/bigjob-go/bigjob/adaptors/remote"
 	"github.com/bigjob-go/bigjob/internal/proc"
+	"github.com/bigjob-go/bigjob/runner"
 )
 
 // Scheme is the URL scheme of this adaptor.
@@ -96,7 +96,7 @@ func (adaptor) Submit(ctx context.Context, r adaptors.Request) (adaptors.Handle,
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		os.Remove(filepath.Join(dir, remote.PrivateDir, r.PilotID+".coord"))
+		os.Remove(filepath.Join(dir, runner.PrivateDir, r.PilotID+".coord"))
 		return adaptors.Handle{}, fmt.Errorf("start agent %s: %w", r.Agent.Path, err)
 	}
 	pid := cmd.Process.Pid
@@ -217,7 +217,7 @@ func handOver(dir string, r adaptors.Request) (env, args []string, err error) {
 	if cred == "" {
 		return env, args, nil
 	}
-	private := filepath.Join(dir, remote.PrivateDir)
+	private := filepath.Join(dir, runner.PrivateDir)
 	if err := os.MkdirAll(private, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("create %s: %w", private, err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bigjob-go/bigjob/adaptors/remote"
+	"github.com/bigjob-go/bigjob/runner"
 )
 
 func TestMakeDir(t *testing.T) {
@@ -31,18 +32,18 @@ func TestMakeDir(t *testing.T) {
 
 	name := fmt.Sprintf("bigjob-test-makedir-%d", time.Now().UnixNano())
 	t.Cleanup(func() { os.RemoveAll(filepath.Join(home, name)) })
-	got, err := remote.MakeDir(ctx, r, name+"/a b")
+	got, err := runner.MakeDir(ctx, r, name+"/a b")
 	require.NoError(t, err)
 	require.Equal(t, filepath.Join(home, name, "a b"), got, "a relative path is under the remote home")
 	require.DirExists(t, got)
 
 	for _, dir := range []string{"", "~", "$HOME"} {
-		got, err = remote.MakeDir(ctx, r, dir)
+		got, err = runner.MakeDir(ctx, r, dir)
 		require.NoError(t, err)
 		require.Equal(t, home, got, "%q", dir)
 	}
 	for _, dir := range []string{"~/" + name + "/t", "$HOME/" + name + "/t"} {
-		got, err = remote.MakeDir(ctx, r, dir)
+		got, err = runner.MakeDir(ctx, r, dir)
 		require.NoError(t, err)
 		require.Equal(t, filepath.Join(home, name, "t"), got, "%q", dir)
 	}
@@ -51,11 +52,11 @@ func TestMakeDir(t *testing.T) {
 	tmp, err := filepath.EvalSymlinks(t.TempDir())
 	require.NoError(t, err)
 	require.NoError(t, os.Symlink(tmp, filepath.Join(tmp, "link")))
-	got, err = remote.MakeDir(ctx, r, filepath.Join(tmp, "link", "x", "y"))
+	got, err = runner.MakeDir(ctx, r, filepath.Join(tmp, "link", "x", "y"))
 	require.NoError(t, err)
 	require.Equal(t, filepath.Join(tmp, "x", "y"), got)
 
-	_, err = remote.MakeDir(ctx, r, "/proc/no/such")
+	_, err = runner.MakeDir(ctx, r, "/proc/no/such")
 	require.ErrorContains(t, err, "make directory \"/proc/no/such\" on "+r.Host())
 }
 
@@ -63,7 +64,7 @@ func TestMakeDirLocalIsUnderHome(t *testing.T) {
 	home, err := filepath.EvalSymlinks(t.TempDir())
 	require.NoError(t, err)
 	t.Setenv("HOME", home)
-	got, err := remote.MakeDir(context.Background(), remote.Local, "work/dir")
+	got, err := runner.MakeDir(context.Background(), runner.Local, "work/dir")
 	require.NoError(t, err)
 	require.Equal(t, filepath.Join(home, "work", "dir"), got, "relative to $HOME, not to the current directory")
 }
@@ -74,7 +75,7 @@ func TestWriteFile(t *testing.T) {
 			ctx := context.Background()
 			dir := t.TempDir()
 			path := filepath.Join(dir, "secret")
-			require.NoError(t, remote.WriteFile(ctx, r, path, []byte("password"), 0o600))
+			require.NoError(t, runner.WriteFile(ctx, r, path, []byte("password"), 0o600))
 			st, err := os.Stat(path)
 			require.NoError(t, err)
 			require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
@@ -83,7 +84,7 @@ func TestWriteFile(t *testing.T) {
 			require.Equal(t, "password", string(b))
 
 			require.NoError(t, os.Chmod(path, 0o644))
-			require.NoError(t, remote.WriteFile(ctx, r, path, []byte("new\x00data"), 0o600))
+			require.NoError(t, runner.WriteFile(ctx, r, path, []byte("new\x00data"), 0o600))
 			st, err = os.Stat(path)
 			require.NoError(t, err)
 			require.Equal(t, os.FileMode(0o600), st.Mode().Perm(), "the replacement has the mode asked")
@@ -92,8 +93,8 @@ func TestWriteFile(t *testing.T) {
 			require.Equal(t, "new\x00data", string(b))
 
 			script := filepath.Join(dir, "run.sh")
-			require.NoError(t, remote.WriteFile(ctx, r, script, []byte("#!/bin/sh\necho ran\n"), 0o755))
-			out, err := r.Run(ctx, remote.Quote(script), nil)
+			require.NoError(t, runner.WriteFile(ctx, r, script, []byte("#!/bin/sh\necho ran\n"), 0o755))
+			out, err := r.Run(ctx, runner.Quote(script), nil)
 			require.NoError(t, err)
 			require.Equal(t, "ran\n", string(out))
 
@@ -101,7 +102,7 @@ func TestWriteFile(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, ents, 2, "no temporary file left behind")
 
-			err = remote.WriteFile(ctx, r, filepath.Join(dir, "missing", "f"), nil, 0o600)
+			err = runner.WriteFile(ctx, r, filepath.Join(dir, "missing", "f"), nil, 0o600)
 			require.ErrorContains(t, err, "write "+filepath.Join(dir, "missing", "f")+" on "+r.Host())
 		})
 	}
@@ -115,7 +116,7 @@ func TestCreateFileLeavesWhatExistsAlone(t *testing.T) {
 			ctx := context.Background()
 			dir, outside := t.TempDir(), t.TempDir()
 			path := filepath.Join(dir, "new")
-			require.NoError(t, remote.CreateFile(ctx, r, path, []byte("one"), 0o600))
+			require.NoError(t, runner.CreateFile(ctx, r, path, []byte("one"), 0o600))
 			st, err := os.Stat(path)
 			require.NoError(t, err)
 			assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
@@ -124,8 +125,8 @@ func TestCreateFileLeavesWhatExistsAlone(t *testing.T) {
 			require.NoError(t, os.Symlink(outside, filepath.Join(dir, "todir")))
 			require.NoError(t, os.Mkdir(filepath.Join(dir, "sub"), 0o700))
 			for _, taken := range []string{"new", "dangling", "todir", "sub"} {
-				err := remote.CreateFile(ctx, r, filepath.Join(dir, taken), []byte("two"), 0o600)
-				assert.ErrorIs(t, err, remote.ErrExist, taken)
+				err := runner.CreateFile(ctx, r, filepath.Join(dir, taken), []byte("two"), 0o600)
+				assert.ErrorIs(t, err, runner.ErrExist, taken)
 			}
 			b, err := os.ReadFile(path)
 			require.NoError(t, err)
@@ -135,12 +136,12 @@ func TestCreateFileLeavesWhatExistsAlone(t *testing.T) {
 			assert.Empty(t, ents, "nothing was written through a link")
 
 			for _, dirLike := range []string{"todir", "sub"} {
-				err := remote.WriteFile(ctx, r, filepath.Join(dir, dirLike), []byte("x"), 0o600)
+				err := runner.WriteFile(ctx, r, filepath.Join(dir, dirLike), []byte("x"), 0o600)
 				assert.ErrorContains(t, err, "is a directory", dirLike)
 			}
 			ents, err = os.ReadDir(outside)
 			require.NoError(t, err)
-			assert.Empty(t, ents, "WriteFile does not move its file into a linked directory")
+			assert.Empty(t, ents, "runner.WriteFile does not move its file into a linked directory")
 			ents, err = os.ReadDir(dir)
 			require.NoError(t, err)
 			assert.Len(t, ents, 4, "no temporary file left behind")
@@ -165,7 +166,7 @@ func TestStageAgent(t *testing.T) {
 	got, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.Equal(t, want, got)
-	_, err = r.Run(ctx, remote.Quote(path), nil)
+	_, err = r.Run(ctx, runner.Quote(path), nil)
 	require.NoError(t, err, "the staged file is executable")
 	inode := inodeOf(t, path)
 
@@ -212,7 +213,7 @@ func TestStageAgentConcurrently(t *testing.T) {
 }
 
 func TestStageAgentLocal(t *testing.T) {
-	path, err := remote.StageAgent(context.Background(), remote.Local, "/bin/true", t.TempDir())
+	path, err := remote.StageAgent(context.Background(), runner.Local, "/bin/true", t.TempDir())
 	require.NoError(t, err)
 	require.Equal(t, "/bin/true", path)
 }
@@ -273,10 +274,10 @@ func TestMakeWorkDirHasAPrivateFolder(t *testing.T) {
 	for name, r := range runners(t) {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "w d")
-			got, err := remote.MakeWorkDir(context.Background(), r, dir)
+			got, err := runner.MakeWorkDir(context.Background(), r, dir)
 			require.NoError(t, err)
 			require.Equal(t, dir, got)
-			st, err := os.Stat(filepath.Join(dir, remote.PrivateDir))
+			st, err := os.Stat(filepath.Join(dir, runner.PrivateDir))
 			require.NoError(t, err)
 			require.Equal(t, os.FileMode(0o700), st.Mode().Perm())
 		})

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/bigjob-go/bigjob/runner"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -153,16 +154,16 @@ func (hk *hostKeyCheck) keyscan() string {
 	if to == "" {
 		to = "~/.ssh/known_hosts"
 	} else {
-		to = Quote(to)
+		to = runner.Quote(to)
 	}
-	return fmt.Sprintf("ssh-keyscan -p %s %s >> %s", port, Quote(host), to)
+	return fmt.Sprintf("ssh-keyscan -p %s %s >> %s", port, runner.Quote(host), to)
 }
 
 // keygenRemove is the command that removes the host's keys from file.
 func (hk *hostKeyCheck) keygenRemove(file string) string {
-	cmd := "ssh-keygen -R " + Quote(hk.name())
+	cmd := "ssh-keygen -R " + runner.Quote(hk.name())
 	if home := homeDir(); home == "" || file != filepath.Join(home, ".ssh", "known_hosts") {
-		cmd += " -f " + Quote(file)
+		cmd += " -f " + runner.Quote(file)
 	}
 	return cmd
 }

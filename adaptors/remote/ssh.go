@@ -1,3 +1,8 @@
+// Package remote reaches the host where a resource lives over SSH: a
+// runner.Runner on an x/crypto/ssh connection (pooled, checked against
+// known_hosts, configured from ~/.ssh/config), and the staging of the agent
+// binary onto a host. Adaptors issue their commands through a runner.Runner,
+// so that a batch system is driven the same way locally and over SSH.
 package remote
 
 import (
@@ -15,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bigjob-go/bigjob/runner"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -81,7 +87,7 @@ func TargetOf(u *url.URL) Target {
 // root logins) and the session closed. A command that leaves a background
 // child holding its output open keeps Run waiting until ctx ends: redirect
 // such a child's output.
-func SSH(t Target) Runner {
+func SSH(t Target) runner.Runner {
 	return &sshRunner{target: completeTarget(t)}
 }
 
@@ -201,8 +207,8 @@ func runSession(ctx context.Context, s *ssh.Session, host, line string, stdin io
 			}
 		}
 		errw.flush()
-		return stdout.Bytes(), &CommandError{Host: host, Line: line, ExitCode: -1,
-			Stderr: strings.TrimSpace(trimOutput(stderr.Bytes()) + note), Stdout: trimOutput(stdout.Bytes())}
+		return stdout.Bytes(), &runner.CommandError{Host: host, Line: line, ExitCode: -1,
+			Stderr: strings.TrimSpace(runner.TrimOutput(stderr.Bytes()) + note), Stdout: runner.TrimOutput(stdout.Bytes())}
 	}
 	out := stdout.Bytes()
 	if err == nil {
@@ -214,8 +220,8 @@ func runSession(ctx context.Context, s *ssh.Session, host, line string, stdin io
 		if exit.Signal() != "" {
 			code = -1
 		}
-		return out, &CommandError{Host: host, Line: line, ExitCode: code,
-			Stderr: trimOutput(stderr.Bytes()), Stdout: trimOutput(out)}
+		return out, &runner.CommandError{Host: host, Line: line, ExitCode: code,
+			Stderr: runner.TrimOutput(stderr.Bytes()), Stdout: runner.TrimOutput(out)}
 	}
 	var missing *ssh.ExitMissingError
 	if errors.As(err, &missing) {

@@ -25,11 +25,12 @@ import (
 	"github.com/bigjob-go/bigjob/adaptors/remote"
 	"github.com/bigjob-go/bigjob/internal/proc"
 	"github.com/bigjob-go/bigjob/internal/testenv"
+	"github.com/bigjob-go/bigjob/runner"
 )
 
 // sshServer starts a private sshd, points the client at its keys, and
 // returns a Runner for it.
-func sshServer(t *testing.T) (*testenv.SSHD, remote.Target, remote.Runner) {
+func sshServer(t *testing.T) (*testenv.SSHD, remote.Target, runner.Runner) {
 	t.Helper()
 	s := testenv.StartSSHD(t)
 	s.Env(t)
@@ -38,9 +39,9 @@ func sshServer(t *testing.T) (*testenv.SSHD, remote.Target, remote.Runner) {
 }
 
 // runners gives the Local runner and one for a private sshd.
-func runners(t *testing.T) map[string]remote.Runner {
+func runners(t *testing.T) map[string]runner.Runner {
 	_, _, r := sshServer(t)
-	return map[string]remote.Runner{"local": remote.Local, "ssh": r}
+	return map[string]runner.Runner{"local": runner.Local, "ssh": r}
 }
 
 func TestRunContract(t *testing.T) {
@@ -61,12 +62,12 @@ func TestRunContract(t *testing.T) {
 			require.NoError(t, err, "nil stdin is empty")
 			require.Empty(t, out)
 
-			out, err = r.Run(ctx, remote.Join("printf", "%s|", "a b", "it's", "$HOME"), nil)
+			out, err = r.Run(ctx, runner.Join("printf", "%s|", "a b", "it's", "$HOME"), nil)
 			require.NoError(t, err)
 			require.Equal(t, "a b|it's|$HOME|", string(out))
 
 			out, err = r.Run(ctx, "echo partial; echo 'it broke' >&2; exit 3", nil)
-			var ce *remote.CommandError
+			var ce *runner.CommandError
 			require.ErrorAs(t, err, &ce)
 			require.Equal(t, 3, ce.ExitCode)
 			require.Equal(t, "it broke", ce.Stderr)
@@ -82,7 +83,7 @@ func TestSSHHostAndLocal(t *testing.T) {
 	r := remote.SSH(remote.Target{User: "alice", Host: "login.example.org", Port: 2222})
 	require.Equal(t, "alice@login.example.org:2222", r.Host())
 	require.False(t, r.Local())
-	require.True(t, remote.Local.Local())
+	require.True(t, runner.Local.Local())
 }
 
 func TestTargetOf(t *testing.T) {
@@ -117,7 +118,7 @@ func TestCancelKillsTheCommand(t *testing.T) {
 			cancel()
 			select {
 			case err := <-errc:
-				var ce *remote.CommandError
+				var ce *runner.CommandError
 				require.ErrorAs(t, err, &ce)
 				require.Equal(t, -1, ce.ExitCode)
 				require.Contains(t, ce.Stderr, "context canceled")
@@ -136,7 +137,7 @@ func TestConnectionIsShared(t *testing.T) {
 	_, err := r.Run(ctx, "true", nil)
 	require.NoError(t, err)
 	_, err = remote.SSH(tg).Run(ctx, "true", nil)
-	require.NoError(t, err, "another Runner of the same target")
+	require.NoError(t, err, "another runner.Runner of the same target")
 
 	// More Runs at once than sshd allows sessions per connection (10).
 	var wg sync.WaitGroup
@@ -347,7 +348,7 @@ func TestSSHDHarnessStopsWhatItStarted(t *testing.T) {
 	})
 	var tg remote.Target
 	t.Run("server", func(t *testing.T) {
-		var r remote.Runner
+		var r runner.Runner
 		_, tg, r = sshServer(t)
 		// A daemon that outlives its session, and a connection left open.
 		_, err := r.Run(context.Background(), "BIGJOB_TEST_MARK="+mark+" nohup sleep 100 >/dev/null 2>&1 &", nil)

@@ -23,6 +23,7 @@ import (
 	"github.com/bigjob-go/bigjob/adaptors"
 	"github.com/bigjob-go/bigjob/adaptors/batch"
 	"github.com/bigjob-go/bigjob/adaptors/remote"
+	"github.com/bigjob-go/bigjob/runner"
 )
 
 // Scheme is the URL scheme of this adaptor.
@@ -41,7 +42,7 @@ func init() {
 	})
 }
 
-type adaptor struct{ runner remote.Runner }
+type adaptor struct{ runner runner.Runner }
 
 var (
 	_ adaptors.Adaptor  = (*adaptor)(nil)
@@ -66,7 +67,7 @@ func (a *adaptor) Submit(ctx context.Context, r adaptors.Request) (adaptors.Hand
 	fail := func(op string, err error) (adaptors.Handle, error) {
 		return adaptors.Handle{}, fmt.Errorf("ssh %s: %s: %w", a.runner.Host(), op, err)
 	}
-	dir, err := remote.MakeWorkDir(ctx, a.runner, r.WorkingDirectory)
+	dir, err := runner.MakeWorkDir(ctx, a.runner, r.WorkingDirectory)
 	if err != nil {
 		return fail("create the working directory", err)
 	}
@@ -77,10 +78,10 @@ func (a *adaptor) Submit(ctx context.Context, r adaptors.Request) (adaptors.Hand
 	coord, agent, env := st.Coord, st.Agent, st.Env
 	argv := append([]string{agent}, r.Agent.Args...)
 	argv = append(argv, "-coordination-file", coord)
-	stdout, stderr := remote.Quote("stdout-"+r.PilotID+"-agent.txt"), remote.Quote("stderr-"+r.PilotID+"-agent.txt")
-	line := "cd " + remote.Quote(dir) + " || exit 1; " + // not cd && x &: that backgrounds a subshell holding the session open
+	stdout, stderr := runner.Quote("stdout-"+r.PilotID+"-agent.txt"), runner.Quote("stderr-"+r.PilotID+"-agent.txt")
+	line := "cd " + runner.Quote(dir) + " || exit 1; " + // not cd && x &: that backgrounds a subshell holding the session open
 		"(umask 077 && : >" + stdout + " && : >" + stderr + ") || exit 1; " + // the agent's logs are owner-only
-		envPrefix(env) + "setsid " + remote.Join(argv...) +
+		envPrefix(env) + "setsid " + runner.Join(argv...) +
 		" </dev/null >" + stdout + " 2>" + stderr + " & p=$!; echo $p; " + procStart
 	out, err := a.runner.Run(ctx, line, nil)
 	pid, start := parseStarted(out)
@@ -90,7 +91,7 @@ func (a *adaptor) Submit(ctx context.Context, r adaptors.Request) (adaptors.Hand
 	if err != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		a.runner.Run(cctx, "rm -f "+remote.Quote(coord), nil)
+		a.runner.Run(cctx, "rm -f "+runner.Quote(coord), nil)
 		return fail("start the agent", err)
 	}
 	d := handleData{PID: pid, Start: start, Dir: dir, Coord: coord}
@@ -116,7 +117,7 @@ func envPrefix(env []string) string {
 	if len(env) == 0 {
 		return ""
 	}
-	return "env " + remote.Join(env...) + " "
+	return "env " + runner.Join(env...) + " "
 }
 
 func decode(h adaptors.Handle) (handleData, error) {
@@ -129,7 +130,7 @@ func decode(h adaptors.Handle) (handleData, error) {
 
 // alive is a shell test that succeeds while the agent's process exists.
 func alive(d handleData) string {
-	return "p=" + strconv.Itoa(d.PID) + "; s=$(" + procStart + "); [ -n \"$s\" ] && [ \"$s\" = " + remote.Quote(d.Start) + " ]"
+	return "p=" + strconv.Itoa(d.PID) + "; s=$(" + procStart + "); [ -n \"$s\" ] && [ \"$s\" = " + runner.Quote(d.Start) + " ]"
 }
 
 func (a *adaptor) State(ctx context.Context, h adaptors.Handle) (adaptors.Status, error) {
@@ -158,7 +159,7 @@ func (a *adaptor) Cancel(ctx context.Context, h adaptors.Handle) error {
 	steps := int(StopGrace / (100 * time.Millisecond))
 	p := strconv.Itoa(d.PID)
 	line := "if " + alive(d) + "; then kill -TERM " + p + "; i=0; while " + alive(d) + " && [ $i -lt " + strconv.Itoa(steps) + " ]; do sleep 0.1; i=$((i+1)); done; " +
-		"pkill -KILL -s " + p + "; i=0; while pgrep -s " + p + " >/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; fi; rm -f " + remote.Quote(d.Coord)
+		"pkill -KILL -s " + p + "; i=0; while pgrep -s " + p + " >/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; fi; rm -f " + runner.Quote(d.Coord)
 	if _, err := a.runner.Run(ctx, line, nil); err != nil {
 		return fmt.Errorf("ssh %s: cancel agent %d: %w", a.runner.Host(), d.PID, err)
 	}

@@ -61,6 +61,8 @@ import (
 	"strings"
 	"time"
 
+	_ "github.com/bigjob-go/bigjob/adaptors/builtin"
+	_ "github.com/bigjob-go/bigjob/coord/embedded"
 	"github.com/bigjob-go/bigjob/core"
 	"github.com/bigjob-go/bigjob/internal/redisserver"
 )

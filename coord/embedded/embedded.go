@@ -2,6 +2,9 @@
 // the library falls back to when no Redis listens on a loopback coordination
 // address. Agents reach it over TCP like any Redis. Nothing is persisted; it
 // stops with the process (or Close).
+//
+// A program links it by importing it (its init registers it with
+// coord.RegisterFallback); the agent does not.
 package embedded
 
 import (
@@ -10,7 +13,15 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+
+	"github.com/bigjob-go/bigjob/coord"
 )
+
+func init() {
+	coord.RegisterFallback(func(addr, user, password string) (coord.FallbackServer, error) {
+		return Start(addr, user, password)
+	})
+}
 
 // expiryTick is how often key TTLs advance. miniredis only expires keys when
 // told how much time passed.

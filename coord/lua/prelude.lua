@@ -5,8 +5,9 @@
 -- ARGV[3]  TTL in seconds given to every key written (0: keys never expire)
 -- ARGV[4]  approximate maximum length of the event stream
 -- Script arguments start at ARGV[5].
+-- FINAL, the set of final states, is defined before this prelude from the
+-- Go vocabulary (coord/scripts.go, finalTable).
 local P, NOW, TTL, MAXEV = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local FINAL = {Done = true, Failed = true, Canceled = true}
 local events = {}
 
 local function str(v)

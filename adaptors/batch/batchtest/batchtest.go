@@ -25,7 +25,7 @@ import (
 
 	"github.com/bigjob-go/bigjob/adaptors"
 	"github.com/bigjob-go/bigjob/adaptors/batch"
-	"github.com/bigjob-go/bigjob/adaptors/remote"
+	"github.com/bigjob-go/bigjob/runner"
 )
 
 // Update rewrites golden files instead of comparing with them:
@@ -115,7 +115,7 @@ func Parse(text string) ([]Answer, error) {
 }
 
 // Exec answers line with the first recorded answer whose prefix it starts
-// with: its stdout, and a *remote.CommandError when its exit code is not
+// with: its stdout, and a *runner.CommandError when its exit code is not
 // zero. A line nothing answers is an error naming it.
 func (f *Fake) Exec(ctx context.Context, line string) ([]byte, error) {
 	f.mu.Lock()
@@ -129,7 +129,7 @@ func (f *Fake) Exec(ctx context.Context, line string) ([]byte, error) {
 			continue
 		}
 		if a.ExitCode != 0 {
-			return []byte(a.Stdout), &remote.CommandError{Host: "fake", Line: line, ExitCode: a.ExitCode,
+			return []byte(a.Stdout), &runner.CommandError{Host: "fake", Line: line, ExitCode: a.ExitCode,
 				Stderr: strings.TrimSpace(a.Stderr), Stdout: strings.TrimSpace(a.Stdout)}
 		}
 		return []byte(a.Stdout), nil

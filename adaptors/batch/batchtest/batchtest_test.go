@@ -4,10 +4,9 @@ import (
 	"context"
 	"testing"
 
+	"github.com/bigjob-go/bigjob/runner"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/bigjob-go/bigjob/adaptors/remote"
 )
 
 func TestParseAndExec(t *testing.T) {
@@ -25,7 +24,7 @@ func TestParseAndExec(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "Job Id: 1\n\tjob_state = R\n", string(out))
 	_, err = f.Exec(context.Background(), "qdel 1")
-	var ce *remote.CommandError
+	var ce *runner.CommandError
 	require.ErrorAs(t, err, &ce)
 	assert.Equal(t, 153, ce.ExitCode)
 	assert.Equal(t, "qdel: Unknown Job Id 1", ce.Stderr)

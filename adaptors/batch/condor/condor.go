@@ -29,7 +29,7 @@ import (
 
 	"github.com/bigjob-go/bigjob/adaptors"
 	"github.com/bigjob-go/bigjob/adaptors/batch"
-	"github.com/bigjob-go/bigjob/adaptors/remote"
+	"github.com/bigjob-go/bigjob/runner"
 )
 
 const name = "condor"
@@ -165,7 +165,7 @@ var (
 // non-terse "1 job(s) submitted to cluster 42." is taken too. The id is
 // "<cluster>.<proc>".
 func (system) Submit(ctx context.Context, run batch.Exec, _ batch.Job, path string) (string, error) {
-	line := "condor_submit -terse " + remote.Quote(path)
+	line := "condor_submit -terse " + runner.Quote(path)
 	out, err := run(ctx, line)
 	if err != nil {
 		return "", fmt.Errorf("submit condor job: %w", err)
@@ -191,14 +191,14 @@ func (system) Submit(ctx context.Context, run batch.Exec, _ batch.Job, path stri
 // names BigJobWalltime, else canceled. A job in neither has ended, how is
 // unknown.
 func (s system) State(ctx context.Context, run batch.Exec, id string) (adaptors.Status, error) {
-	line := "condor_q " + remote.Quote(id) + " -af JobStatus HoldReason"
+	line := "condor_q " + runner.Quote(id) + " -af JobStatus HoldReason"
 	out, err := run(ctx, line)
 	if err != nil {
 		return adaptors.Status{}, fmt.Errorf("query condor job %s: %w", id, err)
 	}
 	text := strings.TrimSpace(string(out))
 	if text == "" {
-		return s.ended(ctx, run, "condor_history "+remote.Quote(id)+" -limit 1", id)
+		return s.ended(ctx, run, "condor_history "+runner.Quote(id)+" -limit 1", id)
 	}
 	code, rest, _ := strings.Cut(firstLine(text), " ")
 	switch code {
@@ -213,7 +213,7 @@ func (s system) State(ctx context.Context, run batch.Exec, id string) (adaptors.
 	case "7":
 		return adaptors.Status{State: adaptors.JobRunning, Reason: "suspended"}, nil
 	case "3", "4":
-		return s.ended(ctx, run, "condor_q "+remote.Quote(id), id)
+		return s.ended(ctx, run, "condor_q "+runner.Quote(id), id)
 	}
 	return adaptors.Status{}, fmt.Errorf("query condor job %s: %w", id, batch.Unparsable(name, line, out))
 }
@@ -271,7 +271,7 @@ func (system) ended(ctx context.Context, run batch.Exec, cmd, id string) (adapto
 // for a job that has left the queue and for one it may not remove, so
 // when it fails, State decides: a job that has ended counts as canceled.
 func (s system) Cancel(ctx context.Context, run batch.Exec, id string) error {
-	_, err := run(ctx, "condor_rm "+remote.Quote(id))
+	_, err := run(ctx, "condor_rm "+runner.Quote(id))
 	if err != nil && batch.Failure(err) != nil {
 		err = batch.ConfirmEnded(ctx, s, run, id, err)
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/bigjob-go/bigjob/adaptors"
 	"github.com/bigjob-go/bigjob/adaptors/batch"
 	"github.com/bigjob-go/bigjob/adaptors/batch/batchtest"
-	"github.com/bigjob-go/bigjob/adaptors/remote"
+	"github.com/bigjob-go/bigjob/runner"
 )
 
 func TestScriptGolden(t *testing.T) {
@@ -136,7 +136,7 @@ func TestState(t *testing.T) {
 
 func TestStateErrors(t *testing.T) {
 	_, err := batchtest.Load(t, "testdata/state/schedd-down.txt").State(New(), "42.0")
-	batchtest.Fails[*remote.CommandError](t, err, "query condor job 42.0", "Failed to fetch ads")
+	batchtest.Fails[*runner.CommandError](t, err, "query condor job 42.0", "Failed to fetch ads")
 
 	for file, quoted := range map[string]string{"garbage": "-- Schedd: login1", "history-garbage": "OWNER"} {
 		t.Run(file, func(t *testing.T) {
@@ -157,7 +157,7 @@ func TestSubmit(t *testing.T) {
 		assert.Equal(t, []string{"condor_submit -terse " + path}, f.Calls())
 	}
 	_, err := batchtest.Load(t, "testdata/submit/no-executable.txt").Submit(New(), path)
-	batchtest.Fails[*remote.CommandError](t, err, "submit condor job", "Executable file /home/alice/bin/pilot-agent does not exist")
+	batchtest.Fails[*runner.CommandError](t, err, "submit condor job", "Executable file /home/alice/bin/pilot-agent does not exist")
 
 	_, err = batchtest.Load(t, "testdata/submit/garbage.txt").Submit(New(), path)
 	batchtest.Fails[*batch.OutputError](t, err, "was unused by condor_submit")
@@ -169,6 +169,6 @@ func TestCancel(t *testing.T) {
 		assert.NoError(t, f.Cancel(New(), "42.0"), file)
 	}
 	err := batchtest.Load(t, "testdata/cancel/denied.txt").Cancel(New(), "42.0")
-	ce := batchtest.Fails[*remote.CommandError](t, err, "cancel condor job 42.0")
+	ce := batchtest.Fails[*runner.CommandError](t, err, "cancel condor job 42.0")
 	assert.Equal(t, "condor_rm 42.0", ce.Line)
 }

@@ -22,7 +22,7 @@ import (
 
 	"github.com/bigjob-go/bigjob/adaptors"
 	"github.com/bigjob-go/bigjob/adaptors/batch"
-	"github.com/bigjob-go/bigjob/adaptors/remote"
+	"github.com/bigjob-go/bigjob/runner"
 )
 
 const name = "pbs"
@@ -105,7 +105,7 @@ var jobID = regexp.MustCompile(`^[0-9]+(\[[0-9]*\])?(\.[A-Za-z0-9_.-]+)?$`)
 
 // Submit runs qsub and returns the id as it printed it.
 func (system) Submit(ctx context.Context, run batch.Exec, _ batch.Job, path string) (string, error) {
-	line := "qsub " + remote.Quote(path)
+	line := "qsub " + runner.Quote(path)
 	out, err := run(ctx, line)
 	if err != nil {
 		return "", fmt.Errorf("submit pbs job: %w", err)
@@ -129,10 +129,10 @@ func unknownJob(err error) bool {
 // status for the mapping.
 func (s system) State(ctx context.Context, run batch.Exec, id string) (adaptors.Status, error) {
 	gone := adaptors.Status{State: adaptors.JobEnded, End: adaptors.EndUnknown}
-	line := "qstat -f " + remote.Quote(id)
+	line := "qstat -f " + runner.Quote(id)
 	out, err := run(ctx, line)
 	if err != nil && unknownJob(err) && s.flavor == PBSPro {
-		line = "qstat -x -f " + remote.Quote(id)
+		line = "qstat -x -f " + runner.Quote(id)
 		out, err = run(ctx, line)
 	}
 	if err != nil {
@@ -282,7 +282,7 @@ func seconds(s string) (int, bool) {
 // as canceled; so does any other failure after which State says the job
 // has ended (slurm-wlm-torque's qdel exits 1, silent, for ended jobs).
 func (s system) Cancel(ctx context.Context, run batch.Exec, id string) error {
-	_, err := run(ctx, "qdel "+remote.Quote(id))
+	_, err := run(ctx, "qdel "+runner.Quote(id))
 	if err == nil || unknownJob(err) || batch.ExitedWith(err, 170) || batch.Says(err, "invalid state for job") {
 		return nil
 	}

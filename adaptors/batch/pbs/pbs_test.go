@@ -11,7 +11,7 @@ import (
 	"github.com/bigjob-go/bigjob/adaptors"
 	"github.com/bigjob-go/bigjob/adaptors/batch"
 	"github.com/bigjob-go/bigjob/adaptors/batch/batchtest"
-	"github.com/bigjob-go/bigjob/adaptors/remote"
+	"github.com/bigjob-go/bigjob/runner"
 )
 
 func TestScriptGolden(t *testing.T) {
@@ -175,7 +175,7 @@ func TestStateWrapper(t *testing.T) {
 
 func TestStateErrors(t *testing.T) {
 	_, err := batchtest.Load(t, "testdata/pbspro/server-down.txt").State(New(PBSPro), "1021.pbs-server")
-	batchtest.Fails[*remote.CommandError](t, err, "query pbs job 1021.pbs-server", "cannot connect to server pbs-server")
+	batchtest.Fails[*runner.CommandError](t, err, "query pbs job 1021.pbs-server", "cannot connect to server pbs-server")
 
 	for file, quoted := range map[string]string{"garbage": "Job ID", "bad-state": "job_state = Z"} {
 		t.Run(file, func(t *testing.T) {
@@ -209,7 +209,7 @@ func TestSubmit(t *testing.T) {
 	} {
 		t.Run(file, func(t *testing.T) {
 			_, err := batchtest.Load(t, "testdata/"+file+".txt").Submit(New(PBSPro), path)
-			batchtest.Fails[*remote.CommandError](t, err, "submit pbs job", says)
+			batchtest.Fails[*runner.CommandError](t, err, "submit pbs job", says)
 		})
 	}
 	_, err := batchtest.Load(t, "testdata/torque/qsub-garbage.txt").Submit(New(Torque), path)
@@ -235,5 +235,5 @@ func TestCancel(t *testing.T) {
 		})
 	}
 	err := batchtest.Load(t, "testdata/pbspro/qdel-denied.txt").Cancel(New(PBSPro), "1021.pbs-server")
-	batchtest.Fails[*remote.CommandError](t, err, "cancel pbs job 1021.pbs-server", "Unauthorized Request")
+	batchtest.Fails[*runner.CommandError](t, err, "cancel pbs job 1021.pbs-server", "Unauthorized Request")
 }

@@ -23,7 +23,7 @@ import (
 
 	"github.com/bigjob-go/bigjob/adaptors"
 	"github.com/bigjob-go/bigjob/adaptors/batch"
-	"github.com/bigjob-go/bigjob/adaptors/remote"
+	"github.com/bigjob-go/bigjob/runner"
 )
 
 const name = "sge"
@@ -90,7 +90,7 @@ func (system) Script(j batch.Job) (string, error) {
 // Submit runs qsub -terse, which prints the job id ("42"; an array job
 // "42.1-3:1").
 func (system) Submit(ctx context.Context, run batch.Exec, _ batch.Job, path string) (string, error) {
-	line := "qsub -terse " + remote.Quote(path)
+	line := "qsub -terse " + runner.Quote(path)
 	out, err := run(ctx, line)
 	if err != nil {
 		return "", fmt.Errorf("submit sge job: %w", err)
@@ -160,7 +160,7 @@ func (s system) State(ctx context.Context, run batch.Exec, id string) (adaptors.
 // errorReason is the "error reason" line of qstat -j for a job in error
 // state, or "" when qstat -j does not give it.
 func (system) errorReason(ctx context.Context, run batch.Exec, id string) string {
-	out, err := run(ctx, "qstat -j "+remote.Quote(id))
+	out, err := run(ctx, "qstat -j "+runner.Quote(id))
 	if err != nil {
 		return ""
 	}
@@ -181,7 +181,7 @@ func (system) EndLag() time.Duration { return 30 * time.Second }
 // accounting asks qacct how a job that left the queue ended.
 func (system) accounting(ctx context.Context, run batch.Exec, id string) (adaptors.Status, error) {
 	gone := adaptors.Status{State: adaptors.JobEnded, End: adaptors.EndUnknown}
-	line := "qacct -j " + remote.Quote(id)
+	line := "qacct -j " + runner.Quote(id)
 	out, err := run(ctx, line)
 	if err != nil {
 		if batch.Failure(err) != nil {
@@ -220,7 +220,7 @@ func (system) accounting(ctx context.Context, run batch.Exec, id string) (adapto
 
 // Cancel runs qdel; `denied: job "42" does not exist` means it has ended.
 func (s system) Cancel(ctx context.Context, run batch.Exec, id string) error {
-	_, err := run(ctx, "qdel "+remote.Quote(id))
+	_, err := run(ctx, "qdel "+runner.Quote(id))
 	if err == nil || batch.Says(err, "does not exist") {
 		return nil
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/bigjob-go/bigjob/adaptors"
 	"github.com/bigjob-go/bigjob/adaptors/batch"
 	"github.com/bigjob-go/bigjob/adaptors/batch/batchtest"
-	"github.com/bigjob-go/bigjob/adaptors/remote"
+	"github.com/bigjob-go/bigjob/runner"
 )
 
 func TestScriptGolden(t *testing.T) {
@@ -131,7 +131,7 @@ func TestStateCommands(t *testing.T) {
 
 func TestStateErrors(t *testing.T) {
 	_, err := batchtest.Load(t, "testdata/state/qmaster-down.txt").State(New(), "12")
-	batchtest.Fails[*remote.CommandError](t, err, "query sge job 12", "Connection refused")
+	batchtest.Fails[*runner.CommandError](t, err, "query sge job 12", "Connection refused")
 
 	for file, quoted := range map[string]string{
 		"garbage":       "job-ID  prior",
@@ -160,7 +160,7 @@ func TestSubmit(t *testing.T) {
 	} {
 		t.Run(file, func(t *testing.T) {
 			_, err := batchtest.Load(t, filepath.Join("testdata/submit", file+".txt")).Submit(New(), path)
-			batchtest.Fails[*remote.CommandError](t, err, "submit sge job", says)
+			batchtest.Fails[*runner.CommandError](t, err, "submit sge job", says)
 		})
 	}
 	_, err := batchtest.Load(t, "testdata/submit/garbage.txt").Submit(New(), path)
@@ -173,6 +173,6 @@ func TestCancel(t *testing.T) {
 		assert.NoError(t, f.Cancel(New(), "12"), file)
 	}
 	err := batchtest.Load(t, "testdata/cancel/qmaster-down.txt").Cancel(New(), "12")
-	ce := batchtest.Fails[*remote.CommandError](t, err, "cancel sge job 12")
+	ce := batchtest.Fails[*runner.CommandError](t, err, "cancel sge job 12")
 	assert.Equal(t, "qdel 12", ce.Line)
 }

@@ -16,7 +16,7 @@ import (
 
 	"github.com/bigjob-go/bigjob/adaptors"
 	"github.com/bigjob-go/bigjob/adaptors/batch"
-	"github.com/bigjob-go/bigjob/adaptors/remote"
+	"github.com/bigjob-go/bigjob/runner"
 )
 
 const name = "slurm"
@@ -83,7 +83,7 @@ func (system) Script(j batch.Job) (string, error) {
 // Submit runs sbatch --parsable, which prints "<id>" or "<id>;<cluster>"
 // (or, from wrappers that drop --parsable, "Submitted batch job <id>").
 func (system) Submit(ctx context.Context, run batch.Exec, _ batch.Job, path string) (string, error) {
-	line := "sbatch --parsable " + remote.Quote(path)
+	line := "sbatch --parsable " + runner.Quote(path)
 	out, err := run(ctx, line)
 	if err != nil {
 		return "", fmt.Errorf("submit slurm job: %w", err)
@@ -101,7 +101,7 @@ func (system) Submit(ctx context.Context, run batch.Exec, _ batch.Job, path stri
 // off (or sacct does not know the job either) the job has ended, how is
 // unknown.
 func (s system) State(ctx context.Context, run batch.Exec, id string) (adaptors.Status, error) {
-	line := "squeue -h -t all -j " + remote.Quote(id) + " -o '%T|%r'"
+	line := "squeue -h -t all -j " + runner.Quote(id) + " -o '%T|%r'"
 	out, err := run(ctx, line)
 	if err != nil && !batch.Says(err, "Invalid job id") {
 		return adaptors.Status{}, fmt.Errorf("query slurm job %s: %w", id, err)
@@ -123,7 +123,7 @@ func (s system) State(ctx context.Context, run batch.Exec, id string) (adaptors.
 // accounting asks sacct about a job squeue has forgotten.
 func (system) accounting(ctx context.Context, run batch.Exec, id string) (adaptors.Status, error) {
 	gone := adaptors.Status{State: adaptors.JobEnded, End: adaptors.EndUnknown}
-	line := "sacct -X -n -P -j " + remote.Quote(id) + " -o State,ExitCode"
+	line := "sacct -X -n -P -j " + runner.Quote(id) + " -o State,ExitCode"
 	out, err := run(ctx, line)
 	if err != nil {
 		if batch.Failure(err) != nil {
@@ -176,7 +176,7 @@ func status(word string) (adaptors.Status, bool) {
 // never existed; older versions say "Invalid job id specified" or "already
 // completing or completed", which count as success too.
 func (s system) Cancel(ctx context.Context, run batch.Exec, id string) error {
-	_, err := run(ctx, "scancel "+remote.Quote(id))
+	_, err := run(ctx, "scancel "+runner.Quote(id))
 	if err == nil || batch.Says(err, "Invalid job id", "already completing or completed") {
 		return nil
 	}

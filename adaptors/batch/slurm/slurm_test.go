@@ -12,7 +12,7 @@ import (
 	"github.com/bigjob-go/bigjob/adaptors"
 	"github.com/bigjob-go/bigjob/adaptors/batch"
 	"github.com/bigjob-go/bigjob/adaptors/batch/batchtest"
-	"github.com/bigjob-go/bigjob/adaptors/remote"
+	"github.com/bigjob-go/bigjob/runner"
 )
 
 func TestScriptGolden(t *testing.T) {
@@ -101,7 +101,7 @@ func TestStateAsksSacctOnlyForForgottenJobs(t *testing.T) {
 func TestStateErrors(t *testing.T) {
 	t.Run("controller down", func(t *testing.T) {
 		_, err := batchtest.Load(t, "testdata/state/controller-down.txt").State(New(), "12")
-		batchtest.Fails[*remote.CommandError](t, err, "query slurm job 12", "Unable to contact slurm controller")
+		batchtest.Fails[*runner.CommandError](t, err, "query slurm job 12", "Unable to contact slurm controller")
 	})
 	for file, quoted := range map[string][]string{
 		"garbage":       {"slurm", "squeue -h -t all -j 12", "maintenance until 14:00"},
@@ -126,7 +126,7 @@ func TestSubmit(t *testing.T) {
 	}
 
 	_, err := batchtest.Load(t, "testdata/submit/bad-partition.txt").Submit(New(), path)
-	batchtest.Fails[*remote.CommandError](t, err, "submit slurm job", "sbatch: error: invalid partition specified: nosuch")
+	batchtest.Fails[*runner.CommandError](t, err, "submit slurm job", "sbatch: error: invalid partition specified: nosuch")
 
 	_, err = batchtest.Load(t, "testdata/submit/garbage.txt").Submit(New(), path)
 	batchtest.Fails[*batch.OutputError](t, err, "submission is disabled for maintenance")
@@ -148,7 +148,7 @@ func TestCancel(t *testing.T) {
 		})
 	}
 	err := batchtest.Load(t, "testdata/cancel/denied.txt").Cancel(New(), "12")
-	batchtest.Fails[*remote.CommandError](t, err, "cancel slurm job 12", "Access/permission denied")
+	batchtest.Fails[*runner.CommandError](t, err, "cancel slurm job 12", "Access/permission denied")
 }
 
 func TestCanceledContext(t *testing.T) {

@@ -14,6 +14,11 @@ import (
 	"strconv"
 
 	"github.com/bigjob-go/bigjob/core"
+
+	// the adaptors (fork:// here) and the in-process fallback store: a
+	// program chooses what it links by importing it
+	_ "github.com/bigjob-go/bigjob/adaptors/builtin"
+	_ "github.com/bigjob-go/bigjob/coord/embedded"
 )
 
 const numberJobs = 4

@@ -1,4 +1,4 @@
-package core
+package vocab
 
 // State is the state of a pilot or a compute unit. The strings are BigJob's,
 // case included: scripts compare them with literals such as "Done".
@@ -17,6 +17,12 @@ const (
 	Canceled State = "Canceled"
 	Failed   State = "Failed"
 )
+
+// States lists every state, each at the index that is its code in the C ABI
+// (PILOT_STATE_* in include/pilot.h). This is the one list: the C helpers,
+// the Lua scripts' final states and the Python module are checked against
+// it or made from it.
+var States = [...]State{Unknown, New, Pending, Running, Done, Canceled, Failed, Staging}
 
 // Final reports whether s is terminal: Done, Failed or Canceled. A final
 // state never changes again.

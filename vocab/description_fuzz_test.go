@@ -1,4 +1,4 @@
-package core
+package vocab
 
 import (
 	"bytes"
@@ -88,7 +88,7 @@ func FuzzUnitDescription(f *testing.F) {
 			t.Fatalf("%s:\nParseUnitDescriptionJSON: %#v, %v\njson.Unmarshal: %#v, %v", data, d, err, viaUnmarshal, errU)
 		}
 		if err != nil {
-			checkDescriptionError(t, data, err, cudName, "executable")
+			checkDescriptionError(t, data, err, UnitDescriptionName, "executable")
 		} else {
 			if err := d.Validate(); err != nil {
 				t.Fatalf("%s: accepted, but Validate says %v", data, err)
@@ -105,7 +105,7 @@ func FuzzUnitDescription(f *testing.F) {
 		}
 		dm, errM := ParseUnitDescription(m)
 		if errM != nil {
-			checkDescriptionError(t, data, errM, cudName, "executable")
+			checkDescriptionError(t, data, errM, UnitDescriptionName, "executable")
 		} else if err := dm.Validate(); err != nil {
 			t.Fatalf("%s: accepted as a map, but Validate says %v", data, err)
 		}
@@ -141,7 +141,7 @@ func FuzzPilotDescription(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := parse(data)
 		if err != nil {
-			checkDescriptionError(t, data, err, pcdName, "service_url", "number_of_processes")
+			checkDescriptionError(t, data, err, PilotDescriptionName, "service_url", "number_of_processes")
 		} else {
 			if err := d.Validate(); err != nil {
 				t.Fatalf("%s: accepted, but Validate says %v", data, err)
@@ -157,7 +157,7 @@ func FuzzPilotDescription(f *testing.F) {
 		}
 		dm, errM := ParsePilotDescription(m)
 		if errM != nil {
-			checkDescriptionError(t, data, errM, pcdName, "service_url", "number_of_processes")
+			checkDescriptionError(t, data, errM, PilotDescriptionName, "service_url", "number_of_processes")
 		}
 		if (err == nil) != (errM == nil) || err == nil && !reflect.DeepEqual(d, dm) {
 			t.Fatalf("%s:\nfrom JSON: %#v, %v\nfrom a map: %#v, %v", data, d, err, dm, errM)
@@ -241,7 +241,7 @@ func decodeMap(data []byte) (map[string]any, bool) {
 // envNames reports whether data has an environment object, and whether
 // that has a name twice (JSON keeps both, a map one).
 func envNames(data []byte) (object, duplicates bool) {
-	kv, err := decodeFields(data, cudName)
+	kv, err := decodeFields(data, UnitDescriptionName)
 	if err != nil {
 		return false, false
 	}

@@ -1,9 +1,10 @@
-// Package remote runs commands and places files on the host where a resource
-// lives: this machine, or a host (a login node) reached over SSH. Adaptors use
-// a Runner for every command they issue (sbatch, qstat, mkdir, the agent
-// itself), so that a batch system is driven the same way locally and through
-// an SSH connection.
-package remote
+// Package runner runs commands and places files on one host through a
+// Runner: this machine (Local), or another host through an implementation
+// elsewhere (adaptors/remote reaches one over SSH). Adaptors and plugins
+// issue every command through a Runner (sbatch, qstat, mkdir, a plugin's
+// exec), so that it runs the same way locally and through an SSH
+// connection. It knows nothing of SSH or batch systems.
+package runner
 
 import (
 	"bytes"
@@ -60,7 +61,9 @@ func (e *CommandError) Error() string {
 // maxOutput bounds what a CommandError keeps of a command's output.
 const maxOutput = 4096
 
-func trimOutput(b []byte) string {
+// TrimOutput is what a CommandError keeps of a command's output: trimmed of
+// white space, and its last 4 KiB.
+func TrimOutput(b []byte) string {
 	s := strings.TrimSpace(string(b))
 	if len(s) > maxOutput {
 		s = "..." + s[len(s)-maxOutput:]
@@ -116,7 +119,7 @@ func runLocal(ctx context.Context, cmd *exec.Cmd, line string, stdin io.Reader) 
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
 		ce := &CommandError{Host: "localhost", Line: line, ExitCode: exit.ExitCode(),
-			Stderr: trimOutput(stderr.Bytes()), Stdout: trimOutput(stdout.Bytes())}
+			Stderr: TrimOutput(stderr.Bytes()), Stdout: TrimOutput(stdout.Bytes())}
 		if ctx.Err() != nil {
 			ce.Stderr = strings.TrimSpace(ce.Stderr + " (" + ctx.Err().Error() + ")")
 		}

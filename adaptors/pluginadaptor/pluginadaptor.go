@@ -1,4 +1,10 @@
-package plugins
+// Package pluginadaptor serves the URL schemes of adaptor plugins (package
+// plugins, kind "adaptor") as batch adaptors, each also as +ssh: the host
+// does what every batch adaptor does and the plugin only knows its resource
+// manager's dialect. A program serves adaptor plugins by importing it (its
+// init registers it with plugins.ServeAdaptors); package plugins itself
+// knows nothing of batch systems or SSH.
+package pluginadaptor
 
 import (
 	"context"
@@ -7,9 +13,14 @@ import (
 
 	"github.com/bigjob-go/bigjob/adaptors"
 	"github.com/bigjob-go/bigjob/adaptors/batch"
-	"github.com/bigjob-go/bigjob/adaptors/remote"
+	"github.com/bigjob-go/bigjob/plugins"
 	"github.com/bigjob-go/bigjob/plugins/abi"
+	"github.com/bigjob-go/bigjob/runner"
 )
+
+func init() {
+	plugins.ServeAdaptors(func(p *plugins.Plugin) error { return adaptors.Add(factories(p)) })
+}
 
 // system is an adaptor plugin seen as a batch.System: the host does what
 // every batch adaptor does (working directory, agent placement, the
@@ -18,18 +29,18 @@ import (
 // runner of the adaptor that made it: this machine, or the pilot's SSH
 // connection.
 type system struct {
-	p        *Plugin
-	runner   remote.Runner
+	p        *plugins.Plugin
+	runner   runner.Runner
 	resource string // the resource URL the adaptor was opened for
 }
 
 var _ batch.System = system{}
 
-// adaptorFactories are the factories of p's schemes, each also as +ssh.
-func (p *Plugin) adaptorFactories() map[string]adaptors.Factory {
-	newSys := func(r remote.Runner, u *url.URL) batch.System { return system{p: p, runner: r, resource: u.String()} }
+// factories are the factories of p's schemes, each also as +ssh.
+func factories(p *plugins.Plugin) map[string]adaptors.Factory {
+	newSys := func(r runner.Runner, u *url.URL) batch.System { return system{p: p, runner: r, resource: u.String()} }
 	out := map[string]adaptors.Factory{}
-	for _, s := range p.info.Schemes {
+	for _, s := range p.Info().Schemes {
 		out[s] = batch.LocalFactory(s, newSys)
 		out[s+"+ssh"] = batch.SSHFactory(s+"+ssh", newSys)
 	}
@@ -38,7 +49,9 @@ func (p *Plugin) adaptorFactories() map[string]adaptors.Factory {
 
 func (s system) Name() string { return s.p.Name() + " (plugin)" }
 
-func (s system) scope(dir string) *Scope { return &Scope{Runner: s.runner, WorkDir: dir} }
+func (s system) scope(dir string) *plugins.Scope {
+	return &plugins.Scope{Runner: s.runner, WorkDir: dir}
+}
 
 func (s system) job(j batch.Job) abi.Job {
 	return abi.Job{
@@ -57,7 +70,7 @@ func (s system) Script(j batch.Job) (string, error) {
 		return "", err
 	}
 	if res.Script == "" {
-		return "", &Error{Plugin: s.p.Name(), Export: abi.ExportScript, Message: "answered an empty script"}
+		return "", &plugins.Error{Plugin: s.p.Name(), Export: abi.ExportScript, Message: "answered an empty script"}
 	}
 	return res.Script, nil
 }
@@ -69,7 +82,7 @@ func (s system) Submit(ctx context.Context, _ batch.Exec, j batch.Job, path stri
 		return "", err
 	}
 	if res.ID == "" {
-		return "", &Error{Plugin: s.p.Name(), Export: abi.ExportSubmit, Message: "answered no job id"}
+		return "", &plugins.Error{Plugin: s.p.Name(), Export: abi.ExportSubmit, Message: "answered no job id"}
 	}
 	return res.ID, nil
 }
@@ -100,7 +113,7 @@ func statusOf(plugin string, r abi.StateResponse) (adaptors.Status, error) {
 	st, ok := states[r.State]
 	end, ok2 := ends[r.End]
 	if !ok || !ok2 {
-		return adaptors.Status{}, &Error{Plugin: plugin, Export: abi.ExportState,
+		return adaptors.Status{}, &plugins.Error{Plugin: plugin, Export: abi.ExportState,
 			Message: fmt.Sprintf("answered state %q end %q; states are queued, running, ended, unknown and ends completed, walltime, canceled, failed, unknown", r.State, r.End)}
 	}
 	return adaptors.Status{State: st, End: end, Reason: r.Reason}, nil

@@ -1,4 +1,4 @@
-package core
+package vocab
 
 import (
 	"bytes"
@@ -26,9 +26,10 @@ func (e *DescriptionError) Error() string {
 
 func (e *DescriptionError) Unwrap() error { return e.Err }
 
+// The descriptions' names, as DescriptionError.Description says them.
 const (
-	pcdName = "pilot compute description"
-	cudName = "compute unit description"
+	PilotDescriptionName = "pilot compute description"
+	UnitDescriptionName  = "compute unit description"
 )
 
 // EnvVar is one environment variable a unit exports.
@@ -116,7 +117,7 @@ func (d *UnitDescription) UnmarshalJSON(b []byte) error {
 // ParseUnitDescriptionJSON is UnmarshalJSON without encoding/json's extra
 // validation pass over the input (the fast path for bindings).
 func ParseUnitDescriptionJSON(b []byte) (UnitDescription, error) {
-	kv, err := decodeFields(b, cudName)
+	kv, err := decodeFields(b, UnitDescriptionName)
 	if err != nil {
 		return UnitDescription{}, err
 	}
@@ -125,7 +126,7 @@ func ParseUnitDescriptionJSON(b []byte) (UnitDescription, error) {
 
 func parseUnit(kv []keyValue) (UnitDescription, error) {
 	var d UnitDescription
-	p := parser{desc: cudName}
+	p := parser{desc: UnitDescriptionName}
 	var totalCPU int
 	nopSet := false
 	for _, e := range kv {
@@ -182,7 +183,7 @@ func parseUnit(kv []keyValue) (UnitDescription, error) {
 		return UnitDescription{}, p.err
 	}
 	if _, ok := findKey(kv, "executable"); !ok {
-		return UnitDescription{}, &DescriptionError{cudName, "executable", "missing; give the program to run, e.g. \"/bin/echo\"", nil}
+		return UnitDescription{}, &DescriptionError{UnitDescriptionName, "executable", "missing; give the program to run, e.g. \"/bin/echo\"", nil}
 	}
 	return d, d.Validate()
 }
@@ -201,7 +202,7 @@ const MaxSlots = 1 << 20
 
 // Validate checks the description and reports the first problem.
 func (d UnitDescription) Validate() error {
-	bad := func(key, problem string) error { return &DescriptionError{cudName, key, problem, nil} }
+	bad := func(key, problem string) error { return &DescriptionError{UnitDescriptionName, key, problem, nil} }
 	if strings.TrimSpace(d.Executable) == "" {
 		return bad("executable", "empty; give the program to run, e.g. \"/bin/echo\"")
 	}
@@ -300,7 +301,7 @@ func ParsePilotDescription(m map[string]any) (PilotDescription, error) {
 
 // UnmarshalJSON accepts the same loose forms as ParsePilotDescription.
 func (d *PilotDescription) UnmarshalJSON(b []byte) error {
-	kv, err := decodeFields(b, pcdName)
+	kv, err := decodeFields(b, PilotDescriptionName)
 	if err != nil {
 		return err
 	}
@@ -314,7 +315,7 @@ func (d *PilotDescription) UnmarshalJSON(b []byte) error {
 
 func parsePilot(kv []keyValue) (PilotDescription, error) {
 	var d PilotDescription
-	p := parser{desc: pcdName}
+	p := parser{desc: PilotDescriptionName}
 	for _, e := range kv {
 		k, v := e.key, e.val
 		switch k {
@@ -370,10 +371,10 @@ func parsePilot(kv []keyValue) (PilotDescription, error) {
 		return PilotDescription{}, p.err
 	}
 	if _, ok := findKey(kv, "service_url"); !ok {
-		return PilotDescription{}, &DescriptionError{pcdName, "service_url", "missing; give the resource URL, e.g. \"fork://localhost\"", nil}
+		return PilotDescription{}, &DescriptionError{PilotDescriptionName, "service_url", "missing; give the resource URL, e.g. \"fork://localhost\"", nil}
 	}
 	if _, ok := findKey(kv, "number_of_processes"); !ok {
-		return PilotDescription{}, &DescriptionError{pcdName, "number_of_processes", "missing; give the number of slots the pilot provides, e.g. 4", nil}
+		return PilotDescription{}, &DescriptionError{PilotDescriptionName, "number_of_processes", "missing; give the number of slots the pilot provides, e.g. 4", nil}
 	}
 	return d, d.Validate()
 }
@@ -387,7 +388,7 @@ func (d *PilotDescription) setExtra(k string, v any) {
 
 // Validate checks the description and reports the first problem.
 func (d PilotDescription) Validate() error {
-	bad := func(key, problem string) error { return &DescriptionError{pcdName, key, problem, nil} }
+	bad := func(key, problem string) error { return &DescriptionError{PilotDescriptionName, key, problem, nil} }
 	if strings.TrimSpace(d.ServiceURL) == "" {
 		return bad("service_url", "empty; give the resource URL, e.g. \"fork://localhost\"")
 	}

@@ -1,0 +1,11 @@
+package main
+
+// What libpilot links in: every adaptor of this module, the serving of
+// adaptor plugins' schemes, and the in-process coordination server that the
+// embedded default falls back to. The core knows none of them; programs
+// choose them by importing them.
+import (
+	_ "github.com/bigjob-go/bigjob/adaptors/builtin"
+	_ "github.com/bigjob-go/bigjob/adaptors/pluginadaptor"
+	_ "github.com/bigjob-go/bigjob/coord/embedded"
+)

@@ -1,0 +1,60 @@
+package archtest_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/bigjob-go/bigjob/"
+
+// deps lists what pkg links (go list -deps), the project's packages without
+// the module prefix.
+func deps(t *testing.T, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", module+pkg).Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v", pkg, err)
+	}
+	return strings.Fields(string(out))
+}
+
+// forbid fails for every package pkg links whose import path starts with
+// one of the prefixes (relative to the module, or a full path).
+func forbid(t *testing.T, pkg string, prefixes ...string) {
+	t.Helper()
+	for _, d := range deps(t, pkg) {
+		rel := strings.TrimPrefix(d, module)
+		for _, p := range prefixes {
+			if rel == p || strings.HasPrefix(rel, p+"/") {
+				t.Errorf("%s links %s; the layering forbids it", pkg, d)
+			}
+		}
+	}
+}
+
+func TestVocabularyIsALeaf(t *testing.T) {
+	for _, d := range deps(t, "vocab") {
+		rel, ours := strings.CutPrefix(d, module)
+		if ours && rel != "vocab" && !strings.HasPrefix(rel, "internal/") {
+			t.Errorf("vocab links %s: it may use only the standard library and internal helpers", d)
+		}
+		if !ours && strings.Contains(d, ".") {
+			t.Errorf("vocab links %s: it may use only the standard library and internal helpers", d)
+		}
+	}
+}
+
+func TestAgentLinksNoClient(t *testing.T) {
+	forbid(t, "cmd/pilot-agent", "core", "adaptors", "capi", "coord/embedded",
+		"golang.org/x/crypto/ssh", "github.com/alicebob/miniredis", "github.com/yuin/gopher-lua")
+}
+
+func TestPluginsKnowNoBatchSystemOrSSH(t *testing.T) {
+	forbid(t, "plugins", "adaptors", "core", "golang.org/x/crypto/ssh")
+}
+
+func TestCoreChoosesNoAdaptorsOrServer(t *testing.T) {
+	forbid(t, "core", "adaptors/builtin", "adaptors/fork", "adaptors/ssh", "adaptors/batch",
+		"adaptors/pluginadaptor", "coord/embedded", "github.com/alicebob/miniredis")
+}
