@@ -32,6 +32,8 @@ type Request struct {
 	Queue            string
 	Project          string
 	SPMDVariation    string
+	AgentPath        string         // agent_path: the agent binary already on the resource ("": stage it)
+	CandidateHosts   []string       // candidate_hosts: hosts the batch job may run on
 	Extra            map[string]any // description keys the core does not know
 
 	Agent Agent

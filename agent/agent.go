@@ -47,7 +47,7 @@ type Config struct {
 	Dir       string        // the pilot's working directory; default the current directory
 	Hosts     []string      // one entry per slot; default from the batch environment or the description
 	Shell     string        // default /bin/bash
-	MPIRun    string        // MPI launcher; default the description's mpi_launcher, else mpirun
+	MPIRun    string        // MPI launcher (split at blanks); default the description's mpi_launcher, else mpirun
 	KillGrace time.Duration // SIGTERM to SIGKILL for killed units; default 2 s
 	Walltime  time.Duration // default the description's walltime
 	// WalltimeMargin: the agent ends the pilot this long before its
@@ -190,7 +190,10 @@ func start(ctx context.Context, c Config) (started *agent, err error) {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(rec[coord.FieldDescription]), &a.desc); err != nil {
-		return nil, fmt.Errorf("read pilot description: %w", err)
+		// Checked at the door; one written by another version may still be bad.
+		err = fmt.Errorf("read pilot description: %w", err)
+		a.abort(ctx, err)
+		return nil, err
 	}
 	a.hb = millis(rec["hb_interval_ms"], time.Second)
 	a.grace = millis(rec["store_grace_ms"], time.Minute)
@@ -277,12 +280,9 @@ func (a *agent) configure() error {
 	if a.place, err = newPlacement(a.desc); err != nil {
 		return err
 	}
-	mpi := a.desc.Extra["mpi_launcher"]
+	a.launch.MPI = a.desc.MPILauncher // checked at the door (vocab)
 	if a.c.MPIRun != "" {
-		mpi = a.c.MPIRun
-	}
-	if a.launch.MPI, err = parseLauncher(mpi); err != nil {
-		return &vocab.DescriptionError{Description: "pilot compute description", Key: "mpi_launcher", Problem: err.Error()}
+		a.launch.MPI = strings.Fields(a.c.MPIRun)
 	}
 	return nil
 }

@@ -229,6 +229,9 @@ func TestBadBatchEnvironmentFailsThePilot(t *testing.T) {
 	h.done <- nil
 }
 
+// Bad launch settings are refused at the door (vocab); a description in the
+// store that has them anyway (written by another version) fails the pilot
+// with the reason.
 func TestBadLaunchSettingsFailThePilot(t *testing.T) {
 	t.Setenv("SLURM_JOB_ID", "")
 	for key, v := range map[string]any{"launch_method": "teleport", "mpi_launcher": "", "remote_shell": 3} {
@@ -242,7 +245,7 @@ func TestBadLaunchSettingsFailThePilot(t *testing.T) {
 		})
 	}
 	t.Run("srun outside SLURM", func(t *testing.T) {
-		pd := core.PilotDescription{ServiceURL: "fork://localhost", NumberOfProcesses: 1, Extra: map[string]any{"launch_method": "srun"}}
+		pd := core.PilotDescription{ServiceURL: "fork://localhost", NumberOfProcesses: 1, LaunchMethod: "srun"}
 		h := newHarnessFor(t, pd, Config{})
 		require.Contains(t, h.field(h.id, "reason"), "needs a SLURM allocation")
 		require.Error(t, <-h.done)

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -87,31 +86,6 @@ func (l launcher) mpi(n int, machinefile string) string {
 	default:
 		return launcher + " -np " + np + " -machinefile " + shell.Quote(machinefile)
 	}
-}
-
-// parseLauncher splits a launcher setting: a command line or a list of words.
-func parseLauncher(v any) ([]string, error) {
-	var words []string
-	switch v := v.(type) {
-	case nil:
-		return nil, nil
-	case string:
-		words = strings.Fields(v)
-	case []any:
-		for _, w := range v {
-			s, ok := w.(string)
-			if !ok {
-				return nil, fmt.Errorf("%v is not a string", w)
-			}
-			words = append(words, s)
-		}
-	default:
-		return nil, fmt.Errorf("give a command line such as \"mpirun --allow-run-as-root\"")
-	}
-	if len(words) == 0 {
-		return nil, fmt.Errorf("empty; give a command line such as \"mpirun\"")
-	}
-	return words, nil
 }
 
 // direct returns the bash-free command for ud if bash would run exactly it.

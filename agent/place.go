@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -10,13 +9,12 @@ import (
 	"github.com/bigjob-go/bigjob/vocab"
 )
 
-// Launch methods: how a unit reaches the host of its first slot. MPI units
-// always start here: their launcher places the ranks.
+// The launch methods (vocab.LaunchAuto ...), as the agent names them.
 const (
-	launchAuto  = "auto"  // here for this host; srun inside SLURM, else ssh, for other hosts
-	launchLocal = "local" // always here
-	launchSSH   = "ssh"   // always through the remote shell, this host included
-	launchSRun  = "srun"  // always as a SLURM job step, this host included
+	launchAuto  = vocab.LaunchAuto
+	launchLocal = vocab.LaunchLocal
+	launchSSH   = vocab.LaunchSSH
+	launchSRun  = vocab.LaunchSRun
 )
 
 // placement carries units to the hosts of their slots. It is set up once
@@ -31,29 +29,18 @@ type placement struct {
 
 func newPlacement(d vocab.PilotDescription) (placement, error) {
 	p := placement{method: launchAuto, rsh: []string{"ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"}}
-	if v, ok := d.Extra["launch_method"]; ok {
-		s, _ := v.(string)
-		switch s {
-		case launchAuto, launchLocal, launchSSH, launchSRun:
-			p.method = s
-		default:
-			return p, &vocab.DescriptionError{Description: "pilot compute description", Key: "launch_method",
-				Problem: fmt.Sprintf("%v is not a launch method; use \"auto\", \"local\", \"ssh\" or \"srun\"", v)}
-		}
+	if d.LaunchMethod != "" { // checked at the door (vocab)
+		p.method = d.LaunchMethod
 	}
-	if v, ok := d.Extra["remote_shell"]; ok {
-		words, err := parseLauncher(v)
-		if err != nil {
-			return p, &vocab.DescriptionError{Description: "pilot compute description", Key: "remote_shell", Problem: err.Error()}
-		}
-		p.rsh = words
+	if d.RemoteShell != nil {
+		p.rsh = d.RemoteShell
 	}
 	if os.Getenv("SLURM_JOB_ID") != "" {
 		_, err := exec.LookPath("srun")
 		p.srun = err == nil
 	}
 	if p.method == launchSRun && !p.srun {
-		return p, &vocab.DescriptionError{Description: "pilot compute description", Key: "launch_method",
+		return p, &vocab.DescriptionError{Description: vocab.PilotDescriptionName, Key: vocab.KeyLaunchMethod,
 			Problem: "\"srun\" needs a SLURM allocation (SLURM_JOB_ID) and srun on PATH; use \"auto\" outside SLURM"}
 	}
 	host, _ := os.Hostname()

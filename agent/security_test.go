@@ -41,7 +41,7 @@ func TestUnsignedUnitIsRefused(t *testing.T) {
 func TestForgedPilotIsRefused(t *testing.T) {
 	forger, err := coord.NewKey()
 	require.NoError(t, err)
-	pd := core.PilotDescription{ServiceURL: "fork://localhost", NumberOfProcesses: 1, Extra: map[string]any{"mpi_launcher": "/tmp/evil"}}
+	pd := core.PilotDescription{ServiceURL: "fork://localhost", NumberOfProcesses: 1, MPILauncher: []string{"/tmp/evil"}}
 	h := newHarnessFor(t, pd, Config{Key: forger})
 	require.Equal(t, "Failed", h.field(h.id, "state"))
 	require.Contains(t, h.field(h.id, "reason"), "does not carry the service's signature")

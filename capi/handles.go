@@ -167,7 +167,7 @@ func runAll(fs []func()) {
 	}
 }
 
-// liveHandles counts registered handles (for tests).
+// liveHandles counts registered handles (pilot_live_handles).
 func liveHandles() int {
 	registry.Lock()
 	defer registry.Unlock()

@@ -61,53 +61,19 @@ func pilot_job_url(h C.pilot_job, out **C.char) (st C.pilot_status) {
 //export pilot_job_state
 func pilot_job_state(h C.pilot_job, out *C.pilot_state) (st C.pilot_status) {
 	defer guard("pilot_job_state", &st)
-	p, _, err := job(h)
-	if err != nil {
-		return fail(err)
-	}
-	if out == nil {
-		return fail(nullArg("pilot_job_state", "out"))
-	}
-	ctx, cancel := opCtx()
-	defer cancel()
-	s, err := p.State(ctx)
-	if err != nil {
-		return fail(err)
-	}
-	*out = stateCode(s)
-	return ok()
+	return stateOut("pilot_job_state", uint64(h), kindJob, out, (*core.Pilot).State)
 }
 
 //export pilot_job_details
 func pilot_job_details(h C.pilot_job, out **C.char) (st C.pilot_status) {
 	defer guard("pilot_job_details", &st)
-	p, _, err := job(h)
-	if err != nil {
-		return fail(err)
-	}
-	ctx, cancel := opCtx()
-	defer cancel()
-	d, err := p.Details(ctx)
-	if err != nil {
-		return fail(err)
-	}
-	return setJSON("pilot_job_details", out, d)
+	return jsonOf("pilot_job_details", uint64(h), kindJob, out, (*core.Pilot).Details)
 }
 
 //export pilot_job_description
 func pilot_job_description(h C.pilot_job, out **C.char) (st C.pilot_status) {
 	defer guard("pilot_job_description", &st)
-	p, _, err := job(h)
-	if err != nil {
-		return fail(err)
-	}
-	ctx, cancel := opCtx()
-	defer cancel()
-	d, err := p.Description(ctx)
-	if err != nil {
-		return fail(err)
-	}
-	return setJSON("pilot_job_description", out, d)
+	return jsonOf("pilot_job_description", uint64(h), kindJob, out, (*core.Pilot).Description)
 }
 
 //export pilot_job_free_slots
@@ -171,16 +137,7 @@ func pilot_job_wait_state(h C.pilot_job, target C.pilot_state, timeoutMS C.int64
 //export pilot_job_cancel
 func pilot_job_cancel(h C.pilot_job) (st C.pilot_status) {
 	defer guard("pilot_job_cancel", &st)
-	p, _, err := job(h)
-	if err != nil {
-		return fail(err)
-	}
-	ctx, cancel := opCtx()
-	defer cancel()
-	if err := p.Cancel(ctx); err != nil {
-		return fail(err)
-	}
-	return ok()
+	return call(uint64(h), kindJob, (*core.Pilot).Cancel)
 }
 
 //export pilot_job_submit_unit

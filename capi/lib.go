@@ -93,6 +93,11 @@ func pilot_set_log_handler(fn C.pilot_log_fn, userData unsafe.Pointer, minLevel 
 	return ok()
 }
 
+//export pilot_live_handles
+func pilot_live_handles() C.int64_t {
+	return C.int64_t(liveHandles()) // cannot panic: a map's length under its lock
+}
+
 //export pilot_flush_all
 func pilot_flush_all(timeoutMS C.int64_t) (st C.pilot_status) {
 	defer guard("pilot_flush_all", &st)

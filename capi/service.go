@@ -329,16 +329,7 @@ func pilot_service_wait(h C.pilot_service, timeoutMS C.int64_t) (st C.pilot_stat
 //export pilot_service_cancel
 func pilot_service_cancel(h C.pilot_service) (st C.pilot_status) {
 	defer guard("pilot_service_cancel", &st)
-	s, _, err := service(h)
-	if err != nil {
-		return fail(err)
-	}
-	ctx, cancel := opCtx()
-	defer cancel()
-	if err := s.Cancel(ctx); err != nil {
-		return fail(err)
-	}
-	return ok()
+	return call(uint64(h), kindService, (*core.Service).Cancel)
 }
 
 //export pilot_service_set_callback

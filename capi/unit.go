@@ -61,21 +61,7 @@ func pilot_unit_url(h C.pilot_unit, out **C.char) (st C.pilot_status) {
 //export pilot_unit_state
 func pilot_unit_state(h C.pilot_unit, out *C.pilot_state) (st C.pilot_status) {
 	defer guard("pilot_unit_state", &st)
-	u, _, err := unit(h)
-	if err != nil {
-		return fail(err)
-	}
-	if out == nil {
-		return fail(nullArg("pilot_unit_state", "out"))
-	}
-	ctx, cancel := opCtx()
-	defer cancel()
-	s, err := u.State(ctx)
-	if err != nil {
-		return fail(err)
-	}
-	*out = stateCode(s)
-	return ok()
+	return stateOut("pilot_unit_state", uint64(h), kindUnit, out, (*core.Unit).State)
 }
 
 //export pilot_unit_wait
@@ -100,33 +86,13 @@ func pilot_unit_wait(h C.pilot_unit, timeoutMS C.int64_t, out *C.pilot_state) (s
 //export pilot_unit_details
 func pilot_unit_details(h C.pilot_unit, out **C.char) (st C.pilot_status) {
 	defer guard("pilot_unit_details", &st)
-	u, _, err := unit(h)
-	if err != nil {
-		return fail(err)
-	}
-	ctx, cancel := opCtx()
-	defer cancel()
-	d, err := u.Details(ctx)
-	if err != nil {
-		return fail(err)
-	}
-	return setJSON("pilot_unit_details", out, d)
+	return jsonOf("pilot_unit_details", uint64(h), kindUnit, out, (*core.Unit).Details)
 }
 
 //export pilot_unit_description
 func pilot_unit_description(h C.pilot_unit, out **C.char) (st C.pilot_status) {
 	defer guard("pilot_unit_description", &st)
-	u, _, err := unit(h)
-	if err != nil {
-		return fail(err)
-	}
-	ctx, cancel := opCtx()
-	defer cancel()
-	d, err := u.Description(ctx)
-	if err != nil {
-		return fail(err)
-	}
-	return setJSON("pilot_unit_description", out, d)
+	return jsonOf("pilot_unit_description", uint64(h), kindUnit, out, (*core.Unit).Description)
 }
 
 //export pilot_unit_explain
@@ -170,16 +136,7 @@ func pilot_unit_sandbox(h C.pilot_unit, out **C.char) (st C.pilot_status) {
 //export pilot_unit_cancel
 func pilot_unit_cancel(h C.pilot_unit) (st C.pilot_status) {
 	defer guard("pilot_unit_cancel", &st)
-	u, _, err := unit(h)
-	if err != nil {
-		return fail(err)
-	}
-	ctx, cancel := opCtx()
-	defer cancel()
-	if err := u.Cancel(ctx); err != nil {
-		return fail(err)
-	}
-	return ok()
+	return call(uint64(h), kindUnit, (*core.Unit).Cancel)
 }
 
 //export pilot_unit_set_callback

@@ -62,6 +62,53 @@ func stringOf[T any](fn string, h uint64, k kind, out **C.char, get func(T) stri
 	return setString(fn, out, get(obj))
 }
 
+// call is the body of the exports that call one method of the object behind
+// a handle: it resolves the handle, calls f with an operation context and
+// maps its error.
+func call[T any](h uint64, k kind, f func(T, context.Context) error) C.pilot_status {
+	obj, _, err := object[T](h, k)
+	if err != nil {
+		return fail(err)
+	}
+	ctx, cancel := opCtx()
+	defer cancel()
+	if err := f(obj, ctx); err != nil {
+		return fail(err)
+	}
+	return ok()
+}
+
+// jsonOf is the body of the exports that return, as JSON in *out, what one
+// method of the object behind a handle returns.
+func jsonOf[T, V any](fn string, h uint64, k kind, out **C.char, get func(T, context.Context) (V, error)) C.pilot_status {
+	var v V
+	st := call(h, k, func(obj T, ctx context.Context) (err error) {
+		if out == nil {
+			return nullArg(fn, "out")
+		}
+		v, err = get(obj, ctx)
+		return err
+	})
+	if st != C.PILOT_OK {
+		return st
+	}
+	return setJSON(fn, out, v)
+}
+
+// stateOut is the body of the exports that return a state in *out.
+func stateOut[T any](fn string, h uint64, k kind, out *C.pilot_state, get func(T, context.Context) (core.State, error)) C.pilot_status {
+	return call(h, k, func(obj T, ctx context.Context) error {
+		if out == nil {
+			return nullArg(fn, "out")
+		}
+		s, err := get(obj, ctx)
+		if err == nil {
+			*out = stateCode(s)
+		}
+		return err
+	})
+}
+
 // free is the body of the pilot_*_free exports.
 func free(h uint64, k kind) C.pilot_status {
 	if err := remove(h, k); err != nil {

@@ -5,22 +5,19 @@ import (
 	"fmt"
 
 	"github.com/bigjob-go/bigjob/plugins"
+	"github.com/bigjob-go/bigjob/vocab"
 )
 
 // HooksKey is the pilot description key that names its hook plugins, in
 // the order they run: loaded plugins' names or manifest paths.
-const HooksKey = "hooks"
+const HooksKey = vocab.KeyHooks
 
 // pilotHooks resolves the hooks of a pilot: its description's "hooks" if
 // given (an empty list turns the service's off), else Options.Hooks.
 func (s *Service) pilotHooks(ctx context.Context, pd PilotDescription) ([]*plugins.Plugin, error) {
 	refs := s.d.opts.Hooks
-	if v, ok := pd.Extra[HooksKey]; ok {
-		list, ok := stringList(v)
-		if !ok {
-			return nil, &DescriptionError{Description: PilotDescriptionName, Key: HooksKey, Problem: fmt.Sprintf("must be a list of plugin names or manifest paths, not %T", v)}
-		}
-		refs = list
+	if pd.Hooks != nil {
+		refs = pd.Hooks
 	}
 	var out []*plugins.Plugin
 	for _, ref := range refs {
@@ -50,25 +47,4 @@ func (s *Service) shipHooks(ctx context.Context, hooks []*plugins.Plugin) ([]str
 		args = append(args, "-hook", p.Digest())
 	}
 	return args, nil
-}
-
-// stringList reads a list of strings from a decoded JSON value.
-func stringList(v any) ([]string, bool) {
-	switch v := v.(type) {
-	case nil:
-		return nil, true
-	case []string:
-		return v, true
-	case []any:
-		out := make([]string, 0, len(v))
-		for _, e := range v {
-			s, ok := e.(string)
-			if !ok {
-				return nil, false
-			}
-			out = append(out, s)
-		}
-		return out, true
-	}
-	return nil, false
 }

@@ -77,11 +77,39 @@ func TestBadHooksAreRefusedAtCreatePilot(t *testing.T) {
 		{[]any{"nosuch"}, `pilot compute description: key "hooks": no plugin named "nosuch"`},
 		{[]any{filepath.Join(t.TempDir(), "plugin.json")}, "read plugin manifest: open "},
 		{[]any{tsp}, "plugin tsp is adaptor, not a hook (pre_unit or post_unit)"},
-		{"allowlist", "must be a list of plugin names or manifest paths"},
+		{map[string]any{"allowlist": true}, `key "hooks": a dict with keys allowlist is not a list; give a list of strings`},
 	} {
 		_, err := s.CreatePilot(ctxT(t), core.PilotDescription{ServiceURL: "fork://localhost", NumberOfProcesses: 1,
 			WorkingDirectory: t.TempDir(), Extra: map[string]any{"hooks": c.hooks}})
 		require.Error(t, err)
+		assert.Contains(t, err.Error(), c.want)
+	}
+	assert.Empty(t, s.Pilots(), "no pilot is made for a refused description")
+}
+
+// This project's pilot keys are checked at create_pilot, whether given as
+// typed fields or loosely in Extra, before anything is submitted: not hours
+// later by an agent inside a batch job.
+func TestBadPilotExtensionsAreRefusedAtCreatePilot(t *testing.T) {
+	s := newService(t, testenv.RedisServer(t))
+	for _, c := range []struct {
+		pd   core.PilotDescription
+		key  string
+		want string
+	}{
+		{core.PilotDescription{Extra: map[string]any{"launch_method": "teleport"}}, "launch_method", `"teleport" is not a launch method`},
+		{core.PilotDescription{LaunchMethod: "teleport"}, "launch_method", `"teleport" is not a launch method`},
+		{core.PilotDescription{Extra: map[string]any{"mpi_launcher": ""}}, "mpi_launcher", "empty"},
+		{core.PilotDescription{MPILauncher: []string{}}, "mpi_launcher", "empty"},
+		{core.PilotDescription{Extra: map[string]any{"remote_shell": 3}}, "remote_shell", "give a command line"},
+		{core.PilotDescription{Extra: map[string]any{"agent_path": []any{1}}}, "agent_path", "give a string"},
+	} {
+		pd := c.pd
+		pd.ServiceURL, pd.NumberOfProcesses, pd.WorkingDirectory = "fork://localhost", 1, t.TempDir()
+		_, err := s.CreatePilot(ctxT(t), pd)
+		var de *core.DescriptionError
+		require.ErrorAs(t, err, &de, "%+v", c.pd)
+		assert.Equal(t, c.key, de.Key)
 		assert.Contains(t, err.Error(), c.want)
 	}
 	assert.Empty(t, s.Pilots(), "no pilot is made for a refused description")

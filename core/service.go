@@ -98,7 +98,8 @@ func (s *Service) CreatePilot(ctx context.Context, pd PilotDescription) (*Pilot,
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	if err := pd.Validate(); err != nil {
+	pd, err := pd.Canonical() // Extra's keys of ours typed, and all checked: the door
+	if err != nil {
 		return nil, err
 	}
 	adaptor, resource, err := adaptors.Open(pd.ServiceURL)
@@ -161,6 +162,8 @@ func (s *Service) CreatePilot(ctx context.Context, pd PilotDescription) (*Pilot,
 		Queue:            pd.Queue,
 		Project:          pd.Project,
 		SPMDVariation:    pd.SPMDVariation,
+		AgentPath:        pd.AgentPath,
+		CandidateHosts:   pd.CandidateHosts,
 		Extra:            pd.Extra,
 		Agent: adaptors.Agent{
 			Path: agent,

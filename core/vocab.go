@@ -31,6 +31,11 @@ const (
 
 	PilotDescriptionName = vocab.PilotDescriptionName
 	UnitDescriptionName  = vocab.UnitDescriptionName
+
+	LaunchAuto  = vocab.LaunchAuto
+	LaunchLocal = vocab.LaunchLocal
+	LaunchSSH   = vocab.LaunchSSH
+	LaunchSRun  = vocab.LaunchSRun
 )
 
 // ParseUnitDescription is vocab.ParseUnitDescription.

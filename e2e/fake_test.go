@@ -68,7 +68,7 @@ func TestCondorPilotQueuedThenCanceled(t *testing.T) {
 	s := newService(t)
 	wd := t.TempDir()
 	p, err := s.CreatePilot(ctxT(t), core.PilotDescription{ServiceURL: "condor://localhost", NumberOfProcesses: 4, WorkingDirectory: wd,
-		Walltime: 30, Extra: map[string]any{"candidate_hosts": []any{"node7"}}})
+		Walltime: 30, Extra: map[string]any{"candidate_hosts": []any{"node7"}}}) // given loosely: typed at the door
 	require.NoError(t, err)
 	require.Equal(t, "42.0", jobID(t, p))
 	script, err := os.ReadFile(filepath.Join(wd, ".bigjob", p.ID()+".job"))

@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/bigjob-go/bigjob/core"
@@ -12,6 +13,6 @@ func TestMPIUnitOnAForkPilot(t *testing.T) {
 	t.Parallel()
 	s := newService(t)
 	p := running(t, s, core.PilotDescription{ServiceURL: "fork://localhost", NumberOfProcesses: 2, WorkingDirectory: t.TempDir(),
-		Extra: map[string]any{"mpi_launcher": mpiLauncher}})
+		MPILauncher: strings.Fields(mpiLauncher)})
 	runMPIUnit(t, p)
 }

@@ -32,7 +32,7 @@ func TestSLURMPilotRunsUnitsAndMPI(t *testing.T) {
 	s := newService(t)
 	dir := t.TempDir()
 	p := running(t, s, core.PilotDescription{ServiceURL: "slurm://localhost", NumberOfProcesses: 2, WorkingDirectory: dir, Walltime: 10,
-		Extra: map[string]any{"mpi_launcher": mpiLauncher}})
+		MPILauncher: strings.Fields(mpiLauncher)})
 	job := jobID(t, p)
 	require.Equal(t, "RUNNING", slurmState(t, job))
 	for _, out := range runUnits(t, p, 4, "SLURM_JOB_ID") {
@@ -56,7 +56,7 @@ func TestSLURMUnitsAsJobSteps(t *testing.T) {
 	t.Parallel()
 	s := newService(t)
 	p := running(t, s, core.PilotDescription{ServiceURL: "slurm://localhost", NumberOfProcesses: 1, WorkingDirectory: t.TempDir(), Walltime: 10,
-		Extra: map[string]any{"launch_method": "srun"}})
+		LaunchMethod: core.LaunchSRun})
 	out := runUnits(t, p, 2, "SLURM_STEP_ID")
 	for _, o := range out {
 		require.Len(t, strings.Fields(o), 2, "srun sets SLURM_STEP_ID: %q", o)

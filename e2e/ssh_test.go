@@ -111,7 +111,7 @@ func TestUnitsOverSSHWithinAPilot(t *testing.T) {
 	rsh := "ssh -p " + strconv.Itoa(sshd.Port) + " -i " + sshd.UserKey + " -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -l " + sshd.User
 	s := newService(t)
 	p := running(t, s, core.PilotDescription{ServiceURL: "fork://localhost", NumberOfProcesses: 2, WorkingDirectory: t.TempDir(),
-		Extra: map[string]any{"launch_method": "ssh", "remote_shell": rsh}})
+		LaunchMethod: core.LaunchSSH, RemoteShell: strings.Fields(rsh)})
 	for _, out := range runUnits(t, p, 2, "SSH_CONNECTION") {
 		require.Contains(t, out, "127.0.0.1", "the unit ran in an ssh session: %q", out)
 	}

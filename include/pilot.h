@@ -169,6 +169,10 @@ pilot_status pilot_set_log_handler(pilot_log_fn fn, void *user_data, int32_t min
  * exiting if you do not free your services; timeout as above. */
 pilot_status pilot_flush_all(int64_t timeout_ms);
 
+/* The number of handles of this process not freed yet (services, pilots,
+ * units, data services, whatever made them): for leak checks. */
+int64_t pilot_live_handles(void);
+
 /* ----------------------------------------------------------------------------
  * Pilot compute service (BigJob's PilotComputeService)
  */

@@ -79,8 +79,37 @@ type PilotDescription struct {
 
 	NoExec bool // no_exec: the agent marks units Done without running them (overhead measurements)
 
+	// This project's own keys (BigJob has none of them), typed, parsed and
+	// checked at the door with the rest.
+	Hooks          []string // hooks: hook plugins (loaded names or manifest paths), run in order
+	AgentPath      string   // agent_path: the pilot-agent binary to stage on the resource
+	LaunchMethod   string   // launch_method: how units reach the hosts of their slots (LaunchAuto ...)
+	RemoteShell    []string // remote_shell: the command that reaches another host (a string is split at blanks)
+	MPILauncher    []string // mpi_launcher: the MPI launcher's command (default mpirun)
+	CandidateHosts []string // candidate_hosts: hosts the pilot's batch job may run on
+
 	Extra map[string]any // every other key, as given
 }
+
+// This project's own pilot description keys.
+const (
+	KeyHooks          = "hooks"
+	KeyAgentPath      = "agent_path"
+	KeyLaunchMethod   = "launch_method"
+	KeyRemoteShell    = "remote_shell"
+	KeyMPILauncher    = "mpi_launcher"
+	KeyCandidateHosts = "candidate_hosts"
+)
+
+// Launch methods (launch_method): how a unit reaches the host of its first
+// slot. MPI units always start on the agent's host: their launcher places
+// the ranks.
+const (
+	LaunchAuto  = "auto"  // the agent's host here; srun inside SLURM, else the remote shell, for others
+	LaunchLocal = "local" // always on the agent's host
+	LaunchSSH   = "ssh"   // always through the remote shell, the agent's host included
+	LaunchSRun  = "srun"  // always as a SLURM job step, the agent's host included
+)
 
 // Defaults.
 const (
@@ -363,6 +392,18 @@ func parsePilot(kv []keyValue) (PilotDescription, error) {
 				p.fail(k, problem+"; give true or false")
 			}
 			d.NoExec = b
+		case KeyHooks:
+			d.Hooks = p.strList(k, v)
+		case KeyAgentPath:
+			d.AgentPath = p.str(k, v)
+		case KeyLaunchMethod:
+			d.LaunchMethod = p.str(k, v)
+		case KeyRemoteShell:
+			d.RemoteShell = p.command(k, v, "ssh -p 2222")
+		case KeyMPILauncher:
+			d.MPILauncher = p.command(k, v, "mpirun --allow-run-as-root")
+		case KeyCandidateHosts:
+			d.CandidateHosts = p.strList(k, v)
 		default:
 			d.setExtra(k, v)
 		}
@@ -404,7 +445,39 @@ func (d PilotDescription) Validate() error {
 	if d.Walltime < 0 {
 		return bad("walltime", fmt.Sprintf("%d is not a positive number of minutes", d.Walltime))
 	}
+	switch d.LaunchMethod {
+	case "", LaunchAuto, LaunchLocal, LaunchSSH, LaunchSRun:
+	default:
+		return bad(KeyLaunchMethod, fmt.Sprintf("%q is not a launch method; use %q, %q, %q or %q",
+			d.LaunchMethod, LaunchAuto, LaunchLocal, LaunchSSH, LaunchSRun))
+	}
+	for _, c := range []struct {
+		key   string
+		words []string
+	}{{KeyRemoteShell, d.RemoteShell}, {KeyMPILauncher, d.MPILauncher}} {
+		if c.words != nil && (len(c.words) == 0 || c.words[0] == "") {
+			return bad(c.key, "empty; give a command line")
+		}
+	}
+	for _, h := range d.Hooks {
+		if strings.TrimSpace(h) == "" {
+			return bad(KeyHooks, "an empty entry; give the names of loaded plugins or the paths of their plugin.json")
+		}
+	}
 	return nil
+}
+
+// Canonical is d as the door reads it: its canonical form parsed again, so
+// that this project's keys given in Extra become their typed fields, and
+// checked. Errors are *DescriptionError.
+func (d PilotDescription) Canonical() (PilotDescription, error) {
+	b, err := d.MarshalJSON()
+	if err != nil {
+		return PilotDescription{}, &DescriptionError{Description: PilotDescriptionName, Key: "(extra keys)", Problem: err.Error()}
+	}
+	var out PilotDescription
+	err = out.UnmarshalJSON(b)
+	return out, err
 }
 
 // WalltimeMinutes is the walltime with the default applied.
@@ -434,6 +507,12 @@ func (d PilotDescription) MarshalJSON() ([]byte, error) {
 	if d.NoExec {
 		o.add("no_exec", true)
 	}
+	o.list(KeyHooks, d.Hooks)
+	o.str(KeyAgentPath, d.AgentPath)
+	o.str(KeyLaunchMethod, d.LaunchMethod)
+	o.list(KeyRemoteShell, d.RemoteShell)
+	o.list(KeyMPILauncher, d.MPILauncher)
+	o.list(KeyCandidateHosts, d.CandidateHosts)
 	o.extra(d.Extra)
 	return o.marshal()
 }
@@ -478,6 +557,30 @@ func (p *parser) strList(key string, v any) []string {
 		p.fail(key, problem+"; give a list of strings")
 	}
 	return l
+}
+
+// command accepts a command line as a string (split at blanks) or a list
+// of words; example is one the error shows.
+func (p *parser) command(key string, v any, example string) []string {
+	var words []string
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case string:
+		words = strings.Fields(x)
+	default:
+		l, problem := toStringList(v)
+		if problem != "" {
+			p.fail(key, fmt.Sprintf("%s; give a command line such as %q", problem, example))
+			return nil
+		}
+		words = l
+	}
+	if len(words) == 0 || words[0] == "" {
+		p.fail(key, fmt.Sprintf("empty; give a command line such as %q", example))
+		return nil
+	}
+	return words
 }
 
 func (p *parser) list(key string, v any) []any {

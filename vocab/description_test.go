@@ -164,7 +164,12 @@ func TestPilotDescriptionEveryKey(t *testing.T) {
 		"affinity_machine_label": "m",
 		"no_exec": "true",
 		"vm_id": "ami-1",
-		"candidate_hosts": ["a", "b"]
+		"candidate_hosts": ["a", "b"],
+		"hooks": ["allowlist", "/srv/plugins/outputs/plugin.json"],
+		"agent_path": "/opt/bigjob/pilot-agent",
+		"launch_method": "ssh",
+		"remote_shell": "ssh -p 2222",
+		"mpi_launcher": ["mpiexec", "-x", "PATH"]
 	}`), &d)
 	require.NoError(t, err)
 	require.Equal(t, "fork://localhost", d.ServiceURL)
@@ -181,7 +186,30 @@ func TestPilotDescriptionEveryKey(t *testing.T) {
 	require.Equal(t, "m", d.AffinityMachineLabel)
 	require.True(t, d.NoExec)
 	require.Equal(t, "ami-1", d.Extra["vm_id"])
-	require.Equal(t, []any{"a", "b"}, d.Extra["candidate_hosts"])
+	// this project's keys, typed
+	require.Equal(t, []string{"a", "b"}, d.CandidateHosts)
+	require.Equal(t, []string{"allowlist", "/srv/plugins/outputs/plugin.json"}, d.Hooks)
+	require.Equal(t, "/opt/bigjob/pilot-agent", d.AgentPath)
+	require.Equal(t, LaunchSSH, d.LaunchMethod)
+	require.Equal(t, []string{"ssh", "-p", "2222"}, d.RemoteShell)
+	require.Equal(t, []string{"mpiexec", "-x", "PATH"}, d.MPILauncher)
+	for _, k := range []string{KeyHooks, KeyAgentPath, KeyLaunchMethod, KeyRemoteShell, KeyMPILauncher, KeyCandidateHosts} {
+		require.NotContains(t, d.Extra, k, "typed keys are not kept in Extra")
+	}
+	// the canonical form carries them, and reads back the same
+	b, err := json.Marshal(d)
+	require.NoError(t, err)
+	var back PilotDescription
+	require.NoError(t, json.Unmarshal(b, &back))
+	require.Equal(t, d, back)
+	// an empty hooks list (turns the service's hooks off) stays given
+	off, err := ParsePilotDescription(map[string]any{"service_url": "fork://localhost", "number_of_processes": 1, "hooks": []any{}})
+	require.NoError(t, err)
+	require.NotNil(t, off.Hooks)
+	require.Empty(t, off.Hooks)
+	b, err = json.Marshal(off)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"hooks":[]`)
 
 	d2, err := ParsePilotDescription(map[string]any{"service_url": "fork://localhost", "number_of_processes": 1, "project": "p", "allocation": "a"})
 	require.NoError(t, err)
@@ -199,6 +227,12 @@ func TestPilotDescriptionErrors(t *testing.T) {
 		{"size huge", `{"service_url": "fork://localhost", "number_of_processes": 4000000000}`, "number_of_processes", "4000000000 is more than the 1048576 slots a pilot can have; split"},
 		{"walltime", `{"service_url": "fork://localhost", "number_of_processes": 1, "walltime": "ten"}`, "walltime", `"ten" is not a whole number`},
 		{"no_exec", `{"service_url": "fork://localhost", "number_of_processes": 1, "no_exec": "maybe"}`, "no_exec", "not true or false"},
+		{"launch_method", `{"service_url": "fork://localhost", "number_of_processes": 1, "launch_method": "teleport"}`, "launch_method", `"teleport" is not a launch method; use "auto", "local", "ssh" or "srun"`},
+		{"mpi_launcher empty", `{"service_url": "fork://localhost", "number_of_processes": 1, "mpi_launcher": "  "}`, "mpi_launcher", "empty; give a command line"},
+		{"remote_shell number", `{"service_url": "fork://localhost", "number_of_processes": 1, "remote_shell": 3}`, "remote_shell", "give a command line"},
+		{"hooks object", `{"service_url": "fork://localhost", "number_of_processes": 1, "hooks": {"a": 1}}`, "hooks", "give a list of strings"},
+		{"hooks empty entry", `{"service_url": "fork://localhost", "number_of_processes": 1, "hooks": [""]}`, "hooks", "an empty entry"},
+		{"agent_path list", `{"service_url": "fork://localhost", "number_of_processes": 1, "agent_path": ["a"]}`, "agent_path", "give a string"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -153,7 +153,7 @@ func (a *Adaptor) Submit(ctx context.Context, r adaptors.Request) (h adaptors.Ha
 		Queue:            r.Queue,
 		Project:          r.Project,
 		SPMDVariation:    r.SPMDVariation,
-		CandidateHosts:   stringList(r.Extra["candidate_hosts"]),
+		CandidateHosts:   r.CandidateHosts,
 	}
 	script, err := a.sys.Script(job)
 	if err != nil {
@@ -241,25 +241,4 @@ func (a *Adaptor) removeFiles(d handleData, script bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	a.runner.Run(ctx, "rm -f "+runner.Join(files...), nil)
-}
-
-// stringList reads a description value that is a list of strings or one
-// string.
-func stringList(v any) []string {
-	switch v := v.(type) {
-	case string:
-		if v == "" {
-			return nil
-		}
-		return []string{v}
-	case []any:
-		var out []string
-		for _, e := range v {
-			out = append(out, fmt.Sprint(e))
-		}
-		return out
-	case []string:
-		return v
-	}
-	return nil
 }

@@ -55,7 +55,7 @@ func Stage(ctx context.Context, r runner.Runner, req adaptors.Request, dir strin
 // there), else the local binary, copied into dir/.bigjob/ unless the host
 // is this machine.
 func AgentOnResource(ctx context.Context, r runner.Runner, req adaptors.Request, dir string) (string, error) {
-	if p, ok := req.Extra["agent_path"].(string); ok && p != "" {
+	if p := req.AgentPath; p != "" {
 		if _, err := r.Run(ctx, "test -x "+runner.Quote(p), nil); err != nil {
 			var ce *runner.CommandError
 			if errors.As(err, &ce) {

@@ -89,6 +89,7 @@ int main(void) {
     char opts[1024];
     snprintf(opts, sizeof opts, "{\"coordination_url\": \"%s\", \"quiet\": true, \"heartbeat_interval_ms\": 200}",
              url);
+    check(pilot_live_handles() == 0, "refused calls make no handle, yet %lld are live", (long long)pilot_live_handles());
     expect(pilot_service_new(opts, &s), PILOT_OK, NULL, "service_new");
     check(strcmp(pilot_last_error(), "") == 0, "success clears the last error");
     expect(pilot_job_state((pilot_job)s, &st), PILOT_EBADHANDLE, "is a pilot_service, not a pilot_job",
@@ -219,6 +220,7 @@ int main(void) {
     expect(pilot_job_free(j2), PILOT_OK, NULL, "free reconnected job");
     expect(pilot_job_free(j), PILOT_OK, NULL, "job_free");
     expect(pilot_flush_all(1000), PILOT_OK, NULL, "flush_all");
+    check(pilot_live_handles() == 0, "every handle freed, yet %lld are live", (long long)pilot_live_handles());
 
     if (failures) {
         fprintf(stderr, "%d checks failed\n", failures);

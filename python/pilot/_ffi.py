@@ -93,6 +93,7 @@ _SIGNATURES = {
     "pilot_state_is_final": ([c_state], False),
     "pilot_set_log_handler": ([LOG_FN, ctypes.c_void_p, ctypes.c_int32], True),
     "pilot_flush_all": ([ctypes.c_int64], True),
+    "pilot_live_handles": ([], False),
     "pilot_service_new": ([ctypes.c_char_p, _P(c_handle)], True),
     "pilot_service_open": ([ctypes.c_char_p, ctypes.c_char_p, _P(c_handle)], True),
     "pilot_service_free": ([c_handle], True),
@@ -167,6 +168,7 @@ lib.pilot_clear_error.restype = None
 lib.pilot_string_free.restype = None
 lib.pilot_state_name.restype = ctypes.c_char_p
 lib.pilot_state_is_final.restype = ctypes.c_int32
+lib.pilot_live_handles.restype = ctypes.c_int64
 
 if lib.pilot_abi_version() != ABI_VERSION:
     raise ImportError("pilot: libpilot ABI %d, but this module needs %d: reinstall the package"

@@ -83,7 +83,7 @@ class HeaderTest(unittest.TestCase):
                                 "%s: parameter %d is %s%s in pilot.h, %r in _ffi" % (name, i, base, stars, declared))
 
     def test_result_types(self):
-        results = {"int32_t": ctypes.c_int32, "const char *": ctypes.c_char_p, "void": None}
+        results = {"int32_t": ctypes.c_int32, "int64_t": ctypes.c_int64, "const char *": ctypes.c_char_p, "void": None}
         for name, (ret, _) in sorted(self.protos.items()):
             status = _ffi._SIGNATURES[name][1]
             self.assertEqual(status, ret == "pilot_status", "%s returns %s in pilot.h" % (name, ret))
