@@ -14,7 +14,6 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	"github.com/bigjob-go/bigjob/coord"
 	"github.com/bigjob-go/bigjob/core"
 )
 
@@ -40,7 +39,7 @@ func nullArg(fn, name string) error {
 func statusOf(err error) C.pilot_status {
 	var ae *apiError
 	var de *core.DescriptionError
-	var ue *coord.URLError
+	var ue *core.URLError
 	var ne net.Error
 	switch {
 	case errors.As(err, &ae):

@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"unsafe"
 
-	"github.com/bigjob-go/bigjob/coord"
 	"github.com/bigjob-go/bigjob/core"
 )
 
@@ -79,8 +78,6 @@ func (h logHandler) WithAttrs(as []slog.Attr) slog.Handler {
 func (h logHandler) WithGroup(string) slog.Handler { return h }
 
 var logger = slog.New(logHandler{})
-
-func init() { coord.SetLogger(logger) }
 
 //export pilot_set_log_handler
 func pilot_set_log_handler(fn C.pilot_log_fn, userData unsafe.Pointer, minLevel C.int32_t) (st C.pilot_status) {

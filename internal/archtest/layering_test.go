@@ -58,3 +58,20 @@ func TestCoreChoosesNoAdaptorsOrServer(t *testing.T) {
 	forbid(t, "core", "adaptors/builtin", "adaptors/fork", "adaptors/ssh", "adaptors/batch",
 		"adaptors/pluginadaptor", "coord/embedded", "github.com/alicebob/miniredis")
 }
+
+// capi translates to core: besides the vocabulary, it imports only core
+// and what libpilot links in (the adaptors, adaptor plugins' serving, the
+// fallback store).
+func TestCAPITranslatesToCoreOnly(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, module+"capi").Output()
+	if err != nil {
+		t.Fatalf("go list capi: %v", err)
+	}
+	allowed := map[string]bool{"core": true, "vocab": true, "adaptors/builtin": true,
+		"adaptors/pluginadaptor": true, "coord/embedded": true}
+	for _, imp := range strings.Fields(string(out)) {
+		if rel, ours := strings.CutPrefix(imp, module); ours && !allowed[rel] {
+			t.Errorf("capi imports %s; it translates to core only", imp)
+		}
+	}
+}
