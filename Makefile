@@ -86,7 +86,7 @@ vocab-wasm:
 # (golang/go#75804, fixed in Go 1.27), which made CI fail on no finding.
 FUZZTIME     ?= 20000x
 FUZZ_TARGETS := coord:FuzzParseURL coord:FuzzParsePilotName core:FuzzSplitObjectURL \
-                core:FuzzUnitDescription core:FuzzPilotDescription capi:FuzzJSONArgs
+                vocab:FuzzUnitDescription vocab:FuzzPilotDescription capi:FuzzJSONArgs
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

@@ -499,12 +499,12 @@ func (a *agent) accept(cl []coord.Claimed) {
 				"(it was written into the coordination store by someone without the service's key, not submitted through the service)"))
 			continue
 		}
-		var ud vocab.UnitDescription
-		if err := json.Unmarshal(c.Description, &ud); err != nil {
+		ud, err := vocab.DecodeUnit(c.Description) // the canonical form: checked, defaults applied
+		if err != nil {
 			a.w.add(true, t.final(vocab.Failed, "", "the unit's description cannot be read: "+err.Error()))
 			continue
 		}
-		t.ud = ud.WithDefaults()
+		t.ud, t.canonical = ud, c.Description
 		if t.ud.Slots() > a.pool.total {
 			a.w.add(true, t.final(vocab.Failed, "", fmt.Sprintf("the unit needs %d slots but pilot %s has %d", t.ud.Slots(), a.id, a.pool.total)))
 			continue

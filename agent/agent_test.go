@@ -11,6 +11,7 @@ import (
 	"github.com/bigjob-go/bigjob/coord"
 	"github.com/bigjob-go/bigjob/core"
 	"github.com/bigjob-go/bigjob/internal/testenv"
+	"github.com/bigjob-go/bigjob/vocab"
 	"github.com/stretchr/testify/require"
 )
 
@@ -85,18 +86,22 @@ func (h *harness) field(key, f string) string {
 	return v[0]
 }
 
-func (h *harness) submit(id string, ud core.UnitDescription) {
-	b, err := json.Marshal(ud)
+// encode puts ud through the door as the service does (vocab.EncodeUnit).
+func (h *harness) encode(ud core.UnitDescription) []byte {
+	_, b, err := vocab.EncodeUnit(ud)
 	require.NoError(h.t, err)
-	h.submitRaw(id, ud.Slots(), b)
+	return b
+}
+
+func (h *harness) submit(id string, ud core.UnitDescription) {
+	h.submitRaw(id, ud.Slots(), h.encode(ud))
 }
 
 // submitTo queues a unit, signed with the service's key, on the queue of
 // pilot (another pilot of the service than the harness's; "": the service
 // queue).
 func (h *harness) submitTo(pilot, id string, ud core.UnitDescription) {
-	b, err := json.Marshal(ud)
-	require.NoError(h.t, err)
+	b := h.encode(ud)
 	refused, _, err := h.store.Submit(context.Background(), h.keys, pilot, []coord.NewUnit{{ID: id, Slots: ud.Slots(), Description: b, Sig: h.key.Sign(coord.SignUnit, id, b)}})
 	require.NoError(h.t, err)
 	require.Empty(h.t, refused)

@@ -52,9 +52,7 @@ func (t *task) hookUnit(pilotID string) abi.Unit {
 		env[i] = e.Name + "=" + e.Value
 	}
 	if t.hookDesc == nil {
-		if b, err := json.Marshal(t.ud); err == nil {
-			json.Unmarshal(b, &t.hookDesc)
-		}
+		json.Unmarshal(t.canonical, &t.hookDesc)
 	}
 	return abi.Unit{ID: t.id, PilotID: pilotID, Executable: t.ud.Executable, Arguments: t.ud.Arguments,
 		Environment: env, WorkingDirectory: t.wd, Description: t.hookDesc}

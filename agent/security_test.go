@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -18,8 +17,7 @@ import (
 func TestUnsignedUnitIsRefused(t *testing.T) {
 	h := newHarness(t, 1, Config{})
 	marker := filepath.Join(t.TempDir(), "ran")
-	desc, err := json.Marshal(core.UnitDescription{Executable: "/usr/bin/touch", Arguments: []string{marker}})
-	require.NoError(t, err)
+	desc := h.encode(core.UnitDescription{Executable: "/usr/bin/touch", Arguments: []string{marker}})
 	other, err := coord.NewKey()
 	require.NoError(t, err)
 

@@ -39,7 +39,8 @@ type task struct {
 	killTimer  *time.Timer
 
 	started    time.Time      // when its process started
-	hookDesc   map[string]any // its description as hooks see it
+	canonical  []byte         // its description as stored (vocab.EncodeUnit)
+	hookDesc   map[string]any // its description as hooks see it: canonical, decoded
 	literalEnv []bool         // entries of ud.Environment a hook wrote: exported as they are
 }
 

@@ -1,7 +1,6 @@
 package core
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/bigjob-go/bigjob/coord"
 	"github.com/bigjob-go/bigjob/coord/userstore"
+	"github.com/bigjob-go/bigjob/vocab"
 )
 
 // EnvHome names the directory of the library's private files (the services'
@@ -118,7 +118,7 @@ func (d *domain) newUnit(ud UnitDescription) (coord.NewUnit, error) {
 	if err != nil {
 		return coord.NewUnit{}, err
 	}
-	b, err := json.Marshal(ud.WithDefaults())
+	ud, b, err := vocab.EncodeUnit(ud)
 	if err != nil {
 		return coord.NewUnit{}, err
 	}

@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/bigjob-go/bigjob/coord"
+	"github.com/bigjob-go/bigjob/vocab"
 )
 
 // Unit is a compute unit: one task run by a pilot's agent.
@@ -141,8 +141,7 @@ func (u *Unit) Details(ctx context.Context) (map[string]string, error) {
 	}
 	m["id"] = u.id
 	m["job-id"] = "sj-" + strings.TrimPrefix(u.id, "cu-")
-	var ud UnitDescription
-	if json.Unmarshal([]byte(m[coord.FieldDescription]), &ud) == nil {
+	if ud, err := vocab.DecodeUnit([]byte(m[coord.FieldDescription])); err == nil {
 		for k, v := range sagaFields(ud) {
 			m[k] = v
 		}
@@ -159,8 +158,8 @@ func (u *Unit) Description(ctx context.Context) (UnitDescription, error) {
 	if err != nil {
 		return UnitDescription{}, u.wrap("read description", err)
 	}
-	var ud UnitDescription
-	if err := json.Unmarshal([]byte(f[0]), &ud); err != nil {
+	ud, err := vocab.DecodeUnit([]byte(f[0])) // the canonical form
+	if err != nil {
 		return UnitDescription{}, u.wrap("read description", err)
 	}
 	return ud, nil

@@ -73,7 +73,8 @@ var pilotSeeds = []string{
 // json.Unmarshal) and from maps (ParseUnitDescription): none panics; both
 // JSON paths agree; a map decoded from the same JSON is accepted alike; an
 // accepted description validates (also with defaults) and re-encodes to
-// canonical JSON that parses back to the same description; an error on a
+// canonical JSON that parses back to the same description, loosely and
+// strictly (EncodeUnit, DecodeUnit); an error on a
 // JSON object is a *DescriptionError naming a key that was given or is
 // required.
 func FuzzUnitDescription(f *testing.F) {
@@ -98,6 +99,14 @@ func FuzzUnitDescription(f *testing.F) {
 			}
 			roundTrip(t, data, d, ParseUnitDescriptionJSON)
 			roundTrip(t, data, d.WithDefaults(), ParseUnitDescriptionJSON)
+			// past the door: the canonical form reads back strictly as encoded
+			enc, b, err := EncodeUnit(d)
+			if err != nil {
+				t.Fatalf("%s: accepted, but EncodeUnit says %v", data, err)
+			}
+			if back, err := DecodeUnit(b); err != nil || !reflect.DeepEqual(back, enc) {
+				t.Fatalf("%s: canonical %s decodes strictly to %#v, %v; encoded %#v", data, b, back, err, enc)
+			}
 		}
 		m, ok := decodeMap(data)
 		if !ok {

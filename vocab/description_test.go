@@ -246,3 +246,36 @@ func TestPilotDescriptionErrors(t *testing.T) {
 		})
 	}
 }
+
+// Past the door the canonical form is read strictly: loose forms that the
+// door accepts are refused there, naming the key.
+func TestDecodeUnitIsStrict(t *testing.T) {
+	d, err := ParseUnitDescriptionJSON([]byte(`{"executable": "/bin/echo", "arguments": ["a", 3],
+		"environment": {"B": 1, "A": "x"}, "number_of_processes": "2", "wall_time_limit": 5, "colour": "red"}`))
+	require.NoError(t, err)
+	enc, b, err := EncodeUnit(d)
+	require.NoError(t, err)
+	require.Equal(t, "stdout", enc.Output, "defaults applied once, at the door")
+	back, err := DecodeUnit(b)
+	require.NoError(t, err)
+	require.Equal(t, enc, back)
+	require.Equal(t, []EnvVar{{"B", "1"}, {"A", "x"}}, back.Environment, "the environment keeps its order")
+
+	for _, c := range []struct{ json, key string }{
+		{`{"executable": "/bin/true", "number_of_processes": "2"}`, "number_of_processes"},
+		{`{"executable": "/bin/true", "arguments": [1]}`, "arguments"},
+		{`{"executable": "/bin/true", "arguments": "a b"}`, "arguments"},
+		{`{"executable": "/bin/true", "environment": {"A": "1"}}`, "environment"},
+		{`{"executable": "/bin/true", "environment": ["A"]}`, "environment"},
+		{`{"executable": 7}`, "executable"},
+		{`{"executable": "/bin/true", "wall_time_limit": 1.5}`, "wall_time_limit"},
+	} {
+		_, err := DecodeUnit([]byte(c.json))
+		var de *DescriptionError
+		require.ErrorAs(t, err, &de, c.json)
+		require.Equal(t, c.key, de.Key, c.json)
+		require.Contains(t, err.Error(), "canonical form")
+	}
+	_, _, err = EncodeUnit(UnitDescription{})
+	require.ErrorContains(t, err, `key "executable"`, "EncodeUnit checks first")
+}

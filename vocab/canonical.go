@@ -1,0 +1,141 @@
+package vocab
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// The canonical form of a unit description is the door's output: what
+// EncodeUnit writes, what is signed and stored, and what everything after
+// the door (the store, the agent, hooks) reads with DecodeUnit. The loose
+// BigJob forms are read only at the door (ParseUnitDescription).
+
+// EncodeUnit is the door's last step for a unit: it checks d, applies its
+// defaults, and encodes the result into the canonical form. It returns that
+// description too (what the agent will run).
+func EncodeUnit(d UnitDescription) (UnitDescription, []byte, error) {
+	if err := d.Validate(); err != nil {
+		return UnitDescription{}, nil, err
+	}
+	d = d.WithDefaults()
+	b, err := d.MarshalJSON()
+	if err != nil {
+		return UnitDescription{}, nil, &DescriptionError{Description: UnitDescriptionName, Key: "(extra keys)", Problem: err.Error()}
+	}
+	return d, b, nil
+}
+
+// DecodeUnit reads a unit's canonical form strictly: each key of the
+// vocabulary must have the type EncodeUnit writes (strings, lists of
+// strings, whole numbers, the environment as "NAME=value" entries); any
+// other key is kept in Extra. It converts no loose form, checks nothing
+// else and applies no default: the door did. Errors name the key.
+func DecodeUnit(b []byte) (UnitDescription, error) {
+	kv, err := decodeFields(b, UnitDescriptionName)
+	if err != nil {
+		return UnitDescription{}, err
+	}
+	var d UnitDescription
+	s := strict{}
+	for _, e := range kv {
+		k, v := e.key, e.val
+		switch k {
+		case "executable":
+			d.Executable = s.str(k, v)
+		case "arguments":
+			d.Arguments = s.strs(k, v)
+		case "environment":
+			for _, entry := range s.strs(k, v) {
+				name, val, ok := strings.Cut(entry, "=")
+				if !ok {
+					s.fail(k, fmt.Sprintf("entry %q is not NAME=value", entry))
+				}
+				d.Environment = append(d.Environment, EnvVar{name, val})
+			}
+			if d.Environment == nil && v != nil {
+				d.Environment = []EnvVar{}
+			}
+		case "number_of_processes":
+			d.NumberOfProcesses = s.int(k, v)
+		case "spmd_variation":
+			d.SPMDVariation = s.str(k, v)
+		case "working_directory":
+			d.WorkingDirectory = s.str(k, v)
+		case "output":
+			d.Output = s.str(k, v)
+		case "error":
+			d.Error = s.str(k, v)
+		case "input":
+			d.Input = s.str(k, v)
+		case "file_transfer":
+			d.FileTransfer = s.strs(k, v)
+		case "input_data":
+			d.InputData = s.strs(k, v)
+		case "output_data":
+			if l, ok := v.([]any); ok {
+				d.OutputData = plain(l).([]any)
+			} else {
+				s.fail(k, "not a list")
+			}
+		case "affinity_datacenter_label":
+			d.AffinityDatacenterLabel = s.str(k, v)
+		case "affinity_machine_label":
+			d.AffinityMachineLabel = s.str(k, v)
+		case "wall_time_limit":
+			d.WallTimeLimit = s.int(k, v)
+		default:
+			d.setExtra(k, v)
+		}
+	}
+	if s.err != nil {
+		return UnitDescription{}, s.err
+	}
+	return d, nil
+}
+
+// strict reads values of the canonical form and keeps the first mismatch.
+type strict struct{ err error }
+
+func (s *strict) fail(key, problem string) {
+	if s.err == nil {
+		s.err = &DescriptionError{Description: UnitDescriptionName, Key: key,
+			Problem: problem + " in the canonical form (it was not written by the door, EncodeUnit)"}
+	}
+}
+
+func (s *strict) str(key string, v any) string {
+	x, ok := v.(string)
+	if !ok {
+		s.fail(key, describe(v)+" is not a string")
+	}
+	return x
+}
+
+func (s *strict) strs(key string, v any) []string {
+	l, ok := v.([]any)
+	if !ok {
+		s.fail(key, describe(v)+" is not a list of strings")
+		return nil
+	}
+	out := make([]string, len(l))
+	for i, e := range l {
+		if out[i], ok = e.(string); !ok {
+			s.fail(key, fmt.Sprintf("element %d, %s, is not a string", i, describe(e)))
+			return nil
+		}
+	}
+	return out
+}
+
+func (s *strict) int(key string, v any) int {
+	n, ok := v.(json.Number)
+	if ok {
+		if i, err := strconv.Atoi(string(n)); err == nil {
+			return i
+		}
+	}
+	s.fail(key, describe(v)+" is not a whole number")
+	return 0
+}
