@@ -15,9 +15,9 @@ import (
 //go:embed lua/*.lua
 var luaFiles embed.FS
 
-// finalTable is the Lua table of final states, made from the vocabulary:
-// the scripts' FINAL.
-func finalTable() string {
+// fromGo is what the scripts take from Go: FINAL, the table of final
+// states (from the vocabulary), and DEFAULT_MAX_ATTEMPTS.
+func fromGo() string {
 	var b strings.Builder
 	b.WriteString("local FINAL = {")
 	for _, st := range vocab.States {
@@ -26,11 +26,12 @@ func finalTable() string {
 		}
 	}
 	b.WriteString("}\n")
+	fmt.Fprintf(&b, "local DEFAULT_MAX_ATTEMPTS = %d\n", DefaultMaxAttempts)
 	return b.String()
 }
 
 // script is one Lua script with the shared prelude prepended, after the
-// definitions made from the vocabulary (finalTable).
+// definitions made from Go (fromGo).
 type script struct {
 	name string
 	s    *redis.Script
@@ -45,7 +46,7 @@ func loadScript(name string) script {
 	if err != nil {
 		panic(err)
 	}
-	return script{name: name, s: redis.NewScript(finalTable() + string(prelude) + "\n" + string(body))}
+	return script{name: name, s: redis.NewScript(fromGo() + string(prelude) + "\n" + string(body))}
 }
 
 var (

@@ -92,7 +92,8 @@ type Options struct {
 	// its walltime reached, cut off from the store), the unit goes back to
 	// the service queue for another pilot until it was started this often;
 	// then it is Failed with the reason. Units submitted to a pilot fail with
-	// their pilot. Default 3. Set when the service is created.
+	// their pilot. 0: the default, 3; less than 0 is an error. Set when the
+	// service is created.
 	MaxAttempts int
 
 	// FinishedTTL is how long the records of finished units and pilots, and
@@ -136,7 +137,7 @@ func (o Options) withDefaults() Options {
 	if o.StopTimeout <= 0 {
 		o.StopTimeout = 10 * time.Second
 	}
-	if o.MaxAttempts <= 0 {
+	if o.MaxAttempts == 0 { // a negative one is refused by NewService, not replaced
 		o.MaxAttempts = coord.DefaultMaxAttempts
 	}
 	if o.FinishedTTL <= 0 {

@@ -236,3 +236,19 @@ func privateHome(t *testing.T) string {
 	})
 	return home
 }
+
+// A bad max_attempts is refused, not replaced by the default; 0 means the
+// default.
+func TestMaxAttemptsIsCheckedNotReplaced(t *testing.T) {
+	url := testenv.RedisServer(t)
+	o := testOptions(t, url)
+	o.MaxAttempts = -1
+	_, err := core.NewService(ctxT(t), o)
+	require.ErrorContains(t, err, "max_attempts is -1; give at least 1")
+	s := newService(t, url, func(o *core.Options) { o.MaxAttempts = 0 })
+	u, err := s.Submit(ctxT(t), core.UnitDescription{Executable: "/bin/true"})
+	require.NoError(t, err)
+	e, err := u.Explain(ctxT(t))
+	require.NoError(t, err)
+	require.Equal(t, 3, e.MaxAttempts, "0 is the default")
+}

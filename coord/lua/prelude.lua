@@ -5,8 +5,8 @@
 -- ARGV[3]  TTL in seconds given to every key written (0: keys never expire)
 -- ARGV[4]  approximate maximum length of the event stream
 -- Script arguments start at ARGV[5].
--- FINAL, the set of final states, is defined before this prelude from the
--- Go vocabulary (coord/scripts.go, finalTable).
+-- FINAL, the set of final states, and DEFAULT_MAX_ATTEMPTS are defined
+-- before this prelude from Go (coord/scripts.go, fromGo).
 local P, NOW, TTL, MAXEV = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local events = {}
 
@@ -25,12 +25,12 @@ end
 
 -- conf reads the service's settings from P info once per call:
 -- finished_ttl (seconds a final unit record is kept; absent: TTL) and
--- max_attempts (how often a unit may be started; absent: 3, coord.DefaultMaxAttempts).
+-- max_attempts (how often a unit may be started; absent: DEFAULT_MAX_ATTEMPTS).
 local svc_conf
 local function conf(field)
   if not svc_conf then
     local r = redis.call('HMGET', P .. 'info', 'finished_ttl', 'max_attempts')
-    svc_conf = {finished_ttl = tonumber(r[1]), max_attempts = tonumber(r[2]) or 3}
+    svc_conf = {finished_ttl = tonumber(r[1]), max_attempts = tonumber(r[2]) or DEFAULT_MAX_ATTEMPTS}
   end
   return svc_conf[field]
 end
