@@ -14,6 +14,8 @@ import (
 	"io"
 	"math"
 	"os"
+	"reflect"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -38,8 +40,15 @@ type serviceOptions struct {
 	FinishedTTL json.RawMessage `json:"finished_ttl"`
 }
 
-const knownOptions = "coordination_url, agent_path, no_embedded, quiet, heartbeat_interval_ms, heartbeat_timeout_ms, " +
-	"store_grace_ms, stop_timeout_ms, record_ttl_s, hooks, max_attempts, finished_ttl"
+// knownOptions lists the option names, from serviceOptions' own tags.
+var knownOptions = func() string {
+	t := reflect.TypeFor[serviceOptions]()
+	names := make([]string, t.NumField())
+	for i := range names {
+		names[i], _, _ = strings.Cut(t.Field(i).Tag.Get("json"), ",")
+	}
+	return strings.Join(names, ", ")
+}()
 
 // maxFinishedTTL keeps finished_ttl within a time.Duration (about 292 years).
 const maxFinishedTTL = float64(math.MaxInt64/int64(time.Second)) - 1

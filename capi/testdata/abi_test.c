@@ -62,6 +62,9 @@ int main(void) {
     expect(pilot_service_new(NULL, NULL), PILOT_EINVAL, "out is NULL", "NULL out");
     expect(pilot_service_new("{not json", &s), PILOT_EINVAL, "options_json", "invalid options JSON");
     expect(pilot_service_new("{\"colour\": 1}", &s), PILOT_EINVAL, "colour", "unknown option");
+    check(strstr(pilot_last_error(), "known keys: coordination_url, agent_path,") &&
+              strstr(pilot_last_error(), "max_attempts, finished_ttl)"),
+          "an unknown option's error lists the known ones: %s", pilot_last_error());
     expect(pilot_service_new("{\"coordination_url\": \"tcp://x\"}", &s), PILOT_EINVAL, "tcp", "bad URL");
     /* the original's Advert backend is gone: its URLs stand for the default store */
     char *advert = NULL, *dflt = NULL;
