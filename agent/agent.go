@@ -13,7 +13,6 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -189,8 +188,8 @@ func start(ctx context.Context, c Config) (started *agent, err error) {
 		a.abort(ctx, err)
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(rec[coord.FieldDescription]), &a.desc); err != nil {
-		// Checked at the door; one written by another version may still be bad.
+	if a.desc, err = vocab.DecodePilot([]byte(rec[coord.FieldDescription])); err != nil {
+		// The door wrote it; one written by another version may not match.
 		err = fmt.Errorf("read pilot description: %w", err)
 		a.abort(ctx, err)
 		return nil, err

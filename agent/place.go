@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -29,8 +30,13 @@ type placement struct {
 
 func newPlacement(d vocab.PilotDescription) (placement, error) {
 	p := placement{method: launchAuto, rsh: []string{"ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"}}
-	if d.LaunchMethod != "" { // checked at the door (vocab)
+	switch d.LaunchMethod {
+	case "":
+	case launchAuto, launchLocal, launchSSH, launchSRun:
 		p.method = d.LaunchMethod
+	default: // the door refuses it: a description of another version
+		return p, &vocab.DescriptionError{Description: vocab.PilotDescriptionName, Key: vocab.KeyLaunchMethod,
+			Problem: fmt.Sprintf("%q is not a launch method this agent knows", d.LaunchMethod)}
 	}
 	if d.RemoteShell != nil {
 		p.rsh = d.RemoteShell

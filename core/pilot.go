@@ -12,6 +12,7 @@ import (
 
 	"github.com/bigjob-go/bigjob/adaptors"
 	"github.com/bigjob-go/bigjob/coord"
+	"github.com/bigjob-go/bigjob/vocab"
 )
 
 // Pilot is a pilot compute job: an agent on a resource that runs units on
@@ -123,8 +124,8 @@ func (p *Pilot) Description(ctx context.Context) (PilotDescription, error) {
 	if err != nil {
 		return PilotDescription{}, p.wrap("read description", err)
 	}
-	var pd PilotDescription
-	if err := json.Unmarshal([]byte(f[0]), &pd); err != nil {
+	pd, err := vocab.DecodePilot([]byte(f[0])) // the canonical form
+	if err != nil {
 		return PilotDescription{}, p.wrap("read description", err)
 	}
 	return pd, nil

@@ -95,13 +95,85 @@ func DecodeUnit(b []byte) (UnitDescription, error) {
 	return d, nil
 }
 
-// strict reads values of the canonical form and keeps the first mismatch.
-type strict struct{ err error }
+// DecodePilot reads a pilot description's canonical form (what
+// PilotDescription.Canonical, at the door, encodes) strictly, as DecodeUnit
+// reads a unit's.
+func DecodePilot(b []byte) (PilotDescription, error) {
+	kv, err := decodeFields(b, PilotDescriptionName)
+	if err != nil {
+		return PilotDescription{}, err
+	}
+	var d PilotDescription
+	s := strict{desc: PilotDescriptionName}
+	for _, e := range kv {
+		k, v := e.key, e.val
+		switch k {
+		case "service_url":
+			d.ServiceURL = s.str(k, v)
+		case "number_of_processes":
+			d.NumberOfProcesses = s.int(k, v)
+		case "processes_per_node":
+			d.ProcessesPerNode = s.int(k, v)
+		case "working_directory":
+			d.WorkingDirectory = s.str(k, v)
+		case "walltime":
+			d.Walltime = s.int(k, v)
+		case "queue":
+			d.Queue = s.str(k, v)
+		case "project":
+			d.Project = s.str(k, v)
+		case "spmd_variation":
+			d.SPMDVariation = s.str(k, v)
+		case "file_transfer":
+			d.FileTransfer = s.strs(k, v)
+		case "number_executor_threads":
+			d.NumberExecutorThreads = s.int(k, v)
+		case "affinity_datacenter_label":
+			d.AffinityDatacenterLabel = s.str(k, v)
+		case "affinity_machine_label":
+			d.AffinityMachineLabel = s.str(k, v)
+		case "no_exec":
+			d.NoExec, _ = v.(bool)
+			if _, ok := v.(bool); !ok {
+				s.fail(k, describe(v)+" is not true or false")
+			}
+		case KeyHooks:
+			d.Hooks = s.strs(k, v)
+		case KeyAgentPath:
+			d.AgentPath = s.str(k, v)
+		case KeyLaunchMethod:
+			d.LaunchMethod = s.str(k, v)
+		case KeyRemoteShell:
+			d.RemoteShell = s.strs(k, v)
+		case KeyMPILauncher:
+			d.MPILauncher = s.strs(k, v)
+		case KeyCandidateHosts:
+			d.CandidateHosts = s.strs(k, v)
+		default:
+			d.setExtra(k, v)
+		}
+	}
+	if s.err != nil {
+		return PilotDescription{}, s.err
+	}
+	return d, nil
+}
+
+// strict reads values of the canonical form of a description (desc, the
+// unit's if empty) and keeps the first mismatch.
+type strict struct {
+	desc string
+	err  error
+}
 
 func (s *strict) fail(key, problem string) {
 	if s.err == nil {
-		s.err = &DescriptionError{Description: UnitDescriptionName, Key: key,
-			Problem: problem + " in the canonical form (it was not written by the door, EncodeUnit)"}
+		desc := s.desc
+		if desc == "" {
+			desc = UnitDescriptionName
+		}
+		s.err = &DescriptionError{Description: desc, Key: key,
+			Problem: problem + " in the canonical form (it was not written by the door)"}
 	}
 }
 

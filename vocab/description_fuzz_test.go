@@ -159,6 +159,15 @@ func FuzzPilotDescription(f *testing.F) {
 				t.Fatalf("%s: walltime %d minutes", data, d.WalltimeMinutes())
 			}
 			roundTrip(t, data, d, parse)
+			// past the door: the canonical form reads back strictly the same
+			canon, err := d.Canonical()
+			if err != nil || !reflect.DeepEqual(canon, d) {
+				t.Fatalf("%s: Canonical gives %#v, %v; parsed %#v", data, canon, err, d)
+			}
+			b, _ := json.Marshal(d)
+			if back, err := DecodePilot(b); err != nil || !reflect.DeepEqual(back, d) {
+				t.Fatalf("%s: canonical %s decodes strictly to %#v, %v; parsed %#v", data, b, back, err, d)
+			}
 		}
 		m, ok := decodeMap(data)
 		if !ok {

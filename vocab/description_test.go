@@ -202,6 +202,13 @@ func TestPilotDescriptionEveryKey(t *testing.T) {
 	var back PilotDescription
 	require.NoError(t, json.Unmarshal(b, &back))
 	require.Equal(t, d, back)
+	strictly, err := DecodePilot(b)
+	require.NoError(t, err)
+	require.Equal(t, d, strictly, "the canonical form reads back strictly the same")
+	_, err = DecodePilot([]byte(`{"service_url": "fork://localhost", "number_of_processes": "4"}`))
+	require.ErrorContains(t, err, `key "number_of_processes": "4" is not a whole number in the canonical form`)
+	_, err = DecodePilot([]byte(`{"service_url": "fork://localhost", "number_of_processes": 1, "mpi_launcher": "mpirun"}`))
+	require.ErrorContains(t, err, `key "mpi_launcher"`)
 	// an empty hooks list (turns the service's hooks off) stays given
 	off, err := ParsePilotDescription(map[string]any{"service_url": "fork://localhost", "number_of_processes": 1, "hooks": []any{}})
 	require.NoError(t, err)
