@@ -101,10 +101,13 @@ func (a *agent) spawn(t *task) error {
 		return err
 	}
 	ud = t.ud
-	if len(ud.FileTransfer) > 0 {
+	if len(ud.FileTransfer) > 0 || len(ud.InputData) > 0 {
 		a.w.add(false, coord.Update{UnitID: t.id, State: string(vocab.Staging),
 			Fields: []string{"start_staging_time", coord.Timestamp(time.Now())}})
 		if err := stage(ud.FileTransfer, t.wd); err != nil {
+			return err
+		}
+		if err := a.stageIn(ud.InputData, t.wd); err != nil {
 			return err
 		}
 	}
@@ -314,6 +317,11 @@ func (a *agent) reap(t *task) {
 		ws, _ = st.Sys().(syscall.WaitStatus)
 	}
 	up, code := t.outcome(ws, err)
+	if up.State == string(vocab.Done) && len(t.ud.OutputData) > 0 {
+		if err := a.stageOut(t.ud.OutputData, t.wd); err != nil {
+			up = t.final(vocab.Failed, "0", "the unit ran, but its output could not be kept: "+err.Error())
+		}
+	}
 	a.exits <- exit{t: t, update: a.postHooks(t, up, code)}
 }
 

@@ -281,3 +281,26 @@ func unwrapURLError(err error) error {
 	}
 	return err
 }
+
+// SplitObjectURL splits the URL of an object in the store (a pilot, unit,
+// data unit: redis://[pw@]host:port/<name>) into the coordination address
+// and the name; kind names the object in errors.
+func SplitObjectURL(kind, raw string) (Address, string, error) {
+	i := strings.Index(raw, "://")
+	j := -1
+	if i >= 0 {
+		j = strings.Index(raw[i+3:], "/")
+	}
+	if j < 0 {
+		return Address{}, "", &URLError{What: kind, URL: RedactURL(raw), Problem: "expected redis://host:port/<name>"}
+	}
+	base, name := raw[:i+3+j], raw[i+3+j+1:]
+	addr, err := ParseURL(base)
+	if err != nil {
+		return Address{}, "", fmt.Errorf("%s URL: %w", kind, err)
+	}
+	if name == "" {
+		return Address{}, "", &URLError{What: kind, URL: addr.Redacted(), Problem: "no " + kind + " name after the host"}
+	}
+	return addr, name, nil
+}

@@ -37,7 +37,7 @@ type Pilot struct {
 // OpenPilot reconnects to a pilot by its URL,
 // redis://[pw@]host:port/bigjob:bj-<uuid>:<host>. Close it when done.
 func OpenPilot(ctx context.Context, pilotURL string, o Options) (*Pilot, error) {
-	addr, name, err := splitObjectURL("pilot", pilotURL)
+	addr, name, err := coord.SplitObjectURL("pilot", pilotURL)
 	if err != nil {
 		return nil, err
 	}

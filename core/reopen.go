@@ -22,7 +22,7 @@ import (
 // created) reuses those and ignores o, except that a different RecordTTL
 // gets its own.
 func OpenService(ctx context.Context, serviceURL string, o Options) (*Service, error) {
-	addr, name, err := splitObjectURL("service", serviceURL)
+	addr, name, err := coord.SplitObjectURL("service", serviceURL)
 	if err != nil {
 		return nil, err
 	}

@@ -35,7 +35,7 @@ type Unit struct {
 // redis://[pw@]host:port/PilotComputeServiceQueue-pcs-<uuid>:jobs:sj-<uuid>
 // for units of the service queue. Close it when done.
 func OpenUnit(ctx context.Context, unitURL string, o Options) (*Unit, error) {
-	addr, name, err := splitObjectURL("unit", unitURL)
+	addr, name, err := coord.SplitObjectURL("unit", unitURL)
 	if err != nil {
 		return nil, err
 	}

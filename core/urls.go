@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 
 	"github.com/bigjob-go/bigjob/coord"
 	"github.com/google/uuid"
@@ -20,28 +19,6 @@ func newID(prefix string) string {
 		u = uuid.New()
 	}
 	return prefix + u.String()
-}
-
-// splitObjectURL splits a pilot or unit URL, redis://[pw@]host:port/<name>,
-// into the coordination address and the name.
-func splitObjectURL(kind, raw string) (coord.Address, string, error) {
-	i := strings.Index(raw, "://")
-	j := -1
-	if i >= 0 {
-		j = strings.Index(raw[i+3:], "/")
-	}
-	if j < 0 {
-		return coord.Address{}, "", &coord.URLError{What: kind, URL: coord.RedactURL(raw), Problem: "expected redis://host:port/<name>"}
-	}
-	base, name := raw[:i+3+j], raw[i+3+j+1:]
-	addr, err := coord.ParseURL(base)
-	if err != nil {
-		return coord.Address{}, "", fmt.Errorf("%s URL: %w", kind, err)
-	}
-	if name == "" {
-		return coord.Address{}, "", &coord.URLError{What: kind, URL: addr.Redacted(), Problem: "no " + kind + " name after the host"}
-	}
-	return addr, name, nil
 }
 
 // resolvePilotDomain finds the service of pilot name ("bigjob:bj-…:host")

@@ -8,7 +8,7 @@ import (
 	"github.com/bigjob-go/bigjob/coord"
 )
 
-// FuzzSplitObjectURL checks splitObjectURL, which OpenPilot, OpenUnit and
+// FuzzSplitObjectURL checks coord.SplitObjectURL, which OpenPilot, OpenUnit and
 // OpenService use to split redis://[pw@]host:port/<name>: it never panics;
 // errors are *coord.URLError and never show the password (the second
 // argument, put into the first between markers as redis://:pw@... and
@@ -48,31 +48,31 @@ func FuzzSplitObjectURL(f *testing.F) {
 		}
 		for _, userinfo := range forms {
 			withPW := raw[:i+3] + userinfo + "@" + raw[i+3:]
-			if _, _, err := splitObjectURL("pilot", withPW); err != nil && strings.Contains(err.Error(), pw) {
-				t.Fatalf("splitObjectURL(%q): the error shows the password %q: %v", withPW, pw, err)
+			if _, _, err := coord.SplitObjectURL("pilot", withPW); err != nil && strings.Contains(err.Error(), pw) {
+				t.Fatalf("coord.SplitObjectURL(%q): the error shows the password %q: %v", withPW, pw, err)
 			}
 			checkSplit(t, withPW)
 		}
 	})
 }
 
-// checkSplit checks what splitObjectURL makes of raw.
+// checkSplit checks what coord.SplitObjectURL makes of raw.
 func checkSplit(t *testing.T, raw string) {
-	addr, name, err := splitObjectURL("pilot", raw)
+	addr, name, err := coord.SplitObjectURL("pilot", raw)
 	if err != nil {
 		var ue *coord.URLError
 		if !errors.As(err, &ue) {
-			t.Fatalf("splitObjectURL(%q): error %v (%T) is not a *coord.URLError", raw, err, err)
+			t.Fatalf("coord.SplitObjectURL(%q): error %v (%T) is not a *coord.URLError", raw, err, err)
 		}
 		return
 	}
 	if name == "" || addr.Host == "" {
-		t.Fatalf("splitObjectURL(%q) = %#v, %q: no host or no name", raw, addr, name)
+		t.Fatalf("coord.SplitObjectURL(%q) = %#v, %q: no host or no name", raw, addr, name)
 	}
 	again := addr.String() + "/" + name
-	addr2, name2, err := splitObjectURL("pilot", again)
+	addr2, name2, err := coord.SplitObjectURL("pilot", again)
 	if err != nil || addr2 != addr || name2 != name {
-		t.Fatalf("splitObjectURL(%q) = %#v, %q; but %q splits into %#v, %q, %v", raw, addr, name, again, addr2, name2, err)
+		t.Fatalf("coord.SplitObjectURL(%q) = %#v, %q; but %q splits into %#v, %q, %v", raw, addr, name, again, addr2, name2, err)
 	}
 	id, host, err := coord.ParsePilotName(name)
 	if err != nil {
@@ -82,7 +82,7 @@ func checkSplit(t *testing.T, raw string) {
 	base := addr
 	base.DB, base.CAFile = 0, ""
 	pilotURL := addr.Base() + "/" + coord.PilotName(id, host)
-	addr3, name3, err := splitObjectURL("pilot", pilotURL)
+	addr3, name3, err := coord.SplitObjectURL("pilot", pilotURL)
 	if err != nil || addr3 != base || name3 != name {
 		t.Fatalf("pilot URL %q (from %q) splits into %#v, %q, %v", pilotURL, raw, addr3, name3, err)
 	}

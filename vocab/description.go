@@ -124,12 +124,7 @@ const (
 // ParseUnitDescription reads a description dictionary as BigJob scripts write
 // it (see the field comments for the keys). Errors are *DescriptionError.
 func ParseUnitDescription(m map[string]any) (UnitDescription, error) {
-	var kv []keyValue
-	for k, v := range m {
-		kv = append(kv, keyValue{k, v})
-	}
-	sort.Slice(kv, func(i, j int) bool { return kv[i].key < kv[j].key })
-	return parseUnit(kv)
+	return parseUnit(sortedKeys(m))
 }
 
 // UnmarshalJSON accepts the same loose forms as ParseUnitDescription and keeps
@@ -217,11 +212,14 @@ func parseUnit(kv []keyValue) (UnitDescription, error) {
 	return d, d.Validate()
 }
 
-func (d *UnitDescription) setExtra(k string, v any) {
-	if d.Extra == nil {
-		d.Extra = map[string]any{}
+func (d *UnitDescription) setExtra(k string, v any) { putExtra(&d.Extra, k, v) }
+
+// putExtra keeps a key a description does not know, as given.
+func putExtra(extra *map[string]any, k string, v any) {
+	if *extra == nil {
+		*extra = map[string]any{}
 	}
-	d.Extra[k] = plain(v)
+	(*extra)[k] = plain(v)
 }
 
 // MaxSlots bounds number_of_processes of a pilot (and so of a unit): an
@@ -320,12 +318,7 @@ func (d UnitDescription) MarshalJSON() ([]byte, error) {
 // ParsePilotDescription reads a pilot compute description dictionary.
 // Errors are *DescriptionError.
 func ParsePilotDescription(m map[string]any) (PilotDescription, error) {
-	var kv []keyValue
-	for k, v := range m {
-		kv = append(kv, keyValue{k, v})
-	}
-	sort.Slice(kv, func(i, j int) bool { return kv[i].key < kv[j].key })
-	return parsePilot(kv)
+	return parsePilot(sortedKeys(m))
 }
 
 // UnmarshalJSON accepts the same loose forms as ParsePilotDescription.
@@ -420,12 +413,7 @@ func parsePilot(kv []keyValue) (PilotDescription, error) {
 	return d, d.Validate()
 }
 
-func (d *PilotDescription) setExtra(k string, v any) {
-	if d.Extra == nil {
-		d.Extra = map[string]any{}
-	}
-	d.Extra[k] = plain(v)
-}
+func (d *PilotDescription) setExtra(k string, v any) { putExtra(&d.Extra, k, v) }
 
 // Validate checks the description and reports the first problem.
 func (d PilotDescription) Validate() error {

@@ -39,6 +39,9 @@
 //	               the lasting local store (started by the script; running)
 //	peers          Parsl (HTEX) and Dask on the same /bin/true tasks, from
 //	               build/bench-venv (bench/peers.py)
+//	data_staging   a data unit staged into a sandbox over file:// (as the
+//	               agent stages input_data) against cp -r: 1,000 files of
+//	               4 KiB, and one of 1 GiB
 //	wide_pilot     (not in the default -cases) one fork pilot with a slot per
 //	               CPU against as many independent xargs -P1 -n1 true
 //
@@ -69,7 +72,7 @@ import (
 
 var (
 	flagCases = flag.String("cases", "throughput,throughput_disk,control_plane,latency,memory,python,startup,plugins,"+
-		"cds_throughput,agent_cpu_per_unit,many_pilots,million_wait,seed,peers", "cases to run, comma-separated")
+		"cds_throughput,agent_cpu_per_unit,many_pilots,million_wait,seed,peers,data_staging", "cases to run, comma-separated")
 	flagPyUnits     = flag.Int("python-units", 10000, "units of the Python submission cases")
 	flagRedis       = flag.String("redis", "", "coordination URL of a running Redis (default: start a private redis-server)")
 	flagUnits       = flag.Int("throughput-units", 10000, "units of the throughput case")
@@ -116,6 +119,7 @@ func main() {
 		"many_pilots":        manyPilots,
 		"million_wait":       millionWait,
 		"wide_pilot":         widePilot, // one pilot with a slot per CPU; on the 16-core device machine
+		"data_staging":       dataStaging,
 	}
 	multi := map[string]func(context.Context, core.Options) ([]result, error){
 		"python":         pythonCases,

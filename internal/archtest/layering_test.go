@@ -75,3 +75,10 @@ func TestCAPITranslatesToCoreOnly(t *testing.T) {
 		}
 	}
 }
+
+// Pilot-Data's operations serve the client and the agent alike: they link
+// neither.
+func TestPilotDataKnowsNoClient(t *testing.T) {
+	forbid(t, "pilotdata", "core", "agent", "adaptors", "capi", "plugins")
+	forbid(t, "storage", "core", "agent", "adaptors", "capi", "plugins", "coord")
+}

@@ -297,9 +297,13 @@ def stage_in(description):
     with its input_data turned into file_transfer entries (the files of the
     data units named). An entry that names no data unit of this process is
     dropped with a warning naming it, and the unit runs without it: the
-    original BigJob logged that the stage-in failed and ran the unit."""
+    original BigJob logged that the stage-in failed and ran the unit. The
+    data unit keys are handled in this process (output_data when a wait
+    sees the unit Done), so the description returned for submission has
+    neither input_data nor output_data."""
     description = textual(description)
     urls = description.get("input_data") or []
+    description = dict((k, v) for k, v in description.items() if k not in ("input_data", "output_data"))
     if not urls:
         return description
     transfers = list(description.get("file_transfer") or [])

@@ -1,0 +1,225 @@
+package core_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/bigjob-go/bigjob/core"
+	"github.com/bigjob-go/bigjob/internal/testenv"
+	"github.com/bigjob-go/bigjob/storage"
+)
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+	return p
+}
+
+func sum(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// The Pilot-Data patterns of the original on file:// locations: a data unit
+// from local files, reconnected by URL, exported, replicated into a second
+// Pilot-Data and grown with more files, every copy checked.
+func TestPilotDataUnitLifecycle(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, url string) {
+		ctx := ctxT(t)
+		o := testOptions(t, url)
+		pds, err := core.NewPilotDataService(ctx, o)
+		require.NoError(t, err)
+		defer pds.Close()
+		dirA, dirB := filepath.Join(t.TempDir(), "a"), t.TempDir()
+		pdA, err := pds.CreatePilotData(ctx, core.PilotDataDescription{ServiceURL: "file://" + dirA, AffinityMachineLabel: "m1"})
+		require.NoError(t, err)
+		require.DirExists(t, dirA, "its directory is made")
+
+		src := t.TempDir()
+		in := writeFile(t, src, "in.txt", "hello pilot data\n")
+		big := writeFile(t, src, "big.bin", string(make([]byte, 1<<20)))
+		du, err := pdA.SubmitDataUnit(ctx, core.DataUnitDescription{FileURLs: []string{in, "file://" + big}})
+		require.NoError(t, err)
+		st, err := du.State(ctx)
+		require.NoError(t, err)
+		require.Equal(t, core.Running, st)
+		files, err := du.Files(ctx)
+		require.NoError(t, err)
+		require.Equal(t, []core.DataFile{
+			{Name: du.ID() + "/big.bin", Size: 1 << 20, SHA256: sum(string(make([]byte, 1<<20)))},
+			{Name: du.ID() + "/in.txt", Size: 17, SHA256: sum("hello pilot data\n")},
+		}, files)
+		require.FileExists(t, filepath.Join(dirA, du.ID(), "in.txt"))
+		units, err := pdA.DataUnits(ctx)
+		require.NoError(t, err)
+		require.Equal(t, []string{du.URL()}, units)
+
+		// another handle, by URL alone, as a second process would
+		again, err := core.OpenDataUnit(ctx, du.URL(), o)
+		require.NoError(t, err)
+		defer again.Close()
+		out := filepath.Join(t.TempDir(), "export", "here")
+		require.NoError(t, again.Export(ctx, out))
+		b, err := os.ReadFile(filepath.Join(out, "in.txt"))
+		require.NoError(t, err)
+		require.Equal(t, "hello pilot data\n", string(b))
+
+		// replication
+		pdB, err := pds.CreatePilotData(ctx, core.PilotDataDescription{ServiceURL: dirB})
+		require.NoError(t, err)
+		require.NoError(t, pdB.Add(ctx, again))
+		holders, err := du.PilotData(ctx)
+		require.NoError(t, err)
+		require.Equal(t, []string{pdA.URL(), pdB.URL()}, holders)
+		b, err = os.ReadFile(filepath.Join(dirB, du.ID(), "in.txt"))
+		require.NoError(t, err)
+		require.Equal(t, "hello pilot data\n", string(b))
+
+		// more files reach every copy
+		more := writeFile(t, src, "more.txt", "more\n")
+		require.NoError(t, du.AddFiles(ctx, []string{more}))
+		for _, d := range []string{dirA, dirB} {
+			require.FileExists(t, filepath.Join(d, du.ID(), "more.txt"))
+		}
+		files, err = again.Files(ctx)
+		require.NoError(t, err)
+		require.Len(t, files, 3)
+
+		// the service and the Pilot-Data reconnect by URL too
+		pds2, err := core.OpenPilotDataService(ctx, pds.URL(), o)
+		require.NoError(t, err)
+		defer pds2.Close()
+		list, err := pds2.PilotData(ctx)
+		require.NoError(t, err)
+		require.Len(t, list, 2)
+		pd2, err := core.OpenPilotData(ctx, pdA.URL(), o)
+		require.NoError(t, err)
+		defer pd2.Close()
+		require.Equal(t, "m1", pd2.Description().AffinityMachineLabel)
+	})
+}
+
+// A missing input file is an error at submit that names it, and nothing is
+// made (the original dropped missing files silently).
+func TestDataUnitWithAMissingFileIsRefused(t *testing.T) {
+	ctx := ctxT(t)
+	pds, err := core.NewPilotDataService(ctx, testOptions(t, testenv.RedisServer(t)))
+	require.NoError(t, err)
+	defer pds.Close()
+	pd, err := pds.CreatePilotData(ctx, core.PilotDataDescription{ServiceURL: t.TempDir()})
+	require.NoError(t, err)
+	there := writeFile(t, t.TempDir(), "there.txt", "x")
+	missing := filepath.Join(t.TempDir(), "missing.txt")
+	_, err = pd.SubmitDataUnit(ctx, core.DataUnitDescription{FileURLs: []string{there, missing}})
+	var de *core.DescriptionError
+	require.ErrorAs(t, err, &de)
+	require.Equal(t, "file_urls", de.Key)
+	require.Contains(t, err.Error(), missing+" does not exist")
+	units, err := pd.DataUnits(ctx)
+	require.NoError(t, err)
+	require.Empty(t, units)
+
+	_, err = pd.SubmitDataUnit(ctx, core.DataUnitDescription{FileURLs: []string{"ssh://elsewhere/data/x"}})
+	require.ErrorContains(t, err, "is not a file of this machine")
+}
+
+// A stored file whose bytes changed is caught when it is copied out: the
+// copy fails with the reason and leaves nothing under the final name.
+func TestDataUnitChecksumMismatchIsCaught(t *testing.T) {
+	ctx := ctxT(t)
+	pds, err := core.NewPilotDataService(ctx, testOptions(t, testenv.RedisServer(t)))
+	require.NoError(t, err)
+	defer pds.Close()
+	dir := t.TempDir()
+	pd, err := pds.CreatePilotData(ctx, core.PilotDataDescription{ServiceURL: dir})
+	require.NoError(t, err)
+	du, err := pd.SubmitDataUnit(ctx, core.DataUnitDescription{FileURLs: []string{writeFile(t, t.TempDir(), "f.txt", "original")}})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, du.ID(), "f.txt"), []byte("tampered"), 0o600))
+	out := t.TempDir()
+	err = du.Export(ctx, out)
+	require.ErrorIs(t, err, storage.ErrChecksum)
+	require.NoFileExists(t, filepath.Join(out, "f.txt"))
+	left, _ := os.ReadDir(out)
+	require.Empty(t, left, "no partial file is left")
+}
+
+// The original's cloud and grid backends fail with the scheme named and
+// what to use instead.
+func TestPilotDataUnsupportedSchemes(t *testing.T) {
+	ctx := ctxT(t)
+	pds, err := core.NewPilotDataService(ctx, testOptions(t, testenv.RedisServer(t)))
+	require.NoError(t, err)
+	defer pds.Close()
+	for url, want := range map[string]string{
+		"s3://bucket":                 "the s3:// backend (Amazon S3) is not supported; keep the data on a file system",
+		"irods://host/zone?vo=x":      "the irods:// backend (iRODS) is not supported",
+		"go://ep/path":                "the go:// backend (Globus Online) is not supported",
+		"ssh://elsewhere.example/dir": "a Pilot-Data on another host (elsewhere.example) is not available",
+		"":                            "key \"service_url\": missing",
+	} {
+		_, err := pds.CreatePilotData(ctx, core.PilotDataDescription{ServiceURL: url})
+		var de *core.DescriptionError
+		require.ErrorAs(t, err, &de, url)
+		require.Equal(t, "service_url", de.Key)
+		require.Contains(t, err.Error(), want)
+	}
+}
+
+// A compute unit names data units: the agent stages input_data into its
+// sandbox (Staging) and moves what output_data matches into the output
+// data unit once it is Done.
+func TestUnitsStageDataUnitsInAndOut(t *testing.T) {
+	url := testenv.RedisServer(t)
+	ctx := ctxT(t)
+	s := newService(t, url)
+	p, _ := newPilot(t, s, 1)
+	pds, err := core.NewPilotDataService(ctx, testOptions(t, url))
+	require.NoError(t, err)
+	defer pds.Close()
+	pd, err := pds.CreatePilotData(ctx, core.PilotDataDescription{ServiceURL: "file://" + t.TempDir()})
+	require.NoError(t, err)
+	in, err := pd.SubmitDataUnit(ctx, core.DataUnitDescription{FileURLs: []string{writeFile(t, t.TempDir(), "in.txt", "from a data unit\n")}})
+	require.NoError(t, err)
+	out, err := pd.SubmitDataUnit(ctx, core.DataUnitDescription{FileURLs: []string{}})
+	require.NoError(t, err)
+
+	u, err := p.Submit(ctx, core.UnitDescription{Executable: "/bin/cat", Arguments: []string{"in.txt"},
+		InputData: []string{in.URL()}, OutputData: []any{map[string]any{out.URL(): []any{"std*"}}}})
+	require.NoError(t, err)
+	st, d := waitUnit(t, u)
+	require.Equal(t, core.Done, st, d["reason"])
+	require.NotEmpty(t, d["start_staging_time"], "the unit went through Staging")
+
+	files, err := out.Files(ctx)
+	require.NoError(t, err)
+	var names []string
+	for _, f := range files {
+		names = append(names, filepath.Base(f.Name))
+	}
+	require.Equal(t, []string{"stderr", "stdout"}, names)
+	got := t.TempDir()
+	require.NoError(t, out.Export(ctx, got))
+	b, err := os.ReadFile(filepath.Join(got, "stdout"))
+	require.NoError(t, err)
+	require.Equal(t, "from a data unit\n", string(b))
+	sandbox, err := u.Sandbox(ctx)
+	require.NoError(t, err)
+	require.NoFileExists(t, filepath.Join(sandbox, "stdout"), "output_data moves the files")
+	require.FileExists(t, filepath.Join(sandbox, "in.txt"))
+
+	// an input data unit that does not exist fails the unit with the reason
+	bad, err := p.Submit(ctx, core.UnitDescription{Executable: "/bin/true",
+		InputData: []string{pds.URL() + ":du-00000000-0000-0000-0000-000000000000"}})
+	require.NoError(t, err)
+	st, d = waitUnit(t, bad)
+	require.Equal(t, core.Failed, st)
+	require.Contains(t, d["reason"], "input_data")
+	require.Contains(t, d["reason"], "not found")
+}

@@ -1,0 +1,272 @@
+// Package storage keeps the files of data units in Pilot-Data locations and
+// moves them between a location and this machine. Every copy goes through a
+// temporary name beside its target, is checked against its size and sha256,
+// and only then takes its final name: no partial or corrupt file is ever
+// left under a final name.
+package storage
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/bigjob-go/bigjob/vocab"
+)
+
+// File is a file of a data unit as recorded in the coordination store: its
+// name under the location (slash-separated), its size and sha256.
+type File struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// ErrChecksum: a file's bytes do not match its size and sha256 as recorded.
+var ErrChecksum = errors.New("the file does not match its recorded size and sha256")
+
+// Location is where a Pilot-Data keeps its files.
+type Location interface {
+	// URL is the Pilot-Data's service_url.
+	URL() string
+	// Put copies the local file src to name under the location.
+	Put(ctx context.Context, src, name string) (File, error)
+	// Get copies f from the location to the local path dst, checked.
+	Get(ctx context.Context, f File, dst string) error
+	// Remove removes name (a file or a directory, with what is in it).
+	Remove(ctx context.Context, name string) error
+}
+
+// unsupported names the original's backends that this version has not,
+// with what to use instead.
+var unsupported = map[string]string{
+	"s3": "Amazon S3", "walrus": "Eucalyptus Walrus", "swift": "OpenStack Swift", "gs": "Google Cloud Storage",
+	"go": "Globus Online", "irods": "iRODS", "http": "WebHDFS", "https": "WebHDFS",
+}
+
+// Open opens the location of a Pilot-Data's service_url: a path, file:///path
+// or ssh://localhost/path (a directory of this machine, created if missing).
+func Open(serviceURL string) (Location, error) {
+	if !strings.Contains(serviceURL, "://") {
+		return openDir(serviceURL, serviceURL)
+	}
+	u, err := url.Parse(serviceURL)
+	if err != nil {
+		return nil, fmt.Errorf("Pilot-Data %q: not a URL: %w", serviceURL, err)
+	}
+	if what, ok := unsupported[u.Scheme]; ok {
+		return nil, fmt.Errorf("Pilot-Data %s: the %s:// backend (%s) is not supported; keep the data on a file system: "+
+			"file:///path on this machine, or ssh://host/path on another", serviceURL, u.Scheme, what)
+	}
+	p, err := vocab.LocalFile(serviceURL)
+	if (u.Scheme == "ssh" || u.Scheme == "sftp") && err != nil {
+		return nil, fmt.Errorf("Pilot-Data %s: a Pilot-Data on another host (%s) is not available in this version yet; "+
+			"keep it in a directory of this machine (file:///path)", serviceURL, u.Host)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("Pilot-Data %s: %w", serviceURL, err)
+	}
+	return openDir(serviceURL, p)
+}
+
+// dir is a location in a directory of this machine.
+type dir struct {
+	url  string
+	root string
+}
+
+func openDir(serviceURL, root string) (*dir, error) {
+	if strings.HasPrefix(root, "~/") {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return nil, fmt.Errorf("Pilot-Data %s: %w", serviceURL, err)
+		}
+		root = filepath.Join(home, root[2:])
+	}
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("Pilot-Data %s: %w", serviceURL, err)
+	}
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("Pilot-Data %s: create its directory: %w", serviceURL, err)
+	}
+	return &dir{url: serviceURL, root: root}, nil
+}
+
+func (d *dir) URL() string { return d.url }
+
+// path is name under the root; a name that would leave it is refused.
+func (d *dir) path(name string) (string, error) {
+	clean := path.Clean("/" + name)
+	if clean == "/" || clean != "/"+name {
+		return "", fmt.Errorf("Pilot-Data %s: %q is not a file name under it", d.url, name)
+	}
+	return filepath.Join(d.root, filepath.FromSlash(clean[1:])), nil
+}
+
+func (d *dir) Put(ctx context.Context, src, name string) (File, error) {
+	dst, err := d.path(name)
+	if err != nil {
+		return File{}, err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return File{}, fmt.Errorf("Pilot-Data %s: %w", d.url, err)
+	}
+	size, sum, err := copyChecked(ctx, src, dst, nil)
+	if err != nil {
+		return File{}, fmt.Errorf("Pilot-Data %s: add %s: %w", d.url, src, err)
+	}
+	return File{Name: name, Size: size, SHA256: sum}, nil
+}
+
+func (d *dir) Get(ctx context.Context, f File, dst string) error {
+	src, err := d.path(f.Name)
+	if err != nil {
+		return err
+	}
+	if _, _, err := copyChecked(ctx, src, dst, &f); err != nil {
+		return fmt.Errorf("Pilot-Data %s: copy %s to %s: %w", d.url, f.Name, dst, err)
+	}
+	return nil
+}
+
+func (d *dir) Remove(ctx context.Context, name string) error {
+	p, err := d.path(name)
+	if err != nil {
+		return err
+	}
+	return os.RemoveAll(p)
+}
+
+// copyChecked copies the local file src to dst through a temporary name in
+// dst's directory, and renames it only when the copy is whole and, if want
+// is given, matches its size and sha256. It returns the size and sha256.
+func copyChecked(ctx context.Context, src, dst string, want *File) (int64, string, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return 0, "", err
+	}
+	defer in.Close()
+	st, err := in.Stat()
+	if err != nil {
+		return 0, "", err
+	}
+	if st.IsDir() {
+		return 0, "", fmt.Errorf("%s is a directory; a data unit holds files", src)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".part-*")
+	if err != nil {
+		return 0, "", err
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	var size int64
+	var h hashResult
+	if st.Size() < parallelHash {
+		size, h = copyHashing(ctx, tmp, in)
+	} else {
+		// The kernel copies the bytes (copy_file_range where the file
+		// systems allow) while a second reader hashes the source.
+		hashed := make(chan hashResult, 1)
+		go func() { hashed <- hashFile(ctx, src) }()
+		size, err = io.Copy(tmp, in)
+		h = <-hashed
+	}
+	if err == nil {
+		err = h.err
+	}
+	if err == nil && h.size != size {
+		err = fmt.Errorf("%s changed while it was copied", src)
+	}
+	if err != nil {
+		return 0, "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return 0, "", err
+	}
+	sum := h.sum
+	if want != nil && (size != want.Size || sum != want.SHA256) {
+		return 0, "", fmt.Errorf("%w: %s is %d bytes with sha256 %.16s…, recorded %d bytes with sha256 %.16s…",
+			ErrChecksum, want.Name, size, sum, want.Size, want.SHA256)
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return 0, "", err
+	}
+	keep = true
+	return size, sum, nil
+}
+
+// parallelHash is the size from which a file is hashed beside its copy
+// rather than through it.
+const parallelHash = 4 << 20
+
+// copyHashing copies in to out through one buffer, hashing what passes.
+func copyHashing(ctx context.Context, out io.Writer, in io.Reader) (int64, hashResult) {
+	h := sha256.New()
+	buf := make([]byte, 256<<10)
+	var size int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return 0, hashResult{err: err}
+		}
+		n, err := in.Read(buf)
+		if n > 0 {
+			if _, werr := out.Write(buf[:n]); werr != nil {
+				return 0, hashResult{err: werr}
+			}
+			h.Write(buf[:n])
+			size += int64(n)
+		}
+		if err == io.EOF {
+			return size, hashResult{size: size, sum: hex.EncodeToString(h.Sum(nil))}
+		}
+		if err != nil {
+			return 0, hashResult{err: err}
+		}
+	}
+}
+
+type hashResult struct {
+	size int64
+	sum  string
+	err  error
+}
+
+// hashFile is the size and sha256 of the file at path; it stops when ctx
+// ends.
+func hashFile(ctx context.Context, path string) hashResult {
+	f, err := os.Open(path)
+	if err != nil {
+		return hashResult{err: err}
+	}
+	defer f.Close()
+	h := sha256.New()
+	buf := make([]byte, 1<<20)
+	var size int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return hashResult{err: err}
+		}
+		n, err := f.Read(buf)
+		h.Write(buf[:n])
+		size += int64(n)
+		if err == io.EOF {
+			return hashResult{size: size, sum: hex.EncodeToString(h.Sum(nil))}
+		}
+		if err != nil {
+			return hashResult{err: err}
+		}
+	}
+}
