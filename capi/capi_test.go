@@ -108,6 +108,16 @@ func TestServiceOpenFromC(t *testing.T) {
 	}
 }
 
+// TestPilotDataFromC runs the Pilot-Data API from C (testdata/data_test.c).
+func TestPilotDataFromC(t *testing.T) {
+	exe := compile(t, "gcc", "testdata/data_test.c")
+	for _, b := range testenv.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			require.Contains(t, run(t, exe, b.URL), "all checks passed")
+		})
+	}
+}
+
 func TestPluginsFromC(t *testing.T) {
 	exe := compile(t, "gcc", "testdata/plugins_test.c")
 	out := run(t, exe, testenv.RedisServer(t),

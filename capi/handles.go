@@ -14,9 +14,13 @@ const (
 	kindJob     kind = 2
 	kindUnit    kind = 3
 	kindData    kind = 4
+	kindPDS     kind = 5
+	kindPD      kind = 6
+	kindDU      kind = 7
 )
 
-var kindNames = map[kind]string{kindService: "pilot_service", kindJob: "pilot_job", kindUnit: "pilot_unit", kindData: "pilot_dataservice"}
+var kindNames = map[kind]string{kindService: "pilot_service", kindJob: "pilot_job", kindUnit: "pilot_unit",
+	kindData: "pilot_dataservice", kindPDS: "pilot_pds", kindPD: "pilot_pd", kindDU: "pilot_du"}
 
 // entry is a live handle. An entry whose object depends on another (a unit
 // on the service it came from) holds a reference to that parent: the

@@ -464,6 +464,79 @@ pilot_status pilot_dataservice_wait(pilot_dataservice c, int64_t timeout_ms);
  * with pilot_string_free. */
 pilot_status pilot_dataservice_details(pilot_dataservice c, char **json_out);
 
+/* ----------------------------------------------------------------------------
+ * Pilot-Data (BigJob's PilotDataService, PilotData and DataUnit). Their
+ * records are in the coordination store: any process reopens them by URL
+ * (redis://host:port/bigdata:pds-<uuid>[:pd-<uuid>|:du-<uuid>]). A data
+ * unit's files are kept in the Pilot-Data's location (file:///path or a
+ * path), each recorded with its size and sha256 and checked on every copy.
+ * A Pilot-Data made by a service, and a data unit made by a Pilot-Data, keep
+ * their parent handle's resources alive until they are freed. Every string
+ * returned is freed with pilot_string_free; every *_json argument is UTF-8
+ * JSON. Descriptions take the loose BigJob forms (see the Python module).
+ */
+
+typedef uint64_t pilot_pds; /* a pilot data service */
+typedef uint64_t pilot_pd;  /* a Pilot-Data */
+typedef uint64_t pilot_du;  /* a data unit */
+
+pilot_status pilot_pds_new(const char *options_json, pilot_pds *out);
+pilot_status pilot_pds_open(const char *pds_url, const char *options_json, pilot_pds *out);
+pilot_status pilot_pds_free(pilot_pds pds);
+pilot_status pilot_pds_url(pilot_pds pds, char **url_out);
+
+/* Makes a Pilot-Data ({"service_url": ...}; its directory is created). A
+ * location that cannot be used is PILOT_EINVAL naming service_url. */
+pilot_status pilot_pds_create_pilot_data(pilot_pds pds, const char *description_json, pilot_pd *out);
+
+/* The URLs of the service's Pilot-Data, as a JSON array. */
+pilot_status pilot_pds_pilot_data(pilot_pds pds, char **urls_json_out);
+
+pilot_status pilot_pd_open(const char *pd_url, const char *options_json, pilot_pd *out);
+pilot_status pilot_pd_free(pilot_pd pd);
+pilot_status pilot_pd_url(pilot_pd pd, char **url_out);
+pilot_status pilot_pd_description(pilot_pd pd, char **json_out);
+
+/* Makes a data unit of the files of {"file_urls": [...]}, copied into pd;
+ * returns when they are in place (the unit is then Running). A missing file
+ * is PILOT_EINVAL naming it, and nothing is made. A copy that failed leaves
+ * the unit Failed: *out is set and the status is an error. */
+pilot_status pilot_pd_submit_data_unit(pilot_pd pd, const char *description_json, pilot_du *out);
+
+/* Copies data unit du into pd too (replication), every file checked. */
+pilot_status pilot_pd_add_data_unit(pilot_pd pd, pilot_du du);
+
+/* The URLs of the data units kept in pd, as a JSON array. */
+pilot_status pilot_pd_data_units(pilot_pd pd, char **urls_json_out);
+
+pilot_status pilot_du_open(const char *du_url, const char *options_json, pilot_du *out);
+pilot_status pilot_du_free(pilot_du du);
+
+/* The URL compute units name in input_data and output_data. */
+pilot_status pilot_du_url(pilot_du du, char **url_out);
+
+/* PILOT_STATE_PENDING while its files are placed, RUNNING once they are,
+ * FAILED if a copy failed. */
+pilot_status pilot_du_state(pilot_du du, pilot_state *out);
+
+/* Waits until du is Running (PILOT_OK); its failure as an error; timeout as
+ * for the other waits. */
+pilot_status pilot_du_wait(pilot_du du, int64_t timeout_ms);
+
+/* Its files, as a JSON array of {"name", "size", "sha256"}. */
+pilot_status pilot_du_files(pilot_du du, char **json_out);
+
+/* The URLs of the Pilot-Data that hold du, as a JSON array. */
+pilot_status pilot_du_pilot_data(pilot_du du, char **urls_json_out);
+
+/* Copies local files (a JSON array of paths) into du, in every Pilot-Data
+ * that holds it. A missing file is PILOT_EINVAL naming it. */
+pilot_status pilot_du_add_files(pilot_du du, const char *paths_json);
+
+/* Copies du's files into the local directory dir (created if missing), each
+ * checked against its recorded size and sha256. */
+pilot_status pilot_du_export(pilot_du du, const char *dir);
+
 #ifdef __cplusplus
 }
 #endif

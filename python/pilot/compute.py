@@ -13,6 +13,7 @@ import time
 
 from pilot import _ffi, data
 from pilot.errors import PilotError
+from pilot.description import textual
 
 logger = logging.getLogger("bigjob")
 
@@ -45,15 +46,12 @@ def _wait(step, timeout=None):
 
 def _submit_many(fn, handle, descriptions, make):
     """Submits a list of descriptions in one library call (extension)."""
-    cuds = [data.stage_in(_as_dict("compute unit description %d" % i, d)) for i, d in enumerate(descriptions)]
+    cuds = [data.input_data(textual(_as_dict("compute unit description %d" % i, d))) for i, d in enumerate(descriptions)]
     if not cuds:
         return []
     handles = (_ffi.c_handle * len(cuds))()
     _ffi.call(fn, handle, _ffi.encode("compute unit descriptions", cuds), handles, len(cuds))
-    out = [make(d, h) for d, h in zip(descriptions, handles)]
-    for cu in out:
-        data.expect_output(cu)
-    return out
+    return [make(d, h) for d, h in zip(descriptions, handles)]
 
 
 def _check_url(kind, url):
@@ -197,7 +195,6 @@ class PilotComputeService(_ffi.Handle):
         _ffi.ENOPILOTS) when units remain but no pilot of the service is
         live to run them."""
         _wait(lambda ms: _ffi.call("pilot_service_wait", self.handle, ms))
-        data.stage_out_finished()
 
     def cancel(self):
         """Cancels every pilot (and the units still queued); returns when no
@@ -261,9 +258,8 @@ class PilotCompute(_ffi.Handle):
         """Queues a unit on this pilot and returns its ComputeUnit."""
         cud = _as_dict("compute unit description", compute_unit_description)
         h = _ffi.new_handle("pilot_job_submit_unit", self.handle,
-                            _ffi.encode("compute unit description", data.stage_in(cud)))
+                            _ffi.encode("compute unit description", data.input_data(textual(cud))))
         cu = ComputeUnit(compute_unit_description=cud, _handle=h, _owner=self)
-        data.expect_output(cu)
         return cu
 
     def submit_compute_units(self, compute_unit_descriptions):
@@ -282,7 +278,6 @@ class PilotCompute(_ffi.Handle):
         _ffi.ENOPILOTS) when the pilot failed with units it had not
         finished."""
         _wait(lambda ms: _ffi.call("pilot_job_wait", self.handle, ms))
-        data.stage_out_finished()
 
     def wait_state(self, state, timeout=None):
         """Extension: waits until the pilot is in state (e.g. State.Running)
@@ -398,7 +393,6 @@ class ComputeUnit(_ffi.Handle):
         PilotError (status _ffi.ENOPILOTS) when the unit waits in the service
         queue and no live pilot is left to run it."""
         _wait(lambda ms: _ffi.call("pilot_unit_wait", self.handle, ms, None))
-        data.stage_out_finished()
         return self.get_state()
 
     def cancel(self):
@@ -458,10 +452,9 @@ class ComputeDataService(_ffi.Handle):
             raise PilotError("No PilotComputeService found. Please add a PilotComputeService with "
                              "add_pilot_compute_service before submitting compute units.")
         h = _ffi.new_handle("pilot_dataservice_submit_unit", self.handle,
-                            _ffi.encode("compute unit description", data.stage_in(cud)))
+                            _ffi.encode("compute unit description", data.input_data(textual(cud))))
         cu = ComputeUnit(compute_unit_description=cud, compute_data_service=self, _handle=h, _owner=self)
         self.compute_units[cu.id] = cu
-        data.expect_output(cu)
         return cu
 
     def wait(self):
@@ -471,7 +464,6 @@ class ComputeDataService(_ffi.Handle):
         if they had run. A unit refused at submission is not waited for: its
         own calls (get_state, wait) raise the refusal."""
         _wait(lambda ms: _ffi.call("pilot_dataservice_wait", self.handle, ms))
-        data.stage_out_finished()
         for du in list(self.data_units.values()):
             du.wait()
 

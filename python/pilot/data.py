@@ -1,164 +1,141 @@
-"""Pilot-Data: PilotDataService, PilotData and DataUnit.
+"""Pilot-Data: PilotDataService, PilotData and DataUnit, on libpilot.
 
-A PilotData is a directory on this machine (service_url "ssh://localhost/path",
-"ssh:///path", "file:///path" or a plain path); remote hosts and the cloud
-backends of the original are refused with a PilotError that says so. A
-DataUnit's files are copied (never symlinked) into <pilot data>/<du-id>/ of
-each PilotData it belongs to. A compute unit's input_data is staged into its
-sandbox (the data unit's files become file_transfer entries); its
-output_data patterns are moved from the sandbox into the data units once the
-unit is Done, when a wait returns. Data units live in this process: they
-cannot be reconnected by URL from another one.
+Their records live in the coordination store, so any process reconnects them
+by URL (PilotDataService(pds_url=...), PilotData(pd_url=...),
+DataUnit(du_url=...)). A PilotData keeps its files in a directory of this
+machine (service_url "file:///path", "ssh://localhost/path" or a plain path);
+remote hosts and the cloud backends of the original are refused with a
+PilotError that says so. Every file of a data unit is recorded with its size
+and sha256 and checked on every copy. A compute unit's input_data and
+output_data are staged by the pilot's agent (state Staging before it runs;
+output_data patterns moved into their data units once it is Done).
 """
 from __future__ import absolute_import
 
-import fnmatch
-import logging
 import os
 import random
-import shutil
-import socket
 import sys
-import uuid
 
-from pilot.description import textual
+from pilot import _ffi
 from pilot.errors import PilotError
-from pilot.state import State
-
-logger = logging.getLogger("bigjob")
-
-# Data units of this process by URL (input_data and output_data name them).
-_units = {}
 
 
-def _local_path(service_url):
-    """The local directory of a Pilot-Data service_url, or a PilotError."""
-    if "://" not in service_url:
-        return os.path.abspath(os.path.expanduser(service_url))
-    scheme, rest = service_url.split("://", 1)
-    host, _, path = rest.partition("/")
-    host = host.split("@")[-1].split(":")[0]
-    if scheme not in ("ssh", "file", "sftp"):
-        raise PilotError("Pilot-Data %s: the %s:// backend is not supported here; use a local directory "
-                         "(ssh://localhost/path or a plain path)" % (service_url, scheme))
-    if host not in ("", "localhost", "127.0.0.1", socket.gethostname()):
-        raise PilotError("Unable to connect/initialize Pilot-Data %s: host %s is not this machine; only local "
-                         "Pilot-Data is supported" % (service_url, host))
-    return os.path.abspath(os.path.expanduser("/" + path))
+def _object_id(url):
+    """The last part of a Pilot-Data URL: pds-, pd- or du-<uuid>."""
+    return url.rsplit(":", 1)[-1]
 
 
-def _host(coordination_url):
-    rest = coordination_url.split("://", 1)[-1]
-    return rest.split("/", 1)[0].split("@")[-1].split(":")[0] or "localhost"
+def _url_arg(kind, url):
+    if not isinstance(url, (str, _ffi.text_type, bytes)):
+        raise PilotError("%s: expected a URL string, not %r" % (kind, url))
+    return _ffi.to_bytes(url)
 
 
-class PilotDataService(object):
-    """Creates PilotData (directories where data units are kept)."""
+def _description(kind, value, required=()):
+    if not isinstance(value, dict):
+        raise PilotError("%s: expected a dict, not %r" % (kind, value))
+    return _ffi.encode(kind, value)
+
+
+class PilotDataService(_ffi.Handle):
+    """Makes PilotData (storage where data units are kept)."""
+
+    _free = "pilot_pds_free"
 
     def __init__(self, coordination_url="redis://localhost", pds_url=None):
         if pds_url is not None:
-            raise PilotError("reconnecting a PilotDataService by URL is not supported")
+            h = _ffi.new_handle("pilot_pds_open", _url_arg("pds_url", pds_url), _ffi.options())
+        else:
+            h = _ffi.new_handle("pilot_pds_new", _ffi.options(coordination_url))
+        _ffi.Handle.__init__(self, h)
         self.coordination_url = coordination_url
-        self.id = "pds-" + str(uuid.uuid1())
-        self.url = "redis://%s/bigdata:%s" % (_host(coordination_url), self.id)
-        self.pilot_datas = []
+        self.url = _ffi.get_string("pilot_pds_url", self.handle)
+        self.id = _object_id(self.url)
 
     def create_pilot(self, pilot_data_description=None):
-        pd = PilotData(pilot_data_service=self, pilot_data_description=pilot_data_description)
-        self.pilot_datas.append(pd)
-        return pd
+        return PilotData(pilot_data_service=self, pilot_data_description=pilot_data_description)
 
     def get_pilot(self, pd_id):
-        for pd in self.pilot_datas:
+        for pd in self.list_pilots():
             if pd.id == pd_id:
                 return pd
         return None
 
     def list_pilots(self):
-        return list(self.pilot_datas)
+        """The service's PilotData, whichever process made them."""
+        return [PilotData(pd_url=url) for url in _ffi.get_json("pilot_pds_pilot_data", self.handle)]
 
     def cancel(self):
-        for pd in self.pilot_datas:
-            pd.cancel()
+        """The records and files stay: data outlives the script, as in BigJob."""
 
     def wait(self):
-        for pd in self.pilot_datas:
-            pd.wait()
+        pass
 
     def get_url(self):
         return self.url
 
     def to_dict(self):
-        return {"id": self.id, "url": self.url, "pilot_data": [pd.url for pd in self.pilot_datas]}
+        return {"id": self.id, "url": self.url, "pilot_data": [pd.url for pd in self.list_pilots()]}
 
 
-class PilotData(object):
-    """A local directory that holds data units."""
+class PilotData(_ffi.Handle):
+    """Storage for data units: a directory of this machine."""
+
+    _free = "pilot_pd_free"
 
     def __init__(self, pilot_data_service=None, pilot_data_description=None, pd_url=None):
         if pd_url is not None:
-            raise PilotError("reconnecting a PilotData by URL is not supported")
-        if not isinstance(pilot_data_description, dict) or "service_url" not in pilot_data_description:
-            raise PilotError("pilot data description: key 'service_url' is missing; give e.g. "
-                             "'ssh://localhost/tmp/pilot-data'")
-        self.pilot_data_description = pilot_data_description
-        self.service_url = pilot_data_description["service_url"]
-        self.path = _local_path(self.service_url)
-        try:
-            if not os.path.isdir(self.path):
-                os.makedirs(self.path)
-        except OSError as e:
-            raise PilotError("Unable to connect/initialize Pilot-Data %s: %s" % (self.service_url, e))
+            h = _ffi.new_handle("pilot_pd_open", _url_arg("pd_url", pd_url), _ffi.options())
+        elif pilot_data_service is None:
+            raise PilotError("a PilotData is made by PilotDataService.create_pilot, or reconnected with pd_url=")
+        else:
+            h = _ffi.new_handle("pilot_pds_create_pilot_data", pilot_data_service.handle,
+                                _description("pilot data description", pilot_data_description))
+        _ffi.Handle.__init__(self, h)
         self.pilot_data_service = pilot_data_service
-        self.id = "pd-" + str(uuid.uuid1())
-        pds_id = pilot_data_service.id if pilot_data_service else "pds-none"
-        host = _host(pilot_data_service.coordination_url) if pilot_data_service else "localhost"
-        self.url = "redis://%s/bigdata:%s:%s" % (host, pds_id, self.id)
-        self.data_units = []
+        self.url = _ffi.get_string("pilot_pd_url", self.handle)
+        self.id = _object_id(self.url)
+        self.pilot_data_description = _ffi.get_json("pilot_pd_description", self.handle)
+        self.service_url = self.pilot_data_description.get("service_url")
 
     def get_url(self):
         return self.url
 
     def submit_data_unit(self, data_unit_description=None, data_unit=None):
-        """Creates a data unit here, or (data_unit=) replicates one into this
-        PilotData."""
+        """Makes a data unit of the files described here, or (data_unit=)
+        replicates an existing one into this PilotData."""
         if data_unit is not None:
-            data_unit.add_pilot_data(self)
+            _ffi.call("pilot_pd_add_data_unit", self.handle, data_unit.handle)
             return data_unit
-        du = DataUnit(pilot_data=self, data_unit_description=data_unit_description)
-        return du
+        return DataUnit(pilot_data=self, data_unit_description=data_unit_description)
 
     def list_data_units(self):
-        return [du.url for du in self.data_units]
+        """The URLs of the data units kept here."""
+        return _ffi.get_json("pilot_pd_data_units", self.handle)
 
     def get_du(self, du_url):
-        return _units.get(du_url)
+        return DataUnit(du_url=du_url)
 
     def url_for_du(self, du):
         return self.service_url.rstrip("/") + "/" + du.id
-
-    def dir_for(self, du):
-        return os.path.join(self.path, du.id)
 
     def export_du(self, du, target):
         du.export(target)
 
     def put_du(self, du):
-        du.add_pilot_data(self)
-
-    def remove_du(self, du):
-        shutil.rmtree(self.dir_for(du), ignore_errors=True)
-        if du in self.data_units:
-            self.data_units.remove(du)
+        self.submit_data_unit(data_unit=du)
 
     def copy_du(self, du, pd_new):
-        du.add_pilot_data(pd_new)
+        pd_new.submit_data_unit(data_unit=du)
+
+    def remove_du(self, du):
+        raise PilotError("remove_du is not supported: data units are kept until their records expire")
 
     def cancel(self):
         pass
 
     def get_state(self):
-        return State.Running
+        return "Running"
 
     def wait(self):
         pass
@@ -167,113 +144,126 @@ class PilotData(object):
         return self.service_url
 
 
-class DataUnit(object):
+class DataUnit(_ffi.Handle):
     """A set of files kept in one or more PilotData."""
+
+    _free = "pilot_du_free"
 
     def __init__(self, pilot_data=None, data_unit_description=None, du_url=None):
         if du_url is not None:
-            du = _units.get(du_url)
-            if du is None:
-                raise PilotError("data unit %s is not known in this process: data units cannot be "
-                                 "reconnected from another process" % du_url)
-            self.__dict__ = du.__dict__
-            return
-        dud = data_unit_description or {}
-        self.data_unit_description = dud
-        self.id = "du-" + str(uuid.uuid1())
-        host = _host(pilot_data.pilot_data_service.coordination_url) if pilot_data and pilot_data.pilot_data_service \
-            else "localhost"
-        self.url = "redis://%s/bigdata:%s" % (host, self.id)
-        self.state = State.New
-        self.pilot_data = []
-        self.items = {}  # file name -> original local path
-        _units[self.url] = self
-        self.add_files(dud.get("file_urls") or [])
-        if pilot_data is not None:
-            self.add_pilot_data(pilot_data)
+            h = _ffi.new_handle("pilot_du_open", _url_arg("du_url", du_url), _ffi.options())
+        elif pilot_data is None:
+            raise PilotError("a DataUnit is made by PilotData.submit_data_unit or "
+                             "ComputeDataService.submit_data_unit, or reconnected with du_url=")
+        else:
+            h = _ffi.new_handle("pilot_pd_submit_data_unit", pilot_data.handle,
+                                _description("data unit description", data_unit_description or {}))
+        _ffi.Handle.__init__(self, h)
+        self.data_unit_description = data_unit_description
+        self.url = _ffi.get_string("pilot_du_url", self.handle)
+        self.id = _object_id(self.url)
 
     def get_url(self):
         return self.url
 
     def get_state(self):
-        return self.state
+        return _ffi.get_state("pilot_du_state", self.handle)
 
     def wait(self):
-        """Data units are complete when add_files/add_pilot_data return."""
-        return self.state
+        """Returns the state once the unit is Running; raises its failure."""
+        from pilot.compute import _wait
+        _wait(lambda ms: _ffi.call("pilot_du_wait", self.handle, ms))
+        return self.get_state()
 
     def add_files(self, file_urls):
-        """Adds files (local paths or ssh://localhost/... URLs) to the unit and
-        copies them into its PilotData. A missing file is a PilotError."""
-        for f in file_urls:
-            path = _local_path(f)
-            if not os.path.isfile(path):
-                raise PilotError("data unit %s: file %s does not exist (directories are not supported)" % (self.id, f))
-            self.items[os.path.basename(path)] = path
-        for pd in self.pilot_data:
-            self._copy_into(pd)
-        self.state = State.Running if self.pilot_data else State.Pending
+        """Copies files (local paths, file:// or ssh://localhost URLs) into the
+        unit, in every PilotData that holds it. A missing file is a PilotError
+        naming it."""
+        _ffi.call("pilot_du_add_files", self.handle, _ffi.encode("file_urls", [
+            _ffi.to_str(_ffi.to_bytes(f)) for f in file_urls]))
 
     def remove_files(self, file_urls):
-        for f in file_urls:
-            self.items.pop(os.path.basename(f), None)
-
-    def add_pilot_data(self, pd):
-        if pd not in self.pilot_data:
-            self.pilot_data.append(pd)
-            pd.data_units.append(self)
-        self._copy_into(pd)
-        self.state = State.Running
-
-    def _copy_into(self, pd):
-        d = pd.dir_for(self)
-        if not os.path.isdir(d):
-            os.makedirs(d)
-        for name, src in self.items.items():
-            dst = os.path.join(d, name)
-            if os.path.abspath(src) != os.path.abspath(dst):
-                shutil.copy2(src, dst)
+        """A no-op, as in the original."""
 
     def files(self):
-        """Absolute paths of the unit's files in its first PilotData."""
-        if not self.pilot_data:
-            return list(self.items.values())
-        d = self.pilot_data[0].dir_for(self)
-        return [os.path.join(d, name) for name in sorted(self.items)]
-
-    def export(self, target_dir):
-        """Copies the unit's files into target_dir (created if missing)."""
-        if not os.path.isdir(target_dir):
-            os.makedirs(target_dir)
-        for f in self.files():
-            shutil.copy2(f, os.path.join(target_dir, os.path.basename(f)))
+        """Extension: the unit's files, as dicts of name, size and sha256."""
+        return _ffi.get_json("pilot_du_files", self.handle)
 
     def list(self):
-        return dict((name, {"pilot_data": [pd.url_for_du(self) + "/" + name for pd in self.pilot_data],
-                            "local": src}) for name, src in self.items.items())
+        """File name -> {"pilot_data": the file's URLs in each PilotData,
+        "size", "sha256"}."""
+        holders = self.get_pilot_data()
+        out = {}
+        for f in self.files():
+            name = os.path.basename(f["name"])
+            out[name] = {"pilot_data": [pd.url_for_du(self) + "/" + name for pd in holders],
+                         "size": f["size"], "sha256": f["sha256"]}
+        return out
 
     def list_pilot_data(self):
-        return [pd.url for pd in self.pilot_data]
+        return _ffi.get_json("pilot_du_pilot_data", self.handle)
 
     def get_pilot_data(self):
-        return list(self.pilot_data)
+        return [PilotData(pd_url=url) for url in self.list_pilot_data()]
+
+    @property
+    def pilot_data(self):
+        return self.get_pilot_data()
+
+    def add_pilot_data(self, pd):
+        pd.submit_data_unit(data_unit=self)
+
+    def export(self, target_dir):
+        """Copies the unit's files into target_dir (created if missing), each
+        checked against its recorded size and sha256."""
+        _ffi.call("pilot_du_export", self.handle, _ffi.to_bytes(os.path.abspath(target_dir)))
 
     def cancel(self):
-        self.state = State.Done
+        pass
 
-    def _take_outputs(self, sandbox, patterns):
-        """Moves files matching patterns out of a unit sandbox into this unit."""
-        for name in sorted(os.listdir(sandbox)):
-            path = os.path.join(sandbox, name)
-            if os.path.isfile(path) and any(fnmatch.fnmatch(name, p) for p in patterns):
-                for pd in self.pilot_data:
-                    d = pd.dir_for(self)
-                    if not os.path.isdir(d):
-                        os.makedirs(d)
-                    shutil.copy2(path, os.path.join(d, name))
-                self.items[name] = os.path.join(self.pilot_data[0].dir_for(self), name) if self.pilot_data else path
-                os.remove(path)
-        self.state = State.Running
+    def __eq__(self, other):
+        return isinstance(other, DataUnit) and other.url == self.url
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __hash__(self):
+        return hash(self.url)
+
+
+def input_data(description):
+    """The compute unit description without the input_data entries that are
+    not data unit URLs, each named once in a warning on stderr: the original
+    BigJob logged that their stage-in failed and ran the unit. The agent
+    stages the others (a data unit whose files cannot be staged fails the
+    unit with the reason)."""
+    urls = description.get("input_data")
+    if not isinstance(urls, (list, tuple)):
+        return description
+    keep = []
+    for url in urls:
+        if isinstance(url, (str, _ffi.text_type)) and ":du-" in url and "/bigdata:pds-" in url:
+            keep.append(url)
+        else:
+            _warn_once("compute unit description: input_data entry %r is not a data unit URL; units that name it "
+                       "run without it, as the original BigJob ran them after its stage-in failed (give data unit "
+                       "URLs: DataUnit.get_url())" % (url,))
+    if len(keep) == len(urls):
+        return description
+    out = dict(description)
+    out["input_data"] = keep
+    return out
+
+
+_warned = set()
+
+
+def _warn_once(message):
+    """Prints a warning line on stderr, as the library's own warnings are,
+    once per message (a loop of units must not print it for each)."""
+    if message not in _warned:
+        _warned.add(message)
+        sys.stderr.write("bigjob: warning: %s\n" % message)
 
 
 def schedule_data_unit(pds_list, description):
@@ -290,77 +280,3 @@ def schedule_data_unit(pds_list, description):
                    for k in ("affinity_datacenter_label", "affinity_machine_label"))
     matching = [pd for pd in pds if affine(pd)]
     return random.choice(matching or pds).submit_data_unit(d)
-
-
-def stage_in(description):
-    """The compute unit description, its fields in text (description.textual),
-    with its input_data turned into file_transfer entries (the files of the
-    data units named). An entry that names no data unit of this process is
-    dropped with a warning naming it, and the unit runs without it: the
-    original BigJob logged that the stage-in failed and ran the unit. The
-    data unit keys are handled in this process (output_data when a wait
-    sees the unit Done), so the description returned for submission has
-    neither input_data nor output_data."""
-    description = textual(description)
-    urls = description.get("input_data") or []
-    description = dict((k, v) for k, v in description.items() if k not in ("input_data", "output_data"))
-    if not urls:
-        return description
-    transfers = list(description.get("file_transfer") or [])
-    for url in urls:
-        du = _units.get(url) if isinstance(url, (str, type(u""))) else None
-        if du is None:
-            _warn_once("compute unit description: input_data entry %r is not a data unit of this process; units "
-                       "that name it run without it, as the original BigJob ran them after its stage-in failed "
-                       "(give data unit URLs: DataUnit.get_url())" % (url,))
-            continue
-        du.wait()
-        transfers.extend("file://%s > SUBJOB_WORK_DIR" % f for f in du.files())
-    out = dict(description)
-    out["file_transfer"] = transfers
-    return out
-
-
-_warned = set()
-
-
-def _warn_once(message):
-    """Prints a warning line on stderr, as the library's own warnings are,
-    once per message (a loop of units must not print it for each)."""
-    if message not in _warned:
-        _warned.add(message)
-        sys.stderr.write("bigjob: warning: %s\n" % message)
-        logger.warning(message)
-
-
-# Units with output_data whose files are not moved yet.
-_awaiting_output = []
-
-
-def expect_output(cu):
-    """Registers a submitted unit whose output_data is to be staged out."""
-    if (cu.compute_unit_description or {}).get("output_data"):
-        _awaiting_output.append(cu)
-
-
-def stage_out_finished():
-    """Stages out the units of expect_output that are final (Done ones)."""
-    for cu in list(_awaiting_output):
-        state = cu.get_state()
-        if state in (State.Done, State.Failed, State.Canceled):
-            _awaiting_output.remove(cu)
-            if state == State.Done:
-                stage_out(cu)
-
-
-def stage_out(cu):
-    """Moves a Done unit's output_data files into their data units."""
-    spec = (cu.compute_unit_description or {}).get("output_data")
-    sandbox = cu.get_local_working_directory()
-    for entry in spec:
-        for du_url, patterns in entry.items():
-            du = _units.get(du_url)
-            if du is None:
-                logger.warning("output_data: data unit %s is not known in this process", du_url)
-                continue
-            du._take_outputs(sandbox, patterns)

@@ -1,4 +1,5 @@
-"""Pilot-Data on local directories, with compute units staging in and out."""
+"""Pilot-Data on local directories, with compute units staging in and out
+(the agent does both), reconnected by URL, every file checked."""
 import os
 import unittest
 
@@ -24,7 +25,7 @@ class TestPilotData(BackendCase):
 
             du_in = cds.submit_data_unit({"file_urls": [src]})
             self.assertEqual(du_in.wait(), "Running")
-            self.assertTrue(du_in.get_url().startswith("redis://") and "/bigdata:du-" in du_in.get_url())
+            self.assertTrue(du_in.get_url().startswith(pds.url + ":du-"), du_in.get_url())
             kept = os.path.join(store, du_in.id, "test.txt")
             self.assertTrue(os.path.isfile(kept) and not os.path.islink(kept), "copied, not linked")
             du_out = cds.submit_data_unit({"file_urls": []})
@@ -44,16 +45,19 @@ class TestPilotData(BackendCase):
             with open(os.path.join(target, "stdout.txt")) as f:
                 self.assertEqual(f.read(), "Hello World!\n")
             self.assertEqual(dict(cds.list_data_units())[du_in.id], du_in)
-            self.assertIs(pilot.DataUnit(du_url=du_in.get_url()).pilot_data[0], pd)
+            again = pilot.DataUnit(du_url=du_in.get_url())
+            self.assertEqual(again.list_pilot_data(), [pd.url])
+            self.assertEqual(again, du_in)
+            self.assertEqual(sorted(again.list()), ["test.txt"])
 
     def test_refusals(self):
         pds = pilot.PilotDataService("redis://localhost")
         with self.assertRaises(pilot.PilotError) as cm:
             pds.create_pilot({"service_url": "ssh://elsewhere.example.org/data"})
-        self.assertIn("not this machine", cm.exception.value)
+        self.assertIn("a Pilot-Data on another host (elsewhere.example.org) is not available", cm.exception.value)
         with self.assertRaises(pilot.PilotError) as cm:
             pds.create_pilot({"service_url": "s3://bucket"})
-        self.assertIn("s3:// backend is not supported", cm.exception.value)
+        self.assertIn("the s3:// backend (Amazon S3) is not supported", cm.exception.value)
         pd = pds.create_pilot({"service_url": self.scratch()})
         with self.assertRaises(pilot.PilotError) as cm:
             pd.submit_data_unit({"file_urls": ["/nonexistent/file"]})

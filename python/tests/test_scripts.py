@@ -287,7 +287,7 @@ class ScriptCase(BackendCase):
             self.assertIn("coordination URL advert://localhost/?dbtype=sqlite3 names the Advert backend of the original "
                           "BigJob, which is gone; using %s instead" % url, run.err)
             for entry in ("'hi'", "'not-a-data-unit'"):
-                warning = "input_data entry %s is not a data unit of this process; units that name it run without it" % entry
+                warning = "input_data entry %s is not a data unit URL; units that name it run without it" % entry
                 self.assertEqual(run.err.count(warning), 1, str(run))
             workdir = os.path.join(run.cwd, "agent")
             sandboxes = glob.glob(os.path.join(workdir, "bj-*"))
