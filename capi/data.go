@@ -94,29 +94,40 @@ func pilot_pds_url(h C.pilot_pds, out **C.char) (st C.pilot_status) {
 	return stringOf("pilot_pds_url", uint64(h), kindPDS, out, (*core.PilotDataService).URL)
 }
 
-//export pilot_pds_create_pilot_data
-func pilot_pds_create_pilot_data(h C.pilot_pds, descriptionJSON *C.pilot_cchar, out *C.pilot_pd) (st C.pilot_status) {
-	const fn = "pilot_pds_create_pilot_data"
-	defer guard(fn, &st)
-	s, e, err := object[*core.PilotDataService](uint64(h), kindPDS)
+// makeChild is the body of the exports that make an object from a
+// description (D) through the object behind handle h (P); the child (K) is
+// given a handle of kind ck that keeps h's alive. A child made despite an
+// error (a data unit whose files could not be placed) is returned with it.
+func makeChild[P, D, K any](fn string, h uint64, k kind, descriptionJSON *C.pilot_cchar, out *C.uint64_t,
+	ck kind, make func(P, context.Context, D) (K, error), made func(K) bool) C.pilot_status {
+	parent, e, err := object[P](h, k)
 	if err != nil {
 		return fail(err)
 	}
 	if out == nil {
 		return fail(nullArg(fn, "out"))
 	}
-	var pdd core.PilotDataDescription
-	if err := description(fn, descriptionJSON, &pdd); err != nil {
+	var d D
+	if err := description(fn, descriptionJSON, &d); err != nil {
 		return fail(err)
 	}
 	ctx, cancel := opCtx()
 	defer cancel()
-	pd, err := s.CreatePilotData(ctx, pdd)
+	child, err := make(parent, ctx, d)
+	if made(child) {
+		*out = C.uint64_t(add(ck, child, e, nil))
+	}
 	if err != nil {
 		return fail(err)
 	}
-	*out = C.pilot_pd(add(kindPD, pd, e, nil))
 	return ok()
+}
+
+//export pilot_pds_create_pilot_data
+func pilot_pds_create_pilot_data(h C.pilot_pds, descriptionJSON *C.pilot_cchar, out *C.pilot_pd) (st C.pilot_status) {
+	defer guard("pilot_pds_create_pilot_data", &st)
+	return makeChild("pilot_pds_create_pilot_data", uint64(h), kindPDS, descriptionJSON, (*C.uint64_t)(out), kindPD,
+		(*core.PilotDataService).CreatePilotData, func(pd *core.PilotData) bool { return pd != nil })
 }
 
 //export pilot_pds_pilot_data
@@ -161,29 +172,9 @@ func pilot_pd_description(h C.pilot_pd, out **C.char) (st C.pilot_status) {
 
 //export pilot_pd_submit_data_unit
 func pilot_pd_submit_data_unit(h C.pilot_pd, descriptionJSON *C.pilot_cchar, out *C.pilot_du) (st C.pilot_status) {
-	const fn = "pilot_pd_submit_data_unit"
-	defer guard(fn, &st)
-	pd, e, err := object[*core.PilotData](uint64(h), kindPD)
-	if err != nil {
-		return fail(err)
-	}
-	if out == nil {
-		return fail(nullArg(fn, "out"))
-	}
-	var dud core.DataUnitDescription
-	if err := description(fn, descriptionJSON, &dud); err != nil {
-		return fail(err)
-	}
-	ctx, cancel := opCtx()
-	defer cancel()
-	du, err := pd.SubmitDataUnit(ctx, dud)
-	if du != nil { // made, even if placing its files failed: it says so
-		*out = C.pilot_du(add(kindDU, du, e, nil))
-	}
-	if err != nil {
-		return fail(err)
-	}
-	return ok()
+	defer guard("pilot_pd_submit_data_unit", &st)
+	return makeChild("pilot_pd_submit_data_unit", uint64(h), kindPD, descriptionJSON, (*C.uint64_t)(out), kindDU,
+		(*core.PilotData).SubmitDataUnit, func(du *core.DataUnit) bool { return du != nil })
 }
 
 //export pilot_pd_add_data_unit

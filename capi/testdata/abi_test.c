@@ -41,12 +41,7 @@ static void *other_thread(void *arg) {
 }
 
 int main(void) {
-    const char *url = getenv("PILOT_TEST_URL");
-    const char *dir = getenv("PILOT_TEST_DIR");
-    if (!url || !dir) {
-        fprintf(stderr, "set PILOT_TEST_URL and PILOT_TEST_DIR\n");
-        return 2;
-    }
+    const char *url = need("PILOT_TEST_URL"), *dir = need("PILOT_TEST_DIR");
     main_thread = pthread_self();
 
     /* library */

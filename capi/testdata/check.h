@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pilot.h"
@@ -28,6 +29,17 @@ static void expect(pilot_status got, pilot_status want, const char *contains, co
     check(got == want, "%s: status %d, want %d", what, got, want);
     if (contains) check(strstr(pilot_last_error(), contains) != NULL, "%s: error %s should mention %s", what,
                         pilot_last_error(), contains);
+}
+
+/* need returns the environment variable name, or exits with status 2
+ * saying it must be set (the tests' inputs). */
+static const char *need(const char *name) {
+    const char *v = getenv(name);
+    if (!v) {
+        fprintf(stderr, "set %s\n", name);
+        exit(2);
+    }
+    return v;
 }
 
 #endif

@@ -18,12 +18,7 @@ static char *slurp(const char *path) {
 }
 
 int main(void) {
-    const char *url = getenv("PILOT_TEST_URL");
-    const char *dir = getenv("PILOT_TEST_DIR");
-    if (!url || !dir) {
-        fprintf(stderr, "set PILOT_TEST_URL and PILOT_TEST_DIR\n");
-        return 2;
-    }
+    const char *url = need("PILOT_TEST_URL"), *dir = need("PILOT_TEST_DIR");
     char opts[512], src[512], desc[1024], pddesc[1024], pddesc2[1024], out[512], path[600];
     snprintf(opts, sizeof opts, "{\"coordination_url\": \"%s\", \"quiet\": true}", url);
     snprintf(src, sizeof src, "%s/input.txt", dir);
