@@ -334,6 +334,36 @@ class ScriptCase(BackendCase):
     def test_reconnect_by_url_python2(self):
         self.check_reconnect_by_url(2)
 
+    # --- 2e. the Pilot-Data patterns, and a data unit reconnected by URL in another process ----------
+
+    def check_pilot_data(self, version):
+        for backend, url in self.backends:
+            first = self.run_script("pilot_data.py", version, backend, url)
+            self.assert_ran(first)
+            m = self.assert_lines(first, ["Input data unit: Running", "Compute unit: Done",
+                                          "Output files: stderr.txt, stdout.txt", "Exported: Hello World!",
+                                          "Replicas: 2", "Output data unit: (%s/bigdata:pds-%s:du-%s)" % (
+                                              re.escape(url), UUID, UUID)])
+            du_url = m[5].group(1)
+            sandboxes = glob.glob(os.path.join(first.cwd, "agent", "bj-*"))
+            self.assertEqual(self.unit_files(first, sandboxes, "stdout.txt"), {}, "output_data moved it: %s" % first)
+            kept = glob.glob(os.path.join(first.cwd, "pilot-data", "du-*", "stdout.txt"))
+            self.assertEqual([read(k) for k in kept], ["Hello World!\n"], str(first))
+
+            target = tempfile.mkdtemp(prefix="pytest-export-")
+            self.dirs.append(target)
+            second = self.run_script("reconnect_data_unit.py", version, backend, url, args=(du_url, target))
+            self.assert_ran(second)
+            self.assert_lines(second, ["State: Running", "File: stderr.txt 0 bytes sha256 e3b0c442[0-9a-f]{56}",
+                                       "File: stdout.txt 13 bytes sha256 03ba204e[0-9a-f]{56}",
+                                       "Exported: Hello World!"])
+
+    def test_pilot_data_python3(self):
+        self.check_pilot_data(3)
+
+    def test_pilot_data_python2(self):
+        self.check_pilot_data(2)
+
     # --- 2d. scripts started at the same moment share one lasting local store -------------------------
 
     def test_two_scripts_at_once_share_one_local_store(self):
