@@ -361,6 +361,37 @@ func (du *DataUnit) Export(ctx context.Context, dir string) error {
 	return notFound(du.unit().Export(ctx, dir))
 }
 
+// checkInputData refuses, at submission, a unit whose input_data names
+// something that is not a data unit of this coordination store (the agent
+// could not stage it). known (may be nil) remembers the data units seen.
+func (d *domain) checkInputData(ctx context.Context, ud UnitDescription, known map[string]bool) error {
+	for _, url := range ud.InputData {
+		if known[url] {
+			continue
+		}
+		bad := func(problem string) error {
+			return &DescriptionError{Description: UnitDescriptionName, Key: "input_data", Problem: fmt.Sprintf("%q %s", url, problem)}
+		}
+		_, name, err := coord.SplitObjectURL("data unit", url)
+		if err != nil {
+			return bad("is not a data unit URL; give DataUnit URLs (redis://host:port/bigdata:pds-<uuid>:du-<uuid>)")
+		}
+		du, err := pilotdata.OpenName(d.store, name)
+		if err != nil {
+			return bad("is not a data unit URL: " + err.Error())
+		}
+		if _, err := du.Record(ctx); errors.Is(err, coord.ErrNotFound) {
+			return bad("is not in the service's coordination store (never made, its record expired, or made in another store): its pilot could not stage it")
+		} else if err != nil {
+			return fmt.Errorf("check input_data %s: %w", url, err)
+		}
+		if known != nil {
+			known[url] = true
+		}
+	}
+	return nil
+}
+
 // notFound maps the store's ErrNotFound to core's, keeping the message.
 func notFound(err error) error {
 	if errors.Is(err, coord.ErrNotFound) {

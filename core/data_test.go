@@ -183,7 +183,8 @@ func TestUnitsStageDataUnitsInAndOut(t *testing.T) {
 	pds, err := core.NewPilotDataService(ctx, testOptions(t, url))
 	require.NoError(t, err)
 	defer pds.Close()
-	pd, err := pds.CreatePilotData(ctx, core.PilotDataDescription{ServiceURL: "file://" + t.TempDir()})
+	pdDir := t.TempDir()
+	pd, err := pds.CreatePilotData(ctx, core.PilotDataDescription{ServiceURL: "file://" + pdDir})
 	require.NoError(t, err)
 	in, err := pd.SubmitDataUnit(ctx, core.DataUnitDescription{FileURLs: []string{writeFile(t, t.TempDir(), "in.txt", "from a data unit\n")}})
 	require.NoError(t, err)
@@ -214,12 +215,27 @@ func TestUnitsStageDataUnitsInAndOut(t *testing.T) {
 	require.NoFileExists(t, filepath.Join(sandbox, "stdout"), "output_data moves the files")
 	require.FileExists(t, filepath.Join(sandbox, "in.txt"))
 
-	// an input data unit that does not exist fails the unit with the reason
-	bad, err := p.Submit(ctx, core.UnitDescription{Executable: "/bin/true",
-		InputData: []string{pds.URL() + ":du-00000000-0000-0000-0000-000000000000"}})
+	// input_data that names no data unit of the store is refused at submit,
+	// on every path, naming it
+	for _, bad := range []string{pds.URL() + ":du-00000000-0000-0000-0000-000000000000", "hello", pds.URL()} {
+		bud := core.UnitDescription{Executable: "/bin/true", InputData: []string{in.URL(), bad}}
+		_, err := p.Submit(ctx, bud)
+		var de *core.DescriptionError
+		require.ErrorAs(t, err, &de, bad)
+		require.Equal(t, "input_data", de.Key)
+		require.Contains(t, err.Error(), bad)
+		_, err = s.Enqueue(bud)
+		require.ErrorAs(t, err, &de, bad)
+	}
+
+	// a data unit gone after submission fails the unit with the reason
+	gone, err := pd.SubmitDataUnit(ctx, core.DataUnitDescription{FileURLs: []string{writeFile(t, t.TempDir(), "gone.txt", "x")}})
 	require.NoError(t, err)
-	st, d = waitUnit(t, bad)
+	require.NoError(t, os.Remove(filepath.Join(pdDir, gone.ID(), "gone.txt")))
+	late, err := p.Submit(ctx, core.UnitDescription{Executable: "/bin/true", InputData: []string{gone.URL()}})
+	require.NoError(t, err)
+	st, d = waitUnit(t, late)
 	require.Equal(t, core.Failed, st)
-	require.Contains(t, d["reason"], "input_data")
-	require.Contains(t, d["reason"], "not found")
+	require.Contains(t, d["reason"], "input_data "+gone.URL())
+	require.Contains(t, d["reason"], "gone.txt")
 }

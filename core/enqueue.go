@@ -87,6 +87,14 @@ func (o *outbox) enqueue(ud UnitDescription) (*Unit, error) {
 	if err := ud.Validate(); err != nil {
 		return nil, err
 	}
+	if len(ud.InputData) > 0 { // a round trip, only for units that name data
+		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+		err := o.d.checkInputData(ctx, ud, nil)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+	}
 	nu, err := o.d.newUnit(ud)
 	if err != nil {
 		return nil, err

@@ -291,8 +291,13 @@ func submitUnits(ctx context.Context, d *domain, p *Pilot, uds []UnitDescription
 	if p != nil {
 		target, name = p.id, p.Name()
 	}
+	known := map[string]bool{} // input data units seen to exist
 	for i, ud := range uds {
-		if err := ud.Validate(); err != nil {
+		err := ud.Validate()
+		if err == nil {
+			err = d.checkInputData(ctx, ud, known)
+		}
+		if err != nil {
 			if len(uds) > 1 {
 				return nil, fmt.Errorf("unit %d: %w", i, err)
 			}
