@@ -11,13 +11,8 @@
 #include "check.h"
 
 int main(void) {
-    const char *url = getenv("PILOT_TEST_URL"), *dir = getenv("PILOT_TEST_DIR");
-    const char *allowlist = getenv("PILOT_TEST_ALLOWLIST"), *loop = getenv("PILOT_TEST_LOOP"),
-               *trap = getenv("PILOT_TEST_TRAP");
-    if (!url || !dir || !allowlist || !loop || !trap) {
-        fprintf(stderr, "set PILOT_TEST_URL, PILOT_TEST_DIR, PILOT_TEST_ALLOWLIST, PILOT_TEST_LOOP, PILOT_TEST_TRAP\n");
-        return 2;
-    }
+    const char *url = need("PILOT_TEST_URL"), *dir = need("PILOT_TEST_DIR");
+    const char *allowlist = need("PILOT_TEST_ALLOWLIST"), *loop = need("PILOT_TEST_LOOP"), *trap = need("PILOT_TEST_TRAP");
     char *info = NULL, *answer = NULL;
     expect(pilot_plugin_load(allowlist, &info), PILOT_OK, NULL, "load allowlist");
     check(info && strstr(info, "\"kinds\":[\"pre_unit\"]") && strstr(info, "\"engine\":\"interpreter\"") &&

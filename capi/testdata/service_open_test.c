@@ -23,13 +23,7 @@ static char *explain(pilot_unit u, const char *what) {
 }
 
 int main(void) {
-    const char *url = getenv("PILOT_TEST_URL");
-    const char *dir = getenv("PILOT_TEST_DIR");
-    const char *home = getenv("BIGJOB_HOME");
-    if (!url || !dir || !home) {
-        fprintf(stderr, "set PILOT_TEST_URL, PILOT_TEST_DIR and BIGJOB_HOME\n");
-        return 2;
-    }
+    const char *url = need("PILOT_TEST_URL"), *dir = need("PILOT_TEST_DIR"), *home = need("BIGJOB_HOME");
     char opts[1024], buf[1024];
     pilot_service s = 0, s2 = 0, s3 = 0;
     pilot_state st;
