@@ -123,7 +123,7 @@ func (s *PilotDataService) CreatePilotData(ctx context.Context, pdd PilotDataDes
 	if err := pdd.Validate(); err != nil {
 		return nil, err
 	}
-	loc, err := storage.Open(pdd.ServiceURL)
+	loc, err := storage.Open(ctx, pdd.ServiceURL)
 	if err != nil {
 		return nil, &DescriptionError{Description: vocab.PilotDataDescriptionName, Key: "service_url", Problem: err.Error()}
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -158,11 +159,11 @@ func TestPilotDataUnsupportedSchemes(t *testing.T) {
 	require.NoError(t, err)
 	defer pds.Close()
 	for url, want := range map[string]string{
-		"s3://bucket":                 "the s3:// backend (Amazon S3) is not supported; keep the data on a file system",
-		"irods://host/zone?vo=x":      "the irods:// backend (iRODS) is not supported",
-		"go://ep/path":                "the go:// backend (Globus Online) is not supported",
-		"ssh://elsewhere.example/dir": "a Pilot-Data on another host (elsewhere.example) is not available",
-		"":                            "key \"service_url\": missing",
+		"s3://bucket":            "the s3:// backend (Amazon S3) is not supported; keep the data on a file system",
+		"irods://host/zone?vo=x": "the irods:// backend (iRODS) is not supported",
+		"go://ep/path":           "the go:// backend (Globus Online) is not supported",
+		"ftp://host/dir":         "the ftp:// scheme is not a Pilot-Data backend; use file:///path or ssh://host/path",
+		"":                       "key \"service_url\": missing",
 	} {
 		_, err := pds.CreatePilotData(ctx, core.PilotDataDescription{ServiceURL: url})
 		var de *core.DescriptionError
@@ -238,4 +239,89 @@ func TestUnitsStageDataUnitsInAndOut(t *testing.T) {
 	require.Equal(t, core.Failed, st)
 	require.Contains(t, d["reason"], "input_data "+gone.URL())
 	require.Contains(t, d["reason"], "gone.txt")
+}
+
+// A Pilot-Data on another host (the private sshd: ssh://user@127.0.0.1:port)
+// keeps data units over SFTP: placed, exported, replicated both ways, each
+// copy checked.
+func TestPilotDataOverSSH(t *testing.T) {
+	s := testenv.StartSSHD(t)
+	s.Env(t)
+	ctx := ctxT(t)
+	pds, err := core.NewPilotDataService(ctx, testOptions(t, testenv.RedisServer(t)))
+	require.NoError(t, err)
+	defer pds.Close()
+	dir := filepath.Join(t.TempDir(), "remote")
+	pd, err := pds.CreatePilotData(ctx, core.PilotDataDescription{ServiceURL: s.URL("ssh") + dir})
+	require.NoError(t, err)
+	require.DirExists(t, dir, "made over SFTP")
+
+	src := writeFile(t, t.TempDir(), "in.txt", "over sftp\n")
+	du, err := pd.SubmitDataUnit(ctx, core.DataUnitDescription{FileURLs: []string{src}})
+	require.NoError(t, err)
+	b, err := os.ReadFile(filepath.Join(dir, du.ID(), "in.txt"))
+	require.NoError(t, err)
+	require.Equal(t, "over sftp\n", string(b))
+	files, err := du.Files(ctx)
+	require.NoError(t, err)
+	require.Equal(t, sum("over sftp\n"), files[0].SHA256)
+
+	out := t.TempDir()
+	require.NoError(t, du.Export(ctx, out))
+	b, err = os.ReadFile(filepath.Join(out, "in.txt"))
+	require.NoError(t, err)
+	require.Equal(t, "over sftp\n", string(b))
+
+	local, err := pds.CreatePilotData(ctx, core.PilotDataDescription{ServiceURL: t.TempDir()})
+	require.NoError(t, err)
+	require.NoError(t, local.Add(ctx, du), "ssh:// to file://")
+	back, err := local.SubmitDataUnit(ctx, core.DataUnitDescription{FileURLs: []string{writeFile(t, t.TempDir(), "b.txt", "b")}})
+	require.NoError(t, err)
+	require.NoError(t, pd.Add(ctx, back), "file:// to ssh://")
+	require.FileExists(t, filepath.Join(dir, back.ID(), "b.txt"))
+
+	// a stored file changed on the host is caught on the way out
+	require.NoError(t, os.WriteFile(filepath.Join(dir, du.ID(), "in.txt"), []byte("changed!!\n"), 0o600))
+	other := t.TempDir()
+	err = du.Export(ctx, other)
+	require.ErrorIs(t, err, storage.ErrChecksum)
+	require.NoFileExists(t, filepath.Join(other, "in.txt"))
+}
+
+// A transfer cut half way (the sshd stopped mid-copy) fails the data unit
+// with the reason and leaves no file under its final name.
+func TestSSHTransferCutHalfWay(t *testing.T) {
+	s := testenv.StartSSHD(t)
+	s.Env(t)
+	ctx := ctxT(t)
+	pds, err := core.NewPilotDataService(ctx, testOptions(t, testenv.RedisServer(t)))
+	require.NoError(t, err)
+	defer pds.Close()
+	dir := filepath.Join(t.TempDir(), "remote")
+	pd, err := pds.CreatePilotData(ctx, core.PilotDataDescription{ServiceURL: s.URL("ssh") + dir})
+	require.NoError(t, err)
+	big := filepath.Join(t.TempDir(), "big.bin")
+	require.NoError(t, os.WriteFile(big, make([]byte, 256<<20), 0o644))
+
+	go func() { // stop the server once part of the file has arrived
+		for ctx.Err() == nil {
+			parts, _ := filepath.Glob(filepath.Join(dir, "du-*", ".big.bin.part-*"))
+			if len(parts) > 0 {
+				if st, err := os.Stat(parts[0]); err == nil && st.Size() > 1<<20 {
+					s.Stop()
+					return
+				}
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	du, err := pd.SubmitDataUnit(ctx, core.DataUnitDescription{FileURLs: []string{big}})
+	require.Error(t, err)
+	require.NotNil(t, du)
+	st, serr := du.State(ctx)
+	require.NoError(t, serr)
+	require.Equal(t, core.Failed, st)
+	require.ErrorContains(t, du.Wait(ctx), "big.bin")
+	finals, _ := filepath.Glob(filepath.Join(dir, "du-*", "big.bin"))
+	require.Empty(t, finals, "nothing under the final name")
 }

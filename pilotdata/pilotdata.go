@@ -37,7 +37,7 @@ func (s Service) Location(ctx context.Context, pd string) (vocab.PilotDataDescri
 	if err := json.Unmarshal([]byte(m[coord.FieldDescription]), &pdd); err != nil {
 		return vocab.PilotDataDescription{}, nil, fmt.Errorf("pilot data %s: read its description: %w", pd, err)
 	}
-	loc, err := storage.Open(pdd.ServiceURL)
+	loc, err := storage.Open(ctx, pdd.ServiceURL)
 	if err != nil {
 		return vocab.PilotDataDescription{}, nil, fmt.Errorf("pilot data %s: %w", pd, err)
 	}

@@ -11,12 +11,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/bigjob-go/bigjob/vocab"
 )
@@ -51,9 +53,30 @@ var unsupported = map[string]string{
 	"go": "Globus Online", "irods": "iRODS", "http": "WebHDFS", "https": "WebHDFS",
 }
 
+// Opener opens a location of a registered scheme (Register).
+type Opener func(ctx context.Context, u *url.URL) (Location, error)
+
+var schemes = struct {
+	sync.Mutex
+	m map[string]Opener
+}{m: map[string]Opener{}}
+
+// Register makes open serve Pilot-Data URLs of the given schemes on other
+// hosts. Package storage/sftpstore registers ssh:// and sftp:// when a
+// program imports it; the agent does not link it.
+func Register(open Opener, names ...string) {
+	schemes.Lock()
+	defer schemes.Unlock()
+	for _, n := range names {
+		schemes.m[n] = open
+	}
+}
+
 // Open opens the location of a Pilot-Data's service_url: a path, file:///path
-// or ssh://localhost/path (a directory of this machine, created if missing).
-func Open(serviceURL string) (Location, error) {
+// or ssh://localhost/path (a directory of this machine, created if missing),
+// or a URL of a registered scheme (ssh://[user@]host[:port]/path with
+// storage/sftpstore linked in).
+func Open(ctx context.Context, serviceURL string) (Location, error) {
 	if !strings.Contains(serviceURL, "://") {
 		return openDir(serviceURL, serviceURL)
 	}
@@ -65,15 +88,21 @@ func Open(serviceURL string) (Location, error) {
 		return nil, fmt.Errorf("Pilot-Data %s: the %s:// backend (%s) is not supported; keep the data on a file system: "+
 			"file:///path on this machine, or ssh://host/path on another", serviceURL, u.Scheme, what)
 	}
-	p, err := vocab.LocalFile(serviceURL)
-	if (u.Scheme == "ssh" || u.Scheme == "sftp") && err != nil {
-		return nil, fmt.Errorf("Pilot-Data %s: a Pilot-Data on another host (%s) is not available in this version yet; "+
-			"keep it in a directory of this machine (file:///path)", serviceURL, u.Host)
+	if p, err := vocab.LocalFile(serviceURL); err == nil && u.User == nil && u.Port() == "" {
+		return openDir(serviceURL, p)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("Pilot-Data %s: %w", serviceURL, err)
+	schemes.Lock()
+	open := schemes.m[u.Scheme]
+	schemes.Unlock()
+	switch {
+	case open != nil:
+		return open(ctx, u)
+	case u.Scheme == "ssh" || u.Scheme == "sftp":
+		return nil, fmt.Errorf("Pilot-Data %s: this program has no SSH backend for Pilot-Data on another host "+
+			`(a Go program links it with: import _ "github.com/bigjob-go/bigjob/storage/sftpstore")`, serviceURL)
 	}
-	return openDir(serviceURL, p)
+	return nil, fmt.Errorf("Pilot-Data %s: the %s:// scheme is not a Pilot-Data backend; use file:///path or ssh://host/path",
+		serviceURL, u.Scheme)
 }
 
 // dir is a location in a directory of this machine.
@@ -161,6 +190,37 @@ func copyChecked(ctx context.Context, src, dst string, want *File) (int64, strin
 	if st.IsDir() {
 		return 0, "", fmt.Errorf("%s is a directory; a data unit holds files", src)
 	}
+	return place(dst, want, func(tmp *os.File) (int64, hashResult) {
+		if st.Size() < parallelHash {
+			return copyHashing(ctx, tmp, in)
+		}
+		// The kernel copies the bytes (copy_file_range where the file
+		// systems allow) while a second reader hashes the source.
+		hashed := make(chan hashResult, 1)
+		go func() { hashed <- hashFile(ctx, src) }()
+		size, err := io.Copy(tmp, in)
+		h := <-hashed
+		if err == nil && h.err == nil && h.size != size {
+			err = fmt.Errorf("%s changed while it was copied", src)
+		}
+		if err != nil {
+			h.err = err
+		}
+		return size, h
+	})
+}
+
+// Receive writes what r yields to the local path dst through a temporary
+// name beside it, and renames it only when it is whole and, if want is
+// given, matches its size and sha256 (else ErrChecksum, and nothing is left).
+// It returns the size and sha256. Locations of other hosts use it to fetch.
+func Receive(ctx context.Context, r io.Reader, dst string, want *File) (int64, string, error) {
+	return place(dst, want, func(tmp *os.File) (int64, hashResult) { return copyHashing(ctx, tmp, r) })
+}
+
+// place fills a temporary file beside dst with fill, checks it against
+// want (if given) and renames it to dst; on any failure it removes it.
+func place(dst string, want *File, fill func(*os.File) (int64, hashResult)) (int64, string, error) {
 	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".part-*")
 	if err != nil {
 		return 0, "", err
@@ -172,40 +232,42 @@ func copyChecked(ctx context.Context, src, dst string, want *File) (int64, strin
 			os.Remove(tmp.Name())
 		}
 	}()
-	var size int64
-	var h hashResult
-	if st.Size() < parallelHash {
-		size, h = copyHashing(ctx, tmp, in)
-	} else {
-		// The kernel copies the bytes (copy_file_range where the file
-		// systems allow) while a second reader hashes the source.
-		hashed := make(chan hashResult, 1)
-		go func() { hashed <- hashFile(ctx, src) }()
-		size, err = io.Copy(tmp, in)
-		h = <-hashed
-	}
-	if err == nil {
-		err = h.err
-	}
-	if err == nil && h.size != size {
-		err = fmt.Errorf("%s changed while it was copied", src)
-	}
-	if err != nil {
-		return 0, "", err
+	size, h := fill(tmp)
+	if h.err != nil {
+		return 0, "", h.err
 	}
 	if err := tmp.Close(); err != nil {
 		return 0, "", err
 	}
-	sum := h.sum
-	if want != nil && (size != want.Size || sum != want.SHA256) {
+	if want != nil && (size != want.Size || h.sum != want.SHA256) {
 		return 0, "", fmt.Errorf("%w: %s is %d bytes with sha256 %.16s…, recorded %d bytes with sha256 %.16s…",
-			ErrChecksum, want.Name, size, sum, want.Size, want.SHA256)
+			ErrChecksum, want.Name, size, h.sum, want.Size, want.SHA256)
 	}
 	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return 0, "", err
 	}
 	keep = true
-	return size, sum, nil
+	return size, h.sum, nil
+}
+
+// Hashing is a writer that counts and hashes what passes: locations of
+// other hosts hash what they send.
+type Hashing struct {
+	h    hash.Hash
+	size int64
+}
+
+// NewHashing returns an empty Hashing.
+func NewHashing() *Hashing { return &Hashing{h: sha256.New()} }
+
+func (w *Hashing) Write(p []byte) (int, error) {
+	w.size += int64(len(p))
+	return w.h.Write(p)
+}
+
+// File is what passed, as the file name.
+func (w *Hashing) File(name string) File {
+	return File{Name: name, Size: w.size, SHA256: hex.EncodeToString(w.h.Sum(nil))}
 }
 
 // parallelHash is the size from which a file is hashed beside its copy

@@ -264,3 +264,29 @@ func (ep *endpoint) killGroup(c *ssh.Client, pgid int) {
 	case <-timeout.C:
 	}
 }
+
+// Client returns the pooled connection to t, dialing it if there is none
+// (as an SSH Runner does: known_hosts checked, ~/.ssh/config read), with
+// one of its sessions reserved for the caller (an SFTP client, say). The
+// connection stays open until release, which must be called once.
+func Client(ctx context.Context, t Target) (*ssh.Client, func(), error) {
+	t = completeTarget(t)
+	ep := pool.acquire(t)
+	if err := ep.acquireSession(ctx); err != nil {
+		pool.release(ep)
+		return nil, nil, err
+	}
+	c, err := pool.connect(ctx, ep)
+	if err != nil {
+		ep.releaseSession()
+		pool.release(ep)
+		return nil, nil, err
+	}
+	var once sync.Once
+	return c, func() {
+		once.Do(func() {
+			ep.releaseSession()
+			pool.release(ep)
+		})
+	}, nil
+}

@@ -58,6 +58,9 @@ func (s *Server) URL(scheme string) string {
 	return fmt.Sprintf("%s://%s@%s", scheme, s.User, net.JoinHostPort(s.Host, strconv.Itoa(s.Port)))
 }
 
+// SFTPServer is OpenSSH's SFTP subsystem, which the server offers.
+const SFTPServer = "/usr/lib/openssh/sftp-server"
+
 // Start starts `sshd -D -e` on a free port of 127.0.0.1 with fresh host
 // keys (ed25519 and ECDSA) and a fresh ed25519 user key in dir, and waits
 // until it greets. Stop kills the server with every process it started:
@@ -113,6 +116,7 @@ func Start(dir string, log io.Writer) (*Server, error) {
 		"PubkeyAuthentication yes",
 		"MaxStartups 100",
 		"SetEnv BIGJOB_TEST_SSHD=" + marker,
+		"Subsystem sftp " + SFTPServer,
 		"",
 	}, "\n")), 0o600); err != nil {
 		return nil, fmt.Errorf("start sshd: %w", err)
