@@ -288,6 +288,38 @@ func TestPilotDataOverSSH(t *testing.T) {
 	require.NoFileExists(t, filepath.Join(other, "in.txt"))
 }
 
+// A unit's input_data and output_data on a Pilot-Data of another host: the
+// agent, which links no SSH library, stages them with the ssh command.
+func TestUnitsStageDataUnitsOverSSH(t *testing.T) {
+	s := testenv.StartSSHD(t)
+	s.Env(t) // the fork agent inherits it
+	url := testenv.RedisServer(t)
+	ctx := ctxT(t)
+	svc := newService(t, url)
+	p, _ := newPilot(t, svc, 1)
+	pds, err := core.NewPilotDataService(ctx, testOptions(t, url))
+	require.NoError(t, err)
+	defer pds.Close()
+	dir := filepath.Join(t.TempDir(), "remote")
+	pd, err := pds.CreatePilotData(ctx, core.PilotDataDescription{ServiceURL: s.URL("ssh") + dir})
+	require.NoError(t, err)
+	in, err := pd.SubmitDataUnit(ctx, core.DataUnitDescription{FileURLs: []string{writeFile(t, t.TempDir(), "in.txt", "staged by ssh\n")}})
+	require.NoError(t, err)
+	out, err := pd.SubmitDataUnit(ctx, core.DataUnitDescription{FileURLs: []string{}})
+	require.NoError(t, err)
+	u, err := p.Submit(ctx, core.UnitDescription{Executable: "/bin/cat", Arguments: []string{"in.txt"},
+		InputData: []string{in.URL()}, OutputData: []any{map[string]any{out.URL(): []any{"stdout"}}}})
+	require.NoError(t, err)
+	st, d := waitUnit(t, u)
+	require.Equal(t, core.Done, st, d["reason"])
+	b, err := os.ReadFile(filepath.Join(dir, out.ID(), "stdout"))
+	require.NoError(t, err)
+	require.Equal(t, "staged by ssh\n", string(b))
+	files, err := out.Files(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []core.DataFile{{Name: out.ID() + "/stdout", Size: 14, SHA256: sum("staged by ssh\n")}}, files)
+}
+
 // A transfer cut half way (the sshd stopped mid-copy) fails the data unit
 // with the reason and leaves no file under its final name.
 func TestSSHTransferCutHalfWay(t *testing.T) {

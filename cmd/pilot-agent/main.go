@@ -38,6 +38,7 @@ import (
 	"github.com/bigjob-go/bigjob/coord"
 	"github.com/bigjob-go/bigjob/coord/userstore"
 	"github.com/bigjob-go/bigjob/internal/proc"
+	_ "github.com/bigjob-go/bigjob/storage/sshcmd" // data units on other hosts, through the ssh command
 )
 
 func main() {

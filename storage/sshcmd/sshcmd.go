@@ -1,0 +1,144 @@
+// Package sshcmd serves Pilot-Data on another host, ssh://[user@]host[:port]/path,
+// through the system's ssh command (batch mode, host keys checked): how the
+// agent, which links no SSH library, stages the data units a compute unit
+// names when they live on another host. The program that imports it (the
+// agent) registers it with package storage. BIGJOB_SSH_IDENTITY (the private
+// keys, ':'-separated) and BIGJOB_SSH_KNOWN_HOSTS (the known_hosts files)
+// are honoured, as by adaptors/remote; ~/.ssh/config applies as for ssh.
+package sshcmd
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"path"
+	"strings"
+
+	"github.com/bigjob-go/bigjob/internal/shell"
+	"github.com/bigjob-go/bigjob/storage"
+)
+
+func init() { storage.Register(open, "ssh", "sftp") }
+
+// location is a directory on another host, reached with ssh.
+type location struct {
+	url  string
+	args []string // ssh and its options, up to and with the host
+	root string
+}
+
+func open(ctx context.Context, u *url.URL) (storage.Location, error) {
+	if u.Path == "" || u.Path == "/" {
+		return nil, fmt.Errorf("Pilot-Data %s: give the directory after the host, e.g. ssh://host/scratch/pilot-data", u)
+	}
+	args := []string{"ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"}
+	if p := u.Port(); p != "" {
+		args = append(args, "-p", p)
+	}
+	if u.User != nil {
+		args = append(args, "-l", u.User.Username())
+	}
+	for _, id := range strings.Split(os.Getenv("BIGJOB_SSH_IDENTITY"), ":") {
+		if id != "" {
+			args = append(args, "-i", id)
+		}
+	}
+	if kh := os.Getenv("BIGJOB_SSH_KNOWN_HOSTS"); kh != "" {
+		args = append(args, "-o", "UserKnownHostsFile="+strings.ReplaceAll(kh, ":", " "))
+	}
+	l := &location{url: u.String(), args: append(args, "--", u.Hostname()), root: u.Path}
+	if _, err := l.run(ctx, "mkdir -p -- "+shell.Quote(l.root), nil, nil); err != nil {
+		return nil, fmt.Errorf("Pilot-Data %s: create its directory: %w", l.url, err)
+	}
+	return l, nil
+}
+
+func (l *location) URL() string { return l.url }
+
+// run runs the shell line on the host with stdin, its standard output going
+// to stdout (nil: kept and returned).
+func (l *location) run(ctx context.Context, line string, stdin io.Reader, stdout io.Writer) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, l.args[0], append(l.args[1:], line)...)
+	var out, errb bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &out, &errb
+	if stdout != nil {
+		cmd.Stdout = stdout
+	}
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(errb.String())
+		if len(msg) > 2000 {
+			msg = msg[len(msg)-2000:]
+		}
+		return nil, fmt.Errorf("ssh %s: %w: %s", l.args[len(l.args)-1], err, msg)
+	}
+	return out.Bytes(), nil
+}
+
+// path is name under the root; a name that would leave it is refused.
+func (l *location) path(name string) (string, error) {
+	clean := path.Clean("/" + name)
+	if clean == "/" || clean != "/"+name {
+		return "", fmt.Errorf("Pilot-Data %s: %q is not a file name under it", l.url, name)
+	}
+	return path.Join(l.root, clean[1:]), nil
+}
+
+func (l *location) Put(ctx context.Context, src, name string) (storage.File, error) {
+	dst, err := l.path(name)
+	if err != nil {
+		return storage.File{}, err
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return storage.File{}, fmt.Errorf("Pilot-Data %s: add %s: %w", l.url, src, err)
+	}
+	defer in.Close()
+	b := make([]byte, 8)
+	rand.Read(b)
+	tmp := path.Join(path.Dir(dst), "."+path.Base(dst)+".part-"+hex.EncodeToString(b))
+	line := "mkdir -p -- " + shell.Quote(path.Dir(dst)) + " && t=" + shell.Quote(tmp) +
+		` && (umask 077 && cat > "$t") && mv -f -- "$t" ` + shell.Quote(dst) + ` || { s=$?; rm -f -- "$t"; exit $s; }`
+	h := storage.NewHashing()
+	if _, err := l.run(ctx, line, io.TeeReader(in, h), nil); err != nil {
+		return storage.File{}, fmt.Errorf("Pilot-Data %s: add %s: %w", l.url, src, err)
+	}
+	return h.File(name), nil
+}
+
+func (l *location) Get(ctx context.Context, f storage.File, dst string) error {
+	src, err := l.path(f.Name)
+	if err != nil {
+		return err
+	}
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.run(ctx, "cat -- "+shell.Quote(src), nil, pw)
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	_, _, err = storage.Receive(ctx, pr, dst, &f)
+	pr.CloseWithError(io.ErrClosedPipe) // ends the copy if Receive stopped early
+	if rerr := <-done; err == nil && rerr != nil {
+		err = rerr
+	}
+	if err != nil {
+		return fmt.Errorf("Pilot-Data %s: copy %s to %s: %w", l.url, f.Name, dst, err)
+	}
+	return nil
+}
+
+func (l *location) Remove(ctx context.Context, name string) error {
+	p, err := l.path(name)
+	if err != nil {
+		return err
+	}
+	_, err = l.run(ctx, "rm -rf -- "+shell.Quote(p), nil, nil)
+	return err
+}
