@@ -8,6 +8,9 @@ under Python 2 and 3:
     output data unit (output_data: [{du_url: ["std*"]}]);
   * the output data unit exported into a local directory;
   * the input data unit replicated into a second PilotData;
+  * with PILOT_DATA_SSH set (ssh://[user@]host[:port]/dir), a PilotData on
+    that host too: the input replicated there, and a unit that cats a data
+    unit kept only there;
   * the output data unit's URL printed, for another process to reconnect
     (reconnect_data_unit.py).
 
@@ -55,6 +58,18 @@ if __name__ == "__main__":
     pd2 = pds.create_pilot(pilot_data_description={"service_url": os.path.join(HERE, "replica")})
     pd2.submit_data_unit(data_unit=du_in)
     print("Replicas: %d" % len(du_in.list_pilot_data()))
+
+    remote = os.environ.get("PILOT_DATA_SSH")
+    if remote:
+        pd_ssh = pds.create_pilot(pilot_data_description={"service_url": remote})
+        pd_ssh.submit_data_unit(data_unit=du_in)
+        print("Replicas with the remote one: %d" % len(du_in.list_pilot_data()))
+        du_far = pd_ssh.submit_data_unit({"file_urls": [os.path.join(HERE, "test.txt")]})
+        far = cds.submit_compute_unit({"executable": "/bin/cat", "arguments": ["test.txt"],
+                                       "input_data": [du_far.get_url()], "output": "far.txt"})
+        cds.wait()
+        with open(os.path.join(far.get_local_working_directory(), "far.txt")) as f:
+            print("Unit on remote data: %s, %s" % (far.get_state(), f.read().strip()))
     print("Output data unit: %s" % du_out.get_url())
 
     cds.cancel()

@@ -170,3 +170,70 @@ def preload_library(marker, directory):
     os.remove(marker)
     with open(so, "rb") as f:
         return binascii.hexlify(f.read()).decode("ascii")
+
+
+class SSHD(object):
+    """A private OpenSSH server on a free loopback port: a fresh host key, a
+    fresh user key accepted for the current user, the SFTP subsystem. env()
+    points the library's SSH client (and the agent's ssh command) at it. Its
+    processes form a process group of their own, killed by stop()."""
+
+    SSHD = "/usr/sbin/sshd"
+    SFTP = "/usr/lib/openssh/sftp-server"
+
+    def __init__(self):
+        keygen = which("ssh-keygen")
+        if not os.path.exists(self.SSHD) or keygen is None:
+            raise RuntimeError("sshd is not installed: run scripts/install-deps.sh")
+        if not os.path.isdir("/run/sshd"):
+            os.makedirs("/run/sshd")  # its privilege separation directory
+        self.dir = tempfile.mkdtemp(prefix="pytest-sshd-")
+        host_key, self.user_key = os.path.join(self.dir, "host_ed25519"), os.path.join(self.dir, "id_ed25519")
+        for key in (host_key, self.user_key):
+            subprocess.check_call([keygen, "-q", "-t", "ed25519", "-N", "", "-f", key])
+        authorized = os.path.join(self.dir, "authorized_keys")
+        shutil.copy(self.user_key + ".pub", authorized)
+        config = os.path.join(self.dir, "sshd_config")
+        with open(config, "w") as f:
+            f.write("\n".join(["ListenAddress 127.0.0.1", "HostKey " + host_key, "PidFile none",
+                               "AuthorizedKeysFile " + authorized, "UsePAM no", "StrictModes no",
+                               "PermitRootLogin prohibit-password", "PasswordAuthentication no",
+                               "KbdInteractiveAuthentication no", "PubkeyAuthentication yes",
+                               "Subsystem sftp " + self.SFTP, ""]))
+        self.port = free_port()
+        self.log = open(os.path.join(self.dir, "sshd.log"), "w")
+        self.proc = subprocess.Popen([self.SSHD, "-D", "-e", "-f", config, "-p", str(self.port)],
+                                     stdout=self.log, stderr=self.log, preexec_fn=os.setsid)
+        self.known_hosts = os.path.join(self.dir, "known_hosts")
+        with open(host_key + ".pub") as f:
+            key = " ".join(f.read().split()[:2])
+        with open(self.known_hosts, "w") as f:
+            f.write("[127.0.0.1]:%d %s\n" % (self.port, key))
+        import getpass
+        self.url = "ssh://%s@127.0.0.1:%d" % (getpass.getuser(), self.port)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                s = socket.create_connection(("127.0.0.1", self.port), 0.5)
+                greeting = s.recv(4)
+                s.close()
+                if greeting == b"SSH-":
+                    return
+            except (OSError, socket.error):
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("sshd did not start on port %d" % self.port)
+
+    def env(self):
+        return {"BIGJOB_SSH_IDENTITY": self.user_key, "BIGJOB_SSH_KNOWN_HOSTS": self.known_hosts,
+                "SSH_AUTH_SOCK": ""}
+
+    def stop(self):
+        try:
+            os.killpg(self.proc.pid, 9)
+        except OSError:
+            pass
+        self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -337,14 +337,22 @@ class ScriptCase(BackendCase):
     # --- 2e. the Pilot-Data patterns, and a data unit reconnected by URL in another process ----------
 
     def check_pilot_data(self, version):
+        sshd = env.SSHD()
+        self.addCleanup(sshd.stop)
         for backend, url in self.backends:
-            first = self.run_script("pilot_data.py", version, backend, url)
+            remote_dir = tempfile.mkdtemp(prefix="pytest-remote-pd-")  # on this machine, reached over ssh
+            self.dirs.append(remote_dir)
+            extra = dict(sshd.env(), PILOT_DATA_SSH=sshd.url + remote_dir)
+            first = self.run_script("pilot_data.py", version, backend, url, **extra)
             self.assert_ran(first)
             m = self.assert_lines(first, ["Input data unit: Running", "Compute unit: Done",
                                           "Output files: stderr.txt, stdout.txt", "Exported: Hello World!",
-                                          "Replicas: 2", "Output data unit: (%s/bigdata:pds-%s:du-%s)" % (
-                                              re.escape(url), UUID, UUID)])
-            du_url = m[5].group(1)
+                                          "Replicas: 2", "Replicas with the remote one: 3",
+                                          "Unit on remote data: Done, Hello World!",
+                                          "Output data unit: (%s/bigdata:pds-%s:du-%s)" % (re.escape(url), UUID, UUID)])
+            du_url = m[7].group(1)
+            kept_remote = glob.glob(os.path.join(remote_dir, "du-*", "test.txt"))
+            self.assertEqual([read(k) for k in kept_remote], ["Hello World!\n"] * 2, str(first))
             sandboxes = glob.glob(os.path.join(first.cwd, "agent", "bj-*"))
             self.assertEqual(self.unit_files(first, sandboxes, "stdout.txt"), {}, "output_data moved it: %s" % first)
             kept = glob.glob(os.path.join(first.cwd, "pilot-data", "du-*", "stdout.txt"))
