@@ -53,8 +53,9 @@ class TestPilotData(BackendCase):
     def test_refusals(self):
         pds = pilot.PilotDataService("redis://localhost")
         with self.assertRaises(pilot.PilotError) as cm:
-            pds.create_pilot({"service_url": "ssh://elsewhere.example.org/data"})
-        self.assertIn("a Pilot-Data on another host (elsewhere.example.org) is not available", cm.exception.value)
+            pds.create_pilot({"service_url": "ssh://127.0.0.1:1/data"})  # no sshd listens there
+        self.assertIn('key "service_url": Pilot-Data ssh://127.0.0.1:1/data: create its directory: ', cm.exception.value)
+        self.assertIn("127.0.0.1:1", cm.exception.value)
         with self.assertRaises(pilot.PilotError) as cm:
             pds.create_pilot({"service_url": "s3://bucket"})
         self.assertIn("the s3:// backend (Amazon S3) is not supported", cm.exception.value)
