@@ -280,7 +280,6 @@ func TestServiceQueueUnitsAreTakenAtOnce(t *testing.T) {
 	}
 
 	// idle: one at a time, each after the last is done
-	var idle []*core.Unit
 	for range 20 {
 		u, err := s.Submit(ctxT(t), core.UnitDescription{Executable: "/bin/true"})
 		require.NoError(t, err)
@@ -288,7 +287,6 @@ func TestServiceQueueUnitsAreTakenAtOnce(t *testing.T) {
 		q, _ := strconv.ParseFloat(d["start_time"], 64)
 		st, _ := strconv.ParseFloat(d["agent_start_time"], 64)
 		require.Less(t, st-q, 1.0, "a unit queued on an idle agent waited for a read timeout")
-		idle = append(idle, u)
 	}
 
 	// many at once, and mixed with the pilot's own queue
