@@ -7,6 +7,7 @@ package storage
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -131,13 +132,27 @@ func openDir(serviceURL, root string) (*dir, error) {
 
 func (d *dir) URL() string { return d.url }
 
-// path is name under the root; a name that would leave it is refused.
 func (d *dir) path(name string) (string, error) {
+	p, err := Below(d.url, filepath.ToSlash(d.root), name)
+	return filepath.FromSlash(p), err
+}
+
+// Below is the slash path of name under root, the directory of the location
+// at url; a name that is not clean, or would leave root, is refused.
+func Below(url, root, name string) (string, error) {
 	clean := path.Clean("/" + name)
 	if clean == "/" || clean != "/"+name {
-		return "", fmt.Errorf("Pilot-Data %s: %q is not a file name under it", d.url, name)
+		return "", fmt.Errorf("Pilot-Data %s: %q is not a file name under it", url, name)
 	}
-	return filepath.Join(d.root, filepath.FromSlash(clean[1:])), nil
+	return path.Join(root, clean[1:]), nil
+}
+
+// TempName is a name beside the slash path dst that concurrent writers do
+// not share, for a copy that takes dst's name once whole.
+func TempName(dst string) string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return path.Join(path.Dir(dst), "."+path.Base(dst)+".part-"+hex.EncodeToString(b))
 }
 
 func (d *dir) Put(ctx context.Context, src, name string) (File, error) {

@@ -9,8 +9,6 @@ package sftpstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -65,14 +63,7 @@ func (l *location) with(ctx context.Context, f func(*sftp.Client) error) error {
 	return f(c)
 }
 
-// path is name under the root; a name that would leave it is refused.
-func (l *location) path(name string) (string, error) {
-	clean := path.Clean("/" + name)
-	if clean == "/" || clean != "/"+name {
-		return "", fmt.Errorf("Pilot-Data %s: %q is not a file name under it", l.url, name)
-	}
-	return path.Join(l.root, clean[1:]), nil
-}
+func (l *location) path(name string) (string, error) { return storage.Below(l.url, l.root, name) }
 
 func (l *location) Put(ctx context.Context, src, name string) (storage.File, error) {
 	dst, err := l.path(name)
@@ -89,7 +80,7 @@ func (l *location) Put(ctx context.Context, src, name string) (storage.File, err
 		if err := c.MkdirAll(path.Dir(dst)); err != nil {
 			return err
 		}
-		tmp := path.Join(path.Dir(dst), "."+path.Base(dst)+".part-"+suffix())
+		tmp := storage.TempName(dst)
 		out, err := c.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 		if err != nil {
 			return err
@@ -150,10 +141,4 @@ func (l *location) Remove(ctx context.Context, name string) error {
 		}
 		return err
 	})
-}
-
-func suffix() string {
-	b := make([]byte, 8)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -10,8 +10,6 @@ package sshcmd
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/url"
@@ -80,14 +78,7 @@ func (l *location) run(ctx context.Context, line string, stdin io.Reader, stdout
 	return out.Bytes(), nil
 }
 
-// path is name under the root; a name that would leave it is refused.
-func (l *location) path(name string) (string, error) {
-	clean := path.Clean("/" + name)
-	if clean == "/" || clean != "/"+name {
-		return "", fmt.Errorf("Pilot-Data %s: %q is not a file name under it", l.url, name)
-	}
-	return path.Join(l.root, clean[1:]), nil
-}
+func (l *location) path(name string) (string, error) { return storage.Below(l.url, l.root, name) }
 
 func (l *location) Put(ctx context.Context, src, name string) (storage.File, error) {
 	dst, err := l.path(name)
@@ -99,9 +90,7 @@ func (l *location) Put(ctx context.Context, src, name string) (storage.File, err
 		return storage.File{}, fmt.Errorf("Pilot-Data %s: add %s: %w", l.url, src, err)
 	}
 	defer in.Close()
-	b := make([]byte, 8)
-	rand.Read(b)
-	tmp := path.Join(path.Dir(dst), "."+path.Base(dst)+".part-"+hex.EncodeToString(b))
+	tmp := storage.TempName(dst)
 	line := "mkdir -p -- " + shell.Quote(path.Dir(dst)) + " && t=" + shell.Quote(tmp) +
 		` && (umask 077 && cat > "$t") && mv -f -- "$t" ` + shell.Quote(dst) + ` || { s=$?; rm -f -- "$t"; exit $s; }`
 	h := storage.NewHashing()
