@@ -3,7 +3,6 @@ package vocab
 import (
 	"fmt"
 	"net/url"
-	"sort"
 	"strings"
 )
 
@@ -39,9 +38,13 @@ type DataUnitDescription struct {
 // ParsePilotDataDescription reads a pilot data description dictionary.
 // Errors are *DescriptionError.
 func ParsePilotDataDescription(m map[string]any) (PilotDataDescription, error) {
+	return parsePilotData(sortedKeys(m))
+}
+
+func parsePilotData(kv []keyValue) (PilotDataDescription, error) {
 	var d PilotDataDescription
 	p := parser{desc: PilotDataDescriptionName}
-	for _, e := range sortedKeys(m) {
+	for _, e := range kv {
 		k, v := e.key, e.val
 		switch k {
 		case "service_url":
@@ -89,20 +92,24 @@ func (d PilotDataDescription) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON accepts the same loose forms as ParsePilotDataDescription.
 func (d *PilotDataDescription) UnmarshalJSON(b []byte) error {
-	m, err := decodeMapOf(b, PilotDataDescriptionName)
+	kv, err := decodeFields(b, PilotDataDescriptionName)
 	if err != nil {
 		return err
 	}
-	*d, err = ParsePilotDataDescription(m)
+	*d, err = parsePilotData(kv)
 	return err
 }
 
 // ParseDataUnitDescription reads a data unit description dictionary.
 // Errors are *DescriptionError.
 func ParseDataUnitDescription(m map[string]any) (DataUnitDescription, error) {
+	return parseDataUnit(sortedKeys(m))
+}
+
+func parseDataUnit(kv []keyValue) (DataUnitDescription, error) {
 	var d DataUnitDescription
 	p := parser{desc: DataUnitDescriptionName}
-	for _, e := range sortedKeys(m) {
+	for _, e := range kv {
 		k, v := e.key, e.val
 		switch k {
 		case "file_urls":
@@ -174,34 +181,10 @@ func (d DataUnitDescription) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON accepts the same loose forms as ParseDataUnitDescription.
 func (d *DataUnitDescription) UnmarshalJSON(b []byte) error {
-	m, err := decodeMapOf(b, DataUnitDescriptionName)
+	kv, err := decodeFields(b, DataUnitDescriptionName)
 	if err != nil {
 		return err
 	}
-	*d, err = ParseDataUnitDescription(m)
+	*d, err = parseDataUnit(kv)
 	return err
-}
-
-// sortedKeys is m's entries in key order, so that the first problem
-// reported does not depend on map order.
-func sortedKeys(m map[string]any) []keyValue {
-	kv := make([]keyValue, 0, len(m))
-	for k, v := range m {
-		kv = append(kv, keyValue{k, v})
-	}
-	sort.Slice(kv, func(i, j int) bool { return kv[i].key < kv[j].key })
-	return kv
-}
-
-// decodeMapOf decodes a JSON object for the map parsers.
-func decodeMapOf(b []byte, desc string) (map[string]any, error) {
-	kv, err := decodeFields(b, desc)
-	if err != nil {
-		return nil, err
-	}
-	m := make(map[string]any, len(kv))
-	for _, e := range kv {
-		m[e.key] = e.val
-	}
-	return m, nil
 }

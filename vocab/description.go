@@ -647,6 +647,17 @@ type keyValue struct {
 	val any
 }
 
+// sortedKeys is m's entries in key order, so that the first problem
+// reported does not depend on map order.
+func sortedKeys(m map[string]any) []keyValue {
+	kv := make([]keyValue, 0, len(m))
+	for k, v := range m {
+		kv = append(kv, keyValue{k, v})
+	}
+	sort.Slice(kv, func(i, j int) bool { return kv[i].key < kv[j].key })
+	return kv
+}
+
 // orderedMap is a JSON object decoded with its key order.
 type orderedMap []keyValue
 
