@@ -1,11 +1,13 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,14 +46,18 @@ func (r *dataRef) url(obj string) string {
 	return r.addr.Base() + "/" + coord.DataObjectName(r.keys.Service(), obj)
 }
 
-// openDataRef connects to the store of a Pilot-Data object's URL and
-// returns the object's id ("" for the service).
-func openDataRef(ctx context.Context, kind, rawURL string, o Options) (*dataRef, string, error) {
+// openDataRef connects to the store of the Pilot-Data object that rawURL
+// names, which must be of the kind whose ids start with prefix ("": the
+// service itself), and returns the object's id.
+func openDataRef(ctx context.Context, kind, prefix, rawURL string, o Options) (*dataRef, string, error) {
 	addr, name, err := coord.SplitObjectURL(kind, rawURL)
 	if err != nil {
 		return nil, "", err
 	}
 	svc, obj, err := coord.ParseDataObjectName(name)
+	if err == nil && ((prefix == "") != (obj == "") || !strings.HasPrefix(obj, prefix)) {
+		err = fmt.Errorf("names no %s (%s<uuid>)", kind, cmp.Or(prefix, "pds-"))
+	}
 	if err != nil {
 		return nil, "", &coord.URLError{What: kind, URL: addr.Redacted() + "/" + name, Problem: err.Error()}
 	}
@@ -92,13 +98,9 @@ func NewPilotDataService(ctx context.Context, o Options) (*PilotDataService, err
 // OpenPilotDataService reconnects to a pilot data service by its URL,
 // redis://[pw@]host:port/bigdata:pds-<uuid>.
 func OpenPilotDataService(ctx context.Context, url string, o Options) (*PilotDataService, error) {
-	ref, obj, err := openDataRef(ctx, "pilot data service", url, o)
+	ref, _, err := openDataRef(ctx, "pilot data service", "", url, o)
 	if err != nil {
 		return nil, err
-	}
-	if obj != "" {
-		ref.close()
-		return nil, &coord.URLError{What: "pilot data service", URL: coord.RedactURL(url), Problem: "names an object of a service, not the service"}
 	}
 	if _, err := ref.store.DataRecord(ctx, ref.keys.Info()); err != nil {
 		ref.close()
@@ -164,16 +166,32 @@ type PilotData struct {
 	ref   *dataRef
 	id    string
 	desc  PilotDataDescription
-	loc   storage.Location
 	owned bool // reconnected by URL: Close releases ref
+
+	mu  sync.Mutex
+	loc storage.Location // opened at the first copy (for another host, a connection), not to list
 }
 
 func (r *dataRef) pilotData(ctx context.Context, id string) (*PilotData, error) {
-	pdd, loc, err := r.service().Location(ctx, id)
+	pdd, err := r.service().Description(ctx, id)
 	if err != nil {
 		return nil, notFound(err)
 	}
-	return &PilotData{ref: r, id: id, desc: pdd, loc: loc}, nil
+	return &PilotData{ref: r, id: id, desc: pdd}, nil
+}
+
+// location is the PilotData's location, opened once.
+func (pd *PilotData) location(ctx context.Context) (storage.Location, error) {
+	pd.mu.Lock()
+	defer pd.mu.Unlock()
+	if pd.loc == nil {
+		loc, err := storage.Open(ctx, pd.desc.ServiceURL)
+		if err != nil {
+			return nil, fmt.Errorf("pilot data %s: %w", pd.id, err)
+		}
+		pd.loc = loc
+	}
+	return pd.loc, nil
 }
 
 func (r *dataRef) service() pilotdata.Service { return pilotdata.Service{Store: r.store, Keys: r.keys} }
@@ -181,13 +199,9 @@ func (r *dataRef) service() pilotdata.Service { return pilotdata.Service{Store: 
 // OpenPilotData reconnects to a PilotData by its URL,
 // redis://[pw@]host:port/bigdata:pds-<uuid>:pd-<uuid>. Close it when done.
 func OpenPilotData(ctx context.Context, url string, o Options) (*PilotData, error) {
-	ref, obj, err := openDataRef(ctx, "pilot data", url, o)
+	ref, obj, err := openDataRef(ctx, "pilot data", "pd-", url, o)
 	if err != nil {
 		return nil, err
-	}
-	if len(obj) < 3 || obj[:3] != "pd-" {
-		ref.close()
-		return nil, &coord.URLError{What: "pilot data", URL: coord.RedactURL(url), Problem: "names no Pilot-Data (pd-<uuid>)"}
 	}
 	pd, err := ref.pilotData(ctx, obj)
 	if err != nil {
@@ -244,13 +258,21 @@ func (pd *PilotData) SubmitDataUnit(ctx context.Context, dud DataUnitDescription
 	if err := du.unit().Create(ctx, desc, coord.Timestamp(time.Now())); err != nil {
 		return nil, fmt.Errorf("create data unit: %w", err)
 	}
-	return du, du.unit().Place(ctx, pd.id, pd.loc, srcs)
+	loc, err := pd.location(ctx)
+	if err != nil {
+		return du, du.unit().Fail(ctx, err)
+	}
+	return du, du.unit().Place(ctx, pd.id, loc, srcs)
 }
 
 // Add copies data unit du's files into this PilotData too (replication),
 // each checked against its recorded size and sha256.
 func (pd *PilotData) Add(ctx context.Context, du *DataUnit) error {
-	return du.unit().Replicate(ctx, pd.id, pd.loc)
+	loc, err := pd.location(ctx)
+	if err != nil {
+		return err
+	}
+	return du.unit().Replicate(ctx, pd.id, loc)
 }
 
 // DataUnit is a set of files kept in PilotData.
@@ -263,13 +285,9 @@ type DataUnit struct {
 // OpenDataUnit reconnects to a data unit by its URL,
 // redis://[pw@]host:port/bigdata:pds-<uuid>:du-<uuid>. Close it when done.
 func OpenDataUnit(ctx context.Context, url string, o Options) (*DataUnit, error) {
-	ref, obj, err := openDataRef(ctx, "data unit", url, o)
+	ref, obj, err := openDataRef(ctx, "data unit", "du-", url, o)
 	if err != nil {
 		return nil, err
-	}
-	if len(obj) < 3 || obj[:3] != "du-" {
-		ref.close()
-		return nil, &coord.URLError{What: "data unit", URL: coord.RedactURL(url), Problem: "names no data unit (du-<uuid>)"}
 	}
 	du := &DataUnit{ref: ref, id: obj, owned: true}
 	if _, err := du.State(ctx); err != nil {

@@ -103,6 +103,14 @@ func TestPilotDataUnitLifecycle(t *testing.T) {
 		require.NoError(t, err)
 		defer pd2.Close()
 		require.Equal(t, "m1", pd2.Description().AffinityMachineLabel)
+
+		// a URL of another kind of object is refused, naming what it lacks
+		_, err = core.OpenDataUnit(ctx, pdA.URL(), o)
+		require.ErrorContains(t, err, "names no data unit (du-<uuid>)")
+		_, err = core.OpenPilotData(ctx, pds.URL(), o)
+		require.ErrorContains(t, err, "names no pilot data (pd-<uuid>)")
+		_, err = core.OpenPilotDataService(ctx, du.URL(), o)
+		require.ErrorContains(t, err, "names no pilot data service (pds-<uuid>)")
 	})
 }
 

@@ -27,21 +27,31 @@ type Service struct {
 	Keys  coord.DataKeys
 }
 
-// Location opens the location of Pilot-Data pd and returns its description.
-func (s Service) Location(ctx context.Context, pd string) (vocab.PilotDataDescription, storage.Location, error) {
+// Description reads the description of Pilot-Data pd.
+func (s Service) Description(ctx context.Context, pd string) (vocab.PilotDataDescription, error) {
 	m, err := s.Store.DataRecord(ctx, s.Keys.PilotData(pd))
 	if err != nil {
-		return vocab.PilotDataDescription{}, nil, fmt.Errorf("pilot data %s: %w", pd, err)
+		return vocab.PilotDataDescription{}, fmt.Errorf("pilot data %s: %w", pd, err)
 	}
 	var pdd vocab.PilotDataDescription
 	if err := json.Unmarshal([]byte(m[coord.FieldDescription]), &pdd); err != nil {
-		return vocab.PilotDataDescription{}, nil, fmt.Errorf("pilot data %s: read its description: %w", pd, err)
+		return vocab.PilotDataDescription{}, fmt.Errorf("pilot data %s: read its description: %w", pd, err)
+	}
+	return pdd, nil
+}
+
+// Location opens the location of Pilot-Data pd (for a host reached over
+// SSH, a connection).
+func (s Service) Location(ctx context.Context, pd string) (storage.Location, error) {
+	pdd, err := s.Description(ctx, pd)
+	if err != nil {
+		return nil, err
 	}
 	loc, err := storage.Open(ctx, pdd.ServiceURL)
 	if err != nil {
-		return vocab.PilotDataDescription{}, nil, fmt.Errorf("pilot data %s: %w", pd, err)
+		return nil, fmt.Errorf("pilot data %s: %w", pd, err)
 	}
-	return pdd, loc, nil
+	return loc, nil
 }
 
 // Unit is data unit ID of service S.
@@ -154,7 +164,7 @@ func (u Unit) AddFiles(ctx context.Context, srcs []string) error {
 		return fmt.Errorf("data unit %s: no Pilot-Data holds it yet", u.ID)
 	}
 	for _, pd := range r.PilotData {
-		_, loc, err := u.S.Location(ctx, pd)
+		loc, err := u.S.Location(ctx, pd)
 		if err != nil {
 			return err
 		}
@@ -169,29 +179,35 @@ func (u Unit) AddFiles(ctx context.Context, srcs []string) error {
 // missing), each checked against its recorded size and sha256. The unit
 // must be Running.
 func (u Unit) Export(ctx context.Context, dir string) error {
+	_, err := u.export(ctx, dir)
+	return err
+}
+
+// export is Export, returning the record whose files it copied.
+func (u Unit) export(ctx context.Context, dir string) (Record, error) {
 	r, err := u.Record(ctx)
 	if err != nil {
-		return err
+		return Record{}, err
 	}
 	if r.State != vocab.Running {
-		return fmt.Errorf("data unit %s is %s, not Running: its files are not all in place", u.ID, r.State)
+		return Record{}, fmt.Errorf("data unit %s is %s, not Running: its files are not all in place", u.ID, r.State)
 	}
 	if len(r.PilotData) == 0 {
-		return fmt.Errorf("data unit %s: no Pilot-Data holds it", u.ID)
+		return Record{}, fmt.Errorf("data unit %s: no Pilot-Data holds it", u.ID)
 	}
-	_, loc, err := u.S.Location(ctx, r.PilotData[0])
+	loc, err := u.S.Location(ctx, r.PilotData[0])
 	if err != nil {
-		return err
+		return Record{}, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("export data unit %s: %w", u.ID, err)
+		return Record{}, fmt.Errorf("export data unit %s: %w", u.ID, err)
 	}
 	for _, f := range r.Files {
 		if err := loc.Get(ctx, f, filepath.Join(dir, path.Base(f.Name))); err != nil {
-			return fmt.Errorf("export data unit %s: %w", u.ID, err)
+			return Record{}, fmt.Errorf("export data unit %s: %w", u.ID, err)
 		}
 	}
-	return nil
+	return r, nil
 }
 
 // Replicate copies the unit's files into Pilot-Data pd (at loc) too, each
@@ -203,12 +219,9 @@ func (u Unit) Replicate(ctx context.Context, pd string, loc storage.Location) er
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	if err := u.Export(ctx, tmp); err != nil {
-		return fmt.Errorf("replicate data unit %s into %s: %w", u.ID, pd, err)
-	}
-	r, err := u.Record(ctx)
+	r, err := u.export(ctx, tmp) // the files of this record, and no others, are in tmp
 	if err != nil {
-		return err
+		return fmt.Errorf("replicate data unit %s into %s: %w", u.ID, pd, err)
 	}
 	var placed []storage.File
 	for _, f := range r.Files {
