@@ -22,6 +22,16 @@ func writeFile(t *testing.T, dir, name, content string) string {
 	return p
 }
 
+// newPilotDataService makes a pilot data service on the store at url,
+// closed when the test ends.
+func newPilotDataService(t *testing.T, url string) *core.PilotDataService {
+	t.Helper()
+	pds, err := core.NewPilotDataService(ctxT(t), testOptions(t, url))
+	require.NoError(t, err)
+	t.Cleanup(pds.Close)
+	return pds
+}
+
 func sum(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])
@@ -34,9 +44,7 @@ func TestPilotDataUnitLifecycle(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, url string) {
 		ctx := ctxT(t)
 		o := testOptions(t, url)
-		pds, err := core.NewPilotDataService(ctx, o)
-		require.NoError(t, err)
-		defer pds.Close()
+		pds := newPilotDataService(t, url)
 		dirA, dirB := filepath.Join(t.TempDir(), "a"), t.TempDir()
 		pdA, err := pds.CreatePilotData(ctx, core.PilotDataDescription{ServiceURL: "file://" + dirA, AffinityMachineLabel: "m1"})
 		require.NoError(t, err)
@@ -118,9 +126,7 @@ func TestPilotDataUnitLifecycle(t *testing.T) {
 // made (the original dropped missing files silently).
 func TestDataUnitWithAMissingFileIsRefused(t *testing.T) {
 	ctx := ctxT(t)
-	pds, err := core.NewPilotDataService(ctx, testOptions(t, testenv.RedisServer(t)))
-	require.NoError(t, err)
-	defer pds.Close()
+	pds := newPilotDataService(t, testenv.RedisServer(t))
 	pd, err := pds.CreatePilotData(ctx, core.PilotDataDescription{ServiceURL: t.TempDir()})
 	require.NoError(t, err)
 	there := writeFile(t, t.TempDir(), "there.txt", "x")
@@ -142,9 +148,7 @@ func TestDataUnitWithAMissingFileIsRefused(t *testing.T) {
 // copy fails with the reason and leaves nothing under the final name.
 func TestDataUnitChecksumMismatchIsCaught(t *testing.T) {
 	ctx := ctxT(t)
-	pds, err := core.NewPilotDataService(ctx, testOptions(t, testenv.RedisServer(t)))
-	require.NoError(t, err)
-	defer pds.Close()
+	pds := newPilotDataService(t, testenv.RedisServer(t))
 	dir := t.TempDir()
 	pd, err := pds.CreatePilotData(ctx, core.PilotDataDescription{ServiceURL: dir})
 	require.NoError(t, err)
@@ -163,9 +167,7 @@ func TestDataUnitChecksumMismatchIsCaught(t *testing.T) {
 // what to use instead.
 func TestPilotDataUnsupportedSchemes(t *testing.T) {
 	ctx := ctxT(t)
-	pds, err := core.NewPilotDataService(ctx, testOptions(t, testenv.RedisServer(t)))
-	require.NoError(t, err)
-	defer pds.Close()
+	pds := newPilotDataService(t, testenv.RedisServer(t))
 	for url, want := range map[string]string{
 		"s3://bucket":            "the s3:// backend (Amazon S3) is not supported; keep the data on a file system",
 		"irods://host/zone?vo=x": "the irods:// backend (iRODS) is not supported",
@@ -189,9 +191,7 @@ func TestUnitsStageDataUnitsInAndOut(t *testing.T) {
 	ctx := ctxT(t)
 	s := newService(t, url)
 	p, _ := newPilot(t, s, 1)
-	pds, err := core.NewPilotDataService(ctx, testOptions(t, url))
-	require.NoError(t, err)
-	defer pds.Close()
+	pds := newPilotDataService(t, url)
 	pdDir := t.TempDir()
 	pd, err := pds.CreatePilotData(ctx, core.PilotDataDescription{ServiceURL: "file://" + pdDir})
 	require.NoError(t, err)
@@ -256,9 +256,7 @@ func TestPilotDataOverSSH(t *testing.T) {
 	s := testenv.StartSSHD(t)
 	s.Env(t)
 	ctx := ctxT(t)
-	pds, err := core.NewPilotDataService(ctx, testOptions(t, testenv.RedisServer(t)))
-	require.NoError(t, err)
-	defer pds.Close()
+	pds := newPilotDataService(t, testenv.RedisServer(t))
 	dir := filepath.Join(t.TempDir(), "remote")
 	pd, err := pds.CreatePilotData(ctx, core.PilotDataDescription{ServiceURL: s.URL("ssh") + dir})
 	require.NoError(t, err)
@@ -305,9 +303,7 @@ func TestUnitsStageDataUnitsOverSSH(t *testing.T) {
 	ctx := ctxT(t)
 	svc := newService(t, url)
 	p, _ := newPilot(t, svc, 1)
-	pds, err := core.NewPilotDataService(ctx, testOptions(t, url))
-	require.NoError(t, err)
-	defer pds.Close()
+	pds := newPilotDataService(t, url)
 	dir := filepath.Join(t.TempDir(), "remote")
 	pd, err := pds.CreatePilotData(ctx, core.PilotDataDescription{ServiceURL: s.URL("ssh") + dir})
 	require.NoError(t, err)
@@ -334,9 +330,7 @@ func TestSSHTransferCutHalfWay(t *testing.T) {
 	s := testenv.StartSSHD(t)
 	s.Env(t)
 	ctx := ctxT(t)
-	pds, err := core.NewPilotDataService(ctx, testOptions(t, testenv.RedisServer(t)))
-	require.NoError(t, err)
-	defer pds.Close()
+	pds := newPilotDataService(t, testenv.RedisServer(t))
 	dir := filepath.Join(t.TempDir(), "remote")
 	pd, err := pds.CreatePilotData(ctx, core.PilotDataDescription{ServiceURL: s.URL("ssh") + dir})
 	require.NoError(t, err)
