@@ -106,6 +106,13 @@ func (s *Store) PilotDataIDs(ctx context.Context, k DataKeys) ([]string, error) 
 // that Pilot-Data pd holds it.
 func (s *Store) SetDataUnit(ctx context.Context, k DataKeys, du, pd string, fields map[string]string) error {
 	pipe := s.rdb.TxPipeline()
+	s.writeDataUnit(ctx, pipe, k, du, pd, fields)
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// writeDataUnit queues on pipe the writes of SetDataUnit.
+func (s *Store) writeDataUnit(ctx context.Context, pipe redis.Pipeliner, k DataKeys, du, pd string, fields map[string]string) {
 	pipe.HSet(ctx, k.DataUnit(du), fields)
 	keys := []string{k.DataUnit(du)}
 	if pd != "" {
@@ -113,8 +120,6 @@ func (s *Store) SetDataUnit(ctx context.Context, k DataKeys, du, pd string, fiel
 		keys = append(keys, k.PilotDataUnits(pd), k.PilotData(pd))
 	}
 	s.expirePipe(ctx, pipe, keys...)
-	_, err := pipe.Exec(ctx)
-	return err
 }
 
 // DataUnitIDs lists the data units held in Pilot-Data pd.
@@ -154,13 +159,7 @@ func (s *Store) UpdateDataUnit(ctx context.Context, k DataKeys, du, pd string, c
 				return err
 			}
 			_, err = tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-				pipe.HSet(ctx, key, fields)
-				keys := []string{key}
-				if pd != "" {
-					pipe.SAdd(ctx, k.PilotDataUnits(pd), du)
-					keys = append(keys, k.PilotDataUnits(pd), k.PilotData(pd))
-				}
-				s.expirePipe(ctx, pipe, keys...)
+				s.writeDataUnit(ctx, pipe, k, du, pd, fields)
 				return nil
 			})
 			return err
