@@ -12,6 +12,7 @@ import ctypes
 import json
 import os
 import sys
+import time
 
 from pilot.errors import PilotError
 
@@ -228,6 +229,43 @@ def get_string(name, *args):
         return to_str(ctypes.string_at(out.value)) if out.value else ""
     finally:
         lib.pilot_string_free(out)
+
+
+# How long one library wait blocks before Python gets control back.
+SLICE_MS = 200
+
+
+def wait(step, timeout=None):
+    """Calls step(ms), a library wait of at most ms milliseconds, until it
+    succeeds (True) or timeout seconds pass (False; None waits for ever)."""
+    deadline = None if timeout is None else time.time() + timeout
+    while True:
+        ms = SLICE_MS
+        if deadline is not None:
+            ms = max(0, min(ms, int((deadline - time.time()) * 1000)))
+        try:
+            step(ms)
+            return True
+        except PilotError as e:
+            if e.status != ETIMEOUT:
+                raise
+        if deadline is not None and time.time() >= deadline:
+            return False
+
+
+def url_arg(kind, url):
+    """url as bytes for the library; a non-string is a PilotError."""
+    if not isinstance(url, (str, text_type, bytes)):
+        raise PilotError("%s must be a string, not %s" % (kind, type(url).__name__))
+    return to_bytes(url)
+
+
+def as_dict(kind, description):
+    if description is None:
+        raise PilotError("%s is missing" % kind)
+    if not isinstance(description, dict):
+        raise PilotError("%s must be a dict, not %s" % (kind, type(description).__name__))
+    return description
 
 
 def coordination_url(url):

@@ -9,7 +9,6 @@ from __future__ import absolute_import
 
 import ctypes
 import logging
-import time
 
 from pilot import _ffi, data
 from pilot.errors import PilotError
@@ -17,56 +16,20 @@ from pilot.description import textual
 
 logger = logging.getLogger("bigjob")
 
-# How long one library wait blocks before Python gets control back.
-_SLICE_MS = 200
-
 # Keys of ComputeUnit.explain() that the library leaves out when empty (None
 # here, so that every explanation has the same keys).
 _EXPLAIN_OPTIONAL = ("pilot", "lost_reason", "reason")
 _OUTLOOK_OPTIONAL = ("last_heartbeat", "why")
 
 
-def _wait(step, timeout=None):
-    """Calls step(ms), a library wait of at most ms milliseconds, until it
-    succeeds (True) or timeout seconds pass (False; None waits for ever)."""
-    deadline = None if timeout is None else time.time() + timeout
-    while True:
-        ms = _SLICE_MS
-        if deadline is not None:
-            ms = max(0, min(ms, int((deadline - time.time()) * 1000)))
-        try:
-            step(ms)
-            return True
-        except PilotError as e:
-            if e.status != _ffi.ETIMEOUT:
-                raise
-        if deadline is not None and time.time() >= deadline:
-            return False
-
-
 def _submit_many(fn, handle, descriptions, make):
     """Submits a list of descriptions in one library call (extension)."""
-    cuds = [data.input_data(textual(_as_dict("compute unit description %d" % i, d))) for i, d in enumerate(descriptions)]
+    cuds = [data.input_data(textual(_ffi.as_dict("compute unit description %d" % i, d))) for i, d in enumerate(descriptions)]
     if not cuds:
         return []
     handles = (_ffi.c_handle * len(cuds))()
     _ffi.call(fn, handle, _ffi.encode("compute unit descriptions", cuds), handles, len(cuds))
     return [make(d, h) for d, h in zip(descriptions, handles)]
-
-
-def _check_url(kind, url):
-    """url as bytes for the library; a non-string is a PilotError."""
-    if not isinstance(url, (str, _ffi.text_type, bytes)):
-        raise PilotError("%s must be a string, not %s" % (kind, type(url).__name__))
-    return _ffi.to_bytes(url)
-
-
-def _as_dict(kind, description):
-    if description is None:
-        raise PilotError("%s is missing" % kind)
-    if not isinstance(description, dict):
-        raise PilotError("%s must be a dict, not %s" % (kind, type(description).__name__))
-    return description
 
 
 class _Callbacks(object):
@@ -140,9 +103,9 @@ class PilotComputeService(_ffi.Handle):
                 raise PilotError("max_attempts and finished_ttl are set when a service is created; "
                                  "a service reconnected with pcs_url keeps its own")
             opts = _ffi.options(hooks=hooks)
-            h = _ffi.new_handle("pilot_service_open", _check_url("pcs_url", pcs_url), opts)
+            h = _ffi.new_handle("pilot_service_open", _ffi.url_arg("pcs_url", pcs_url), opts)
         else:
-            _check_url("coordination_url", coordination_url)
+            _ffi.url_arg("coordination_url", coordination_url)
             coordination_url = _ffi.coordination_url(coordination_url)  # advert:// stands for the default
             opts = _ffi.options(coordination_url, hooks, max_attempts, finished_ttl)
             h = _ffi.new_handle("pilot_service_new", opts)
@@ -168,7 +131,7 @@ class PilotComputeService(_ffi.Handle):
         pcd = pilot_compute_description
         if pcd is None:
             pcd = kwargs.pop("pilot_compute_description", None)
-        pcd = _as_dict("pilot compute description", pcd)
+        pcd = _ffi.as_dict("pilot compute description", pcd)
         h = _ffi.new_handle("pilot_service_create_pilot", self.handle, _ffi.encode("pilot compute description", pcd))
         pc = PilotCompute(pilot_compute_service=self, pilot_compute_description=pcd, _handle=h)
         self.pilot_computes.append(pc)
@@ -194,7 +157,7 @@ class PilotComputeService(_ffi.Handle):
         whichever process submitted it. Raises PilotError (status
         _ffi.ENOPILOTS) when units remain but no pilot of the service is
         live to run them."""
-        _wait(lambda ms: _ffi.call("pilot_service_wait", self.handle, ms))
+        _ffi.wait(lambda ms: _ffi.call("pilot_service_wait", self.handle, ms))
 
     def cancel(self):
         """Cancels every pilot (and the units still queued); returns when no
@@ -220,7 +183,7 @@ class PilotCompute(_ffi.Handle):
             if pilot_url is None:
                 raise PilotError("PilotCompute needs pilot_url=... to reconnect; create pilots with "
                                  "PilotComputeService.create_pilot")
-            _handle = _ffi.new_handle("pilot_job_open", _check_url("pilot_url", pilot_url), _ffi.options())
+            _handle = _ffi.new_handle("pilot_job_open", _ffi.url_arg("pilot_url", pilot_url), _ffi.options())
         _ffi.Handle.__init__(self, _handle)
         self.pilot_compute_service = pilot_compute_service
         self.pilot_compute_description = pilot_compute_description
@@ -256,7 +219,7 @@ class PilotCompute(_ffi.Handle):
 
     def submit_compute_unit(self, compute_unit_description):
         """Queues a unit on this pilot and returns its ComputeUnit."""
-        cud = _as_dict("compute unit description", compute_unit_description)
+        cud = _ffi.as_dict("compute unit description", compute_unit_description)
         h = _ffi.new_handle("pilot_job_submit_unit", self.handle,
                             _ffi.encode("compute unit description", data.input_data(textual(cud))))
         cu = ComputeUnit(compute_unit_description=cud, _handle=h, _owner=self)
@@ -277,7 +240,7 @@ class PilotCompute(_ffi.Handle):
         pilot is (at once if it has no units). Raises PilotError (status
         _ffi.ENOPILOTS) when the pilot failed with units it had not
         finished."""
-        _wait(lambda ms: _ffi.call("pilot_job_wait", self.handle, ms))
+        _ffi.wait(lambda ms: _ffi.call("pilot_job_wait", self.handle, ms))
 
     def wait_state(self, state, timeout=None):
         """Extension: waits until the pilot is in state (e.g. State.Running)
@@ -286,7 +249,7 @@ class PilotCompute(_ffi.Handle):
         if state not in _ffi.STATE_CODES:
             raise PilotError("wait_state: unknown state %r" % (state,))
         code = _ffi.STATE_CODES[state]
-        _wait(lambda ms: _ffi.call("pilot_job_wait_state", self.handle, code, ms, None), timeout)
+        _ffi.wait(lambda ms: _ffi.call("pilot_job_wait_state", self.handle, code, ms, None), timeout)
         return self.get_state()
 
     def cancel(self):
@@ -318,7 +281,7 @@ class ComputeUnit(_ffi.Handle):
             if cu_url is None:
                 raise PilotError("ComputeUnit needs cu_url=... to reconnect; submit units with "
                                  "submit_compute_unit")
-            _handle = _ffi.new_handle("pilot_unit_open", _check_url("cu_url", cu_url), _ffi.options())
+            _handle = _ffi.new_handle("pilot_unit_open", _ffi.url_arg("cu_url", cu_url), _ffi.options())
         _ffi.Handle.__init__(self, _handle)
         self._owner = _owner  # keeps the submitting object alive
         self.compute_unit_description = compute_unit_description
@@ -392,7 +355,7 @@ class ComputeUnit(_ffi.Handle):
         """Returns when the unit is Done, Failed or Canceled. Raises
         PilotError (status _ffi.ENOPILOTS) when the unit waits in the service
         queue and no live pilot is left to run it."""
-        _wait(lambda ms: _ffi.call("pilot_unit_wait", self.handle, ms, None))
+        _ffi.wait(lambda ms: _ffi.call("pilot_unit_wait", self.handle, ms, None))
         return self.get_state()
 
     def cancel(self):
@@ -447,7 +410,7 @@ class ComputeDataService(_ffi.Handle):
 
     def submit_compute_unit(self, compute_unit_description):
         """Queues a unit; returns its ComputeUnit (state Unknown)."""
-        cud = _as_dict("compute unit description", compute_unit_description)
+        cud = _ffi.as_dict("compute unit description", compute_unit_description)
         if not self.pilot_job_services:
             raise PilotError("No PilotComputeService found. Please add a PilotComputeService with "
                              "add_pilot_compute_service before submitting compute units.")
@@ -463,7 +426,7 @@ class ComputeDataService(_ffi.Handle):
         remain but no live pilot is left to run them, rather than return as
         if they had run. A unit refused at submission is not waited for: its
         own calls (get_state, wait) raise the refusal."""
-        _wait(lambda ms: _ffi.call("pilot_dataservice_wait", self.handle, ms))
+        _ffi.wait(lambda ms: _ffi.call("pilot_dataservice_wait", self.handle, ms))
         for du in list(self.data_units.values()):
             du.wait()
 

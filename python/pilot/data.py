@@ -25,18 +25,6 @@ def _object_id(url):
     return url.rsplit(":", 1)[-1]
 
 
-def _url_arg(kind, url):
-    if not isinstance(url, (str, _ffi.text_type, bytes)):
-        raise PilotError("%s: expected a URL string, not %r" % (kind, url))
-    return _ffi.to_bytes(url)
-
-
-def _description(kind, value, required=()):
-    if not isinstance(value, dict):
-        raise PilotError("%s: expected a dict, not %r" % (kind, value))
-    return _ffi.encode(kind, value)
-
-
 class PilotDataService(_ffi.Handle):
     """Makes PilotData (storage where data units are kept)."""
 
@@ -44,7 +32,7 @@ class PilotDataService(_ffi.Handle):
 
     def __init__(self, coordination_url="redis://localhost", pds_url=None):
         if pds_url is not None:
-            h = _ffi.new_handle("pilot_pds_open", _url_arg("pds_url", pds_url), _ffi.options())
+            h = _ffi.new_handle("pilot_pds_open", _ffi.url_arg("pds_url", pds_url), _ffi.options())
         else:
             h = _ffi.new_handle("pilot_pds_new", _ffi.options(coordination_url))
         _ffi.Handle.__init__(self, h)
@@ -85,12 +73,13 @@ class PilotData(_ffi.Handle):
 
     def __init__(self, pilot_data_service=None, pilot_data_description=None, pd_url=None):
         if pd_url is not None:
-            h = _ffi.new_handle("pilot_pd_open", _url_arg("pd_url", pd_url), _ffi.options())
+            h = _ffi.new_handle("pilot_pd_open", _ffi.url_arg("pd_url", pd_url), _ffi.options())
         elif pilot_data_service is None:
             raise PilotError("a PilotData is made by PilotDataService.create_pilot, or reconnected with pd_url=")
         else:
             h = _ffi.new_handle("pilot_pds_create_pilot_data", pilot_data_service.handle,
-                                _description("pilot data description", pilot_data_description))
+                                _ffi.encode("pilot data description",
+                                            _ffi.as_dict("pilot data description", pilot_data_description)))
         _ffi.Handle.__init__(self, h)
         self.pilot_data_service = pilot_data_service
         self.url = _ffi.get_string("pilot_pd_url", self.handle)
@@ -151,13 +140,14 @@ class DataUnit(_ffi.Handle):
 
     def __init__(self, pilot_data=None, data_unit_description=None, du_url=None):
         if du_url is not None:
-            h = _ffi.new_handle("pilot_du_open", _url_arg("du_url", du_url), _ffi.options())
+            h = _ffi.new_handle("pilot_du_open", _ffi.url_arg("du_url", du_url), _ffi.options())
         elif pilot_data is None:
             raise PilotError("a DataUnit is made by PilotData.submit_data_unit or "
                              "ComputeDataService.submit_data_unit, or reconnected with du_url=")
         else:
             h = _ffi.new_handle("pilot_pd_submit_data_unit", pilot_data.handle,
-                                _description("data unit description", data_unit_description or {}))
+                                _ffi.encode("data unit description",
+                                            _ffi.as_dict("data unit description", data_unit_description or {})))
         _ffi.Handle.__init__(self, h)
         self.data_unit_description = data_unit_description
         self.url = _ffi.get_string("pilot_du_url", self.handle)
@@ -171,8 +161,7 @@ class DataUnit(_ffi.Handle):
 
     def wait(self):
         """Returns the state once the unit is Running; raises its failure."""
-        from pilot.compute import _wait
-        _wait(lambda ms: _ffi.call("pilot_du_wait", self.handle, ms))
+        _ffi.wait(lambda ms: _ffi.call("pilot_du_wait", self.handle, ms))
         return self.get_state()
 
     def add_files(self, file_urls):
