@@ -45,8 +45,9 @@ const (
 	FieldHandle      = "handle"
 	FieldName        = "name"
 	FieldReason      = "reason"
-	FieldSig         = "sig"     // signature of the description (Key.Sign)
-	FieldAttempt     = "attempt" // how often the unit was started
+	FieldSig         = "sig"         // signature of the description (Key.Sign)
+	FieldAttempt     = "attempt"     // how often the unit was started
+	FieldEndedUnits  = "ended_units" // units that ended with their pilot (lua/pilot_finish.lua)
 )
 
 // NewUnit is a unit to submit: its id (cu-<uuid>), the slots it needs, its
@@ -526,6 +527,35 @@ func (s *Store) PilotIDs(ctx context.Context, k Keys) ([]string, error) {
 // PilotUnitIDs lists the units submitted to a pilot, oldest first.
 func (s *Store) PilotUnitIDs(ctx context.Context, k Keys, pilotID string) ([]string, error) {
 	return s.rdb.LRange(ctx, k.PilotUnits(pilotID), 0, -1).Result()
+}
+
+// PilotProgress is what a wait on a pilot reads of it, in one transaction so
+// that the pilot's end and its pending set are seen together.
+type PilotProgress struct {
+	State      string
+	Reason     string
+	EndedUnits int   // units that ended with the pilot when it ended
+	Pending    int64 // units submitted to it that are not final
+}
+
+// ReadPilotProgress reads a pilot's state and pending count atomically, or
+// returns ErrNotFound if the pilot has no record.
+func (s *Store) ReadPilotProgress(ctx context.Context, k Keys, pilotID string) (PilotProgress, error) {
+	pipe := s.rdb.TxPipeline()
+	hm := pipe.HMGet(ctx, k.Pilot(pilotID), FieldState, FieldReason, FieldEndedUnits)
+	pend := pipe.SCard(ctx, k.PilotPending(pilotID))
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return PilotProgress{}, err
+	}
+	var f [3]string
+	for i, v := range hm.Val() {
+		f[i], _ = v.(string)
+	}
+	if f[0] == "" {
+		return PilotProgress{}, ErrNotFound
+	}
+	ended, _ := strconv.Atoi(f[2])
+	return PilotProgress{State: f[0], Reason: f[1], EndedUnits: ended, Pending: pend.Val()}, nil
 }
 
 // PendingCount is the number of units submitted to a pilot that are not final.

@@ -250,28 +250,21 @@ func (p *Pilot) wait(ctx context.Context, w *countWait) error {
 // pilot is final, or the pilot is (an error if it failed with units it had
 // not finished); else how many units are pending.
 func (p *Pilot) finished(ctx context.Context) (done bool, pending int, err error) {
-	var f []string
+	var pr coord.PilotProgress
 	err = p.d.patient(ctx, func() (err error) {
-		f, err = p.d.store.Fields(ctx, p.d.keys.Pilot(p.id), coord.FieldState, coord.FieldReason, "ended_units")
+		pr, err = p.d.store.ReadPilotProgress(ctx, p.d.keys, p.id)
 		return err
 	})
 	if err != nil {
 		return false, 0, p.wrap("wait", err)
 	}
-	if st := State(f[0]); st.Final() {
-		if n, _ := strconv.Atoi(f[2]); st == Failed && n > 0 {
-			return false, 0, fmt.Errorf("pilot %s failed with %d units it had not finished (they failed with it): %s: %w", p.Name(), n, f[1], ErrNoPilots)
+	if st := State(pr.State); st.Final() {
+		if st == Failed && pr.EndedUnits > 0 {
+			return false, 0, fmt.Errorf("pilot %s failed with %d units it had not finished (they failed with it): %s: %w", p.Name(), pr.EndedUnits, pr.Reason, ErrNoPilots)
 		}
 		return true, 0, nil
 	}
-	if f[0] == "" {
-		return false, 0, p.wrap("wait", coord.ErrNotFound)
-	}
-	n, err := p.d.store.PendingCount(ctx, p.d.keys, p.id)
-	if err != nil {
-		return false, 0, p.wrap("wait", err)
-	}
-	return n == 0, int(n), nil
+	return pr.Pending == 0, int(pr.Pending), nil
 }
 
 // WaitState waits until the pilot is in one of states, or final, and returns
