@@ -20,7 +20,19 @@ func pilot_dataservice_new(out *C.pilot_dataservice) (st C.pilot_status) {
 	if out == nil {
 		return fail(nullArg("pilot_dataservice_new", "out"))
 	}
-	*out = C.pilot_dataservice(add(kindData, core.NewDataService(), nil, nil))
+	c := core.NewDataService()
+	*out = C.pilot_dataservice(add(kindData, c, nil, c.Close))
+	return ok()
+}
+
+//export pilot_dataservice_new_central
+func pilot_dataservice_new_central(out *C.pilot_dataservice) (st C.pilot_status) {
+	defer guard("pilot_dataservice_new_central", &st)
+	if out == nil {
+		return fail(nullArg("pilot_dataservice_new_central", "out"))
+	}
+	c := core.NewCentralDataService()
+	*out = C.pilot_dataservice(add(kindData, c, nil, c.Close))
 	return ok()
 }
 

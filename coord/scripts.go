@@ -60,6 +60,8 @@ var (
 	scriptHeartbeat     = loadScript("heartbeat")
 	scriptPilotFinish   = loadScript("pilot_finish")
 	scriptServiceCancel = loadScript("service_cancel")
+	scriptPlace         = loadScript("place")
+	scriptPilotLoads    = loadScript("pilot_loads")
 )
 
 // run calls a script for service k with the common arguments of the prelude

@@ -11,8 +11,13 @@ import (
 // to it go to the service-wide queue of an attached Service, where any of
 // that service's pilots takes them as it has room (late binding). With
 // several services attached, units are spread over them in turn.
+//
+// A central data service (NewCentralDataService) places each unit itself
+// instead, on one pilot's own queue, by free slots, input data and affinity
+// labels (see placer.go).
 type DataService struct {
-	id string
+	id      string
+	central *placer // nil: decentral
 
 	mu       sync.Mutex
 	services []*Service
@@ -24,6 +29,27 @@ type DataService struct {
 
 // NewDataService returns an empty data service.
 func NewDataService() *DataService { return &DataService{id: newID("cds-")} }
+
+// NewCentralDataService returns an empty central data service: BigJob's
+// ComputeDataServiceCentral. Its units are held until this process places
+// them (see placer.go); Close stops the placing.
+func NewCentralDataService() *DataService {
+	c := NewDataService()
+	c.central = newPlacer()
+	return c
+}
+
+// Central reports whether the data service places units itself.
+func (c *DataService) Central() bool { return c.central != nil }
+
+// Close stops a central data service's placing in this process: units not
+// placed yet stay held in the store, until their service is canceled. It
+// does nothing to a decentral one.
+func (c *DataService) Close() {
+	if c.central != nil {
+		c.central.close()
+	}
+}
 
 // ID is "cds-<uuid>".
 func (c *DataService) ID() string { return c.id }
@@ -90,8 +116,15 @@ func (c *DataService) Enqueue(ud UnitDescription) (*Unit, error) {
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.Enqueue(ud)
-	if err == nil {
+	var u *Unit
+	if c.central == nil {
+		u, err = s.Enqueue(ud)
+	} else if err = s.check(); err == nil {
+		if u, err = s.d.outboxFor(queue{held: true}).enqueue(ud); err == nil {
+			err = c.central.add(s.d, []*Unit{u}, []UnitDescription{ud})
+		}
+	}
+	if u != nil {
 		c.mu.Lock()
 		c.units = append(c.units, u)
 		c.mu.Unlock()
@@ -111,13 +144,22 @@ func (c *DataService) pick() (*Service, error) {
 	return s, nil
 }
 
-// SubmitBulk queues many units, all on one attached service.
+// SubmitBulk queues many units, all on one attached service (held for
+// placement, if the data service is central).
 func (c *DataService) SubmitBulk(ctx context.Context, uds []UnitDescription) ([]*Unit, error) {
 	s, err := c.pick()
 	if err != nil {
 		return nil, err
 	}
-	us, err := s.SubmitBulk(ctx, uds)
+	var us []*Unit
+	if c.central == nil {
+		us, err = s.SubmitBulk(ctx, uds)
+	} else if err = s.check(); err == nil {
+		us, err = submitUnits(ctx, s.d, queue{held: true}, uds)
+		if addErr := c.central.add(s.d, us, uds[:len(us)]); err == nil {
+			err = addErr
+		}
+	}
 	c.mu.Lock()
 	c.units = append(c.units, us...)
 	c.mu.Unlock()

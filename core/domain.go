@@ -23,7 +23,7 @@ type domain struct {
 	monitor *monitor
 
 	outboxMu sync.Mutex
-	outboxes map[string]*outbox // write-behind queues, by pilot id ("" service)
+	outboxes map[string]*outbox // write-behind queues, by queue.target()
 
 	keyMu   sync.Mutex
 	signKey coord.Key // see signingKey
@@ -79,6 +79,15 @@ func acquireDomain(ctx context.Context, addr coord.Address, serviceID string, o 
 	d.refs = 1
 	domains.m[key] = d
 	return d, d.releaser(), nil
+}
+
+// retain adds a reference to the live domain d; the function returned
+// drops it (once).
+func (d *domain) retain() func() {
+	domains.Lock()
+	d.refs++
+	domains.Unlock()
+	return d.releaser()
 }
 
 func (d *domain) releaser() func() {

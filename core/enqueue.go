@@ -39,9 +39,9 @@ const (
 // service queue) of a domain.
 type outbox struct {
 	d      *domain
-	target string // pilot id, "" for the service queue
-	name   string // pilot name, for errors
-	p      *Pilot
+	q      queue
+	target string // q.target()
+	name   string // q.pilotName()
 
 	mu       sync.Mutex
 	pending  []coord.NewUnit
@@ -55,20 +55,13 @@ type outbox struct {
 	progress chan struct{} // closed and replaced whenever done advances
 }
 
-func newOutbox(d *domain, p *Pilot) *outbox {
-	o := &outbox{d: d, p: p, failed: map[uint64]error{}, progress: make(chan struct{})}
-	if p != nil {
-		o.target, o.name = p.id, p.Name()
-	}
-	return o
+func newOutbox(d *domain, q queue) *outbox {
+	return &outbox{d: d, q: q, target: q.target(), name: q.pilotName(), failed: map[uint64]error{}, progress: make(chan struct{})}
 }
 
-// outboxFor returns the domain's outbox for pilot p (nil: service queue).
-func (d *domain) outboxFor(p *Pilot) *outbox {
-	target := ""
-	if p != nil {
-		target = p.id
-	}
+// outboxFor returns the domain's outbox for queue q.
+func (d *domain) outboxFor(q queue) *outbox {
+	target := q.target()
 	d.outboxMu.Lock()
 	defer d.outboxMu.Unlock()
 	if d.outboxes == nil {
@@ -76,7 +69,7 @@ func (d *domain) outboxFor(p *Pilot) *outbox {
 	}
 	o := d.outboxes[target]
 	if o == nil {
-		o = newOutbox(d, p)
+		o = newOutbox(d, q)
 		d.outboxes[target] = o
 	}
 	return o
@@ -143,10 +136,10 @@ func (o *outbox) flush() {
 
 		o.mu.Lock()
 		for _, r := range refused {
-			o.fail(first+uint64(r.Index), submitError(r.Err, o.p))
+			o.fail(first+uint64(r.Index), submitError(r.Err, o.q))
 		}
 		if err != nil {
-			err = submitError(err, o.p)
+			err = submitError(err, o.q)
 			for i := handled; i < n; i++ {
 				o.fail(first+uint64(i), err)
 			}
@@ -270,10 +263,10 @@ func (d *domain) boxes() []*outbox {
 // the write happens in the background in batches.
 func (p *Pilot) Enqueue(ud UnitDescription) (*Unit, error) {
 	if slots, err := p.cachedSlots(); err == nil && ud.Slots() > slots {
-		return nil, submitError(&coord.TooLargeError{Need: ud.Slots(), Have: slots}, p)
+		return nil, submitError(&coord.TooLargeError{Need: ud.Slots(), Have: slots}, queue{p: p})
 	}
 	p.Name()
-	return p.d.outboxFor(p).enqueue(ud)
+	return p.d.outboxFor(queue{p: p}).enqueue(ud)
 }
 
 // Enqueue queues a unit on the service-wide queue with write-behind.
@@ -281,7 +274,7 @@ func (s *Service) Enqueue(ud UnitDescription) (*Unit, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	return s.d.outboxFor(nil).enqueue(ud)
+	return s.d.outboxFor(queue{}).enqueue(ud)
 }
 
 // Flush waits until every unit enqueued on this service (on any queue) is
@@ -289,7 +282,7 @@ func (s *Service) Enqueue(ud UnitDescription) (*Unit, error) {
 func (s *Service) Flush(ctx context.Context) error { return s.d.flushAll(ctx) }
 
 // Flush waits until every unit enqueued on this pilot is written.
-func (p *Pilot) Flush(ctx context.Context) error { return p.d.outboxFor(p).drain(ctx) }
+func (p *Pilot) Flush(ctx context.Context) error { return p.d.outboxFor(queue{p: p}).drain(ctx) }
 
 // cachedSlots is the pilot's size, read once.
 func (p *Pilot) cachedSlots() (int, error) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bigjob-go/bigjob/coord"
+	"github.com/bigjob-go/bigjob/vocab"
 )
 
 // Explanation says where a unit stands and, if it is not running yet, what
@@ -71,6 +72,9 @@ func (u *Unit) Explain(ctx context.Context) (Explanation, error) {
 		e.Pilot = u.pilotNameOf(ctx, e.Pilot)
 	}
 	bound := ""
+	if m["via"] == "held" {
+		e.Queue = "placement"
+	}
 	if m["via"] == "pilot" {
 		bound = m[coord.FieldPilot]
 		e.Queue = u.pilotName
@@ -85,7 +89,61 @@ func (u *Unit) Explain(ctx context.Context) (Explanation, error) {
 		return Explanation{}, u.wrap("explain", err)
 	}
 	e.Summary = e.summarize(bound)
+	if e.Queue == "placement" && !e.State.Final() {
+		e.Summary = u.placementSummary(ctx, m[coord.FieldDescription], e.Slots)
+	}
 	return e, nil
+}
+
+// placementSummary says why a unit held by a central data service is not
+// placed yet: its input data, or the pilots it may go to.
+func (u *Unit) placementSummary(ctx context.Context, desc string, slots int) string {
+	const placer = " (the central ComputeDataService of the process that submitted it places it; if that process ended, nothing does)"
+	ud, err := vocab.DecodeUnit([]byte(desc))
+	if err != nil {
+		return "the unit waits to be placed, but its description is unreadable: " + err.Error()
+	}
+	need := needOf(ud)
+	var waits []string
+	for _, url := range need.inputs {
+		ds := readDataState(ctx, u.d.store, url)
+		switch {
+		case ds.err != nil:
+			waits = append(waits, url+" (unreadable: "+ds.err.Error()+")")
+		case ds.state != Running:
+			waits = append(waits, url+" ("+string(ds.state)+")")
+		}
+	}
+	if len(waits) > 0 {
+		return "the unit waits for its input data before it is placed: data unit " + strings.Join(waits, ", ") + placer
+	}
+	_, want, _ := inputsReady(ctx, u.d.store, &need, map[string]*dataState{})
+	loads, err := u.d.store.PilotLoads(ctx, u.d.keys)
+	if err != nil {
+		return "the unit waits to be placed; its pilots are unreadable: " + err.Error()
+	}
+	var running, other []string
+	for _, l := range loads {
+		name := u.pilotNameOf(ctx, l.ID)
+		if State(l.State) == Running {
+			running = append(running, fmt.Sprintf("%s (%d of %d slots free)", name, max(l.Free, 0), l.Slots))
+		} else {
+			other = append(other, name+" ("+l.State+")")
+		}
+	}
+	s := fmt.Sprintf("the unit waits to be placed on a Running pilot with %d free slots", slots)
+	if want.set() {
+		s += " labelled " + want.String() + " if a live pilot is"
+	}
+	switch {
+	case len(running) > 0:
+		s += "; running pilots: " + strings.Join(running, ", ")
+	case len(other) > 0:
+		s += "; no pilot runs yet: " + strings.Join(other, ", ")
+	default:
+		s += "; the service has no live pilot: create one"
+	}
+	return s + placer
 }
 
 // pilotNameOf is the public name of pilot id (bigjob:bj-<uuid>:<host>), or

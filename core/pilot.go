@@ -167,7 +167,7 @@ func (p *Pilot) Submit(ctx context.Context, ud UnitDescription) (*Unit, error) {
 // SubmitBulk queues many units on this pilot in few round trips.
 func (p *Pilot) SubmitBulk(ctx context.Context, uds []UnitDescription) ([]*Unit, error) {
 	p.Name()
-	return submitUnits(ctx, p.d, p, uds)
+	return submitUnits(ctx, p.d, queue{p: p}, uds)
 }
 
 // Units lists the units submitted to this pilot, oldest first.
@@ -204,7 +204,7 @@ func (p *Pilot) Wait(ctx context.Context) error {
 func (p *Pilot) wait(ctx context.Context, w *countWait) error {
 	lctx, cancel := lookCtx(ctx)
 	defer cancel()
-	if err := p.d.outboxFor(p).settle(lctx); err != nil {
+	if err := p.d.outboxFor(queue{p: p}).settle(lctx); err != nil {
 		return err
 	}
 	w.watch(p.d, p.id)
@@ -313,7 +313,7 @@ func (p *Pilot) WaitState(ctx context.Context, states ...State) (State, error) {
 // Options.StopTimeout, the adaptor kills it. Cancel returns when no process
 // of the pilot is left. Canceling a final pilot does nothing.
 func (p *Pilot) Cancel(ctx context.Context) error {
-	p.d.outboxFor(p).settle(ctx) // units enqueued before the cancel are canceled with it
+	p.d.outboxFor(queue{p: p}).settle(ctx) // units enqueued before the cancel are canceled with it
 	st, err := p.State(ctx)
 	if err != nil || st.Final() {
 		return err

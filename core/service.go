@@ -210,7 +210,7 @@ func (s *Service) SubmitBulk(ctx context.Context, uds []UnitDescription) ([]*Uni
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	return submitUnits(ctx, s.d, nil, uds)
+	return submitUnits(ctx, s.d, queue{}, uds)
 }
 
 // Cancel cancels every pilot of the service (concurrently) and the units
@@ -277,8 +277,7 @@ func (s *Service) check() error {
 	return nil
 }
 
-// submitUnits validates and queues units on pilot p (nil: the service
-// queue). Every description is checked before any unit is sent; then they go
+// submitUnits validates and queues units on queue q. Every description is checked before any unit is sent; then they go
 // in batches, the next batch being encoded while the store runs the current
 // one, so that memory stays bounded by two batches whatever the number of
 // units. A unit the store refuses (larger than every live pilot) is refused
@@ -286,11 +285,8 @@ func (s *Service) check() error {
 // and so does the call, for the first such unit, once the others are
 // queued. On any other error, the units of the batches written before are
 // returned.
-func submitUnits(ctx context.Context, d *domain, p *Pilot, uds []UnitDescription) ([]*Unit, error) {
-	target, name := "", ""
-	if p != nil {
-		target, name = p.id, p.Name()
-	}
+func submitUnits(ctx context.Context, d *domain, q queue, uds []UnitDescription) ([]*Unit, error) {
+	target, name := q.target(), q.pilotName()
 	known := map[string]bool{} // input data units seen to exist
 	for i, ud := range uds {
 		err := ud.Validate()
@@ -323,13 +319,13 @@ func submitUnits(ctx context.Context, d *domain, p *Pilot, uds []UnitDescription
 			}
 			for _, r := range refused {
 				u := units[first+r.Index]
-				u.refused = fmt.Errorf("unit %s was not submitted: %w", u.id, submitError(r.Err, p))
+				u.refused = fmt.Errorf("unit %s was not submitted: %w", u.id, submitError(r.Err, q))
 				if refusedErr == nil {
 					refusedErr = u.refused
 				}
 			}
 			if err != nil {
-				sendErr = submitError(err, p)
+				sendErr = submitError(err, q)
 				cancel()
 			}
 		}
@@ -367,11 +363,44 @@ func submitUnits(ctx context.Context, d *domain, p *Pilot, uds []UnitDescription
 // submitBatch is the number of units encoded and sent at a time.
 const submitBatch = 1000
 
-func submitError(err error, p *Pilot) error {
-	where := "the service queue"
-	if p != nil {
-		where = "pilot " + p.Name()
+// queue is where submitted units go: pilot p's own queue, the service
+// queue (p nil), or held for the central placement of a DataService.
+type queue struct {
+	p    *Pilot
+	held bool
+}
+
+// target is the queue as coord.Store.Submit names it.
+func (q queue) target() string {
+	switch {
+	case q.p != nil:
+		return q.p.id
+	case q.held:
+		return coord.Held
 	}
+	return ""
+}
+
+// pilotName is the name of the queue's pilot, "" for the others.
+func (q queue) pilotName() string {
+	if q.p != nil {
+		return q.p.Name()
+	}
+	return ""
+}
+
+func (q queue) String() string {
+	switch {
+	case q.p != nil:
+		return "pilot " + q.p.Name()
+	case q.held:
+		return "the placement queue of the ComputeDataService"
+	}
+	return "the service queue"
+}
+
+func submitError(err error, q queue) error {
+	where, p := q.String(), q.p
 	var tl *coord.TooLargeError
 	var ended *coord.PilotEndedError
 	switch {

@@ -440,10 +440,20 @@ pilot_status pilot_plugin_call(const char *name, const char *export_name, const 
                                const char *work_dir, char **answer_json);
 
 /* ----------------------------------------------------------------------------
- * Compute data service (BigJob's decentral ComputeDataService)
+ * Compute data service (BigJob's ComputeDataService)
  */
 
+/* A decentral data service: units go to the service queue of an attached
+ * service, where any of its pilots takes them. */
 pilot_status pilot_dataservice_new(pilot_dataservice *out);
+/* A central data service (BigJob's ComputeDataServiceCentral): this process
+ * holds each unit until its input data units are Running and a Running
+ * pilot has free slots for it, preferring pilots whose affinity labels equal
+ * the unit's (or those of its input data's Pilot-Data), then puts it on that
+ * pilot's queue. pilot_unit_explain says why a held unit waits. */
+pilot_status pilot_dataservice_new_central(pilot_dataservice *out);
+/* Frees the handle; a central data service stops placing (units not placed
+ * stay held until their service is canceled). */
 pilot_status pilot_dataservice_free(pilot_dataservice c);
 
 /* "cds-<uuid>"; free with pilot_string_free. */

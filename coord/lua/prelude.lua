@@ -92,6 +92,8 @@ local function finish_unit(uid, state, reason)
   if pilot ~= '' then
     if r[2] == 'pilot' then redis.call('SREM', P .. pilot .. ':pending', uid) end
     redis.call('SREM', P .. pilot .. ':active', uid)
+  elseif r[2] == 'held' then
+    redis.call('SREM', P .. 'held', uid)
   end
   redis.call('SREM', P .. 'open', uid)
   expire_final(key)
@@ -107,6 +109,16 @@ local function live_pilots()
     if r[1] and not FINAL[r[1]] then out[#out + 1] = {pid, tonumber(r[2]) or 0} end
   end
   return out
+end
+
+-- pilot_busy is the sum of the slots of the units submitted to pilot pid
+-- that are not final (queued on it, taken or running).
+local function pilot_busy(pid)
+  local busy = 0
+  for _, uid in ipairs(redis.call('SMEMBERS', P .. pid .. ':pending')) do
+    busy = busy + (tonumber(redis.call('HGET', P .. uid, 'slots')) or 1)
+  end
+  return busy
 end
 
 -- give_back returns a unit to the service queue, unowned, so that any pilot

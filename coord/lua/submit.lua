@@ -1,5 +1,7 @@
 -- submit: queue new units, atomically with their records.
--- ARGV[5] target pilot id, or '' for the service-wide queue
+-- ARGV[5] target pilot id, '' for the service-wide queue, or '@held' for
+-- units held for central placement (recorded, open, in no queue: place.lua
+-- later puts each on a pilot's queue)
 -- ARGV[6] number of units n, then n quadruples: unit id, slots needed,
 -- description JSON, its signature
 -- Returns {'ok'} followed, for each unit refused alone, by its index (from
@@ -11,7 +13,7 @@
 local target, n = ARGV[5], tonumber(ARGV[6])
 if redis.call('HGET', P .. 'info', 'state') == 'Canceled' then return {'service-canceled'} end
 local queue, via, most
-if target == '' then
+if target == '' or target == '@held' then
   local live = live_pilots()
   if #live > 0 then
     most = 0
@@ -19,7 +21,11 @@ if target == '' then
       if p[2] > most then most = p[2] end
     end
   end
-  queue, via = P .. 'q', 'service'
+  if target == '' then
+    queue, via = P .. 'q', 'service'
+  else
+    via, target = 'held', ''
+  end
 else
   local r = redis.call('HMGET', P .. target, 'state', 'slots')
   if not r[1] then return {'no-pilot'} end
@@ -29,7 +35,7 @@ else
 end
 local reply = {'ok'}
 local created = {} -- ids of the records made here, for the set writes after the loop
-if redis.call('EXISTS', queue) == 0 then
+if queue and redis.call('EXISTS', queue) == 0 then
   redis.pcall('XGROUP', 'CREATE', queue, 'agents', '0', 'MKSTREAM')
 end
 for i = 0, n - 1 do
@@ -43,7 +49,7 @@ for i = 0, n - 1 do
     redis.call('HSET', key, 'state', 'Unknown', 'start_time', NOW, 'slots', slots, 'via', via,
       'pilot', target, 'description', desc, 'sig', sig)
     expire(key)
-    redis.call('XADD', queue, '*', 'u', id)
+    if queue then redis.call('XADD', queue, '*', 'u', id) end
     emit('u ' .. id .. ' Unknown ' .. target)
     created[#created + 1] = id
   end
@@ -54,11 +60,13 @@ if #created > 0 then
   if via == 'pilot' then
     redis.call('RPUSH', P .. target .. ':units', unpack(created))
     redis.call('SADD', P .. target .. ':pending', unpack(created))
+  elseif via == 'held' then
+    redis.call('SADD', P .. 'held', unpack(created))
   end
 end
 -- heartbeats renew the TTLs of a running pilot's keys; here only the
 -- collections this call may have created get one
-ensure_ttl(queue)
+if queue then ensure_ttl(queue) else ensure_ttl(P .. 'held') end
 ensure_ttl(P .. 'open')
 if via == 'pilot' then
   ensure_ttl(P .. target .. ':units')

@@ -136,6 +136,7 @@ _SIGNATURES = {
     "pilot_unit_cancel": ([c_handle], True),
     "pilot_unit_set_callback": ([c_handle, STATE_FN, ctypes.c_void_p], True),
     "pilot_dataservice_new": ([_P(c_handle)], True),
+    "pilot_dataservice_new_central": ([_P(c_handle)], True),
     "pilot_dataservice_free": ([c_handle], True),
     "pilot_dataservice_id": ([c_handle, _str_out], True),
     "pilot_dataservice_add_service": ([c_handle, c_handle], True),

@@ -332,8 +332,9 @@ class ComputeUnit(_ffi.Handle):
 
     def explain(self):
         """Extension: why the unit is not running yet, or what became of it
-        (pilot-cli explain), as a dict: unit, state, queue ("service" or the
-        pilot's name), queue_length, slots, pilot (the name of the pilot that
+        (pilot-cli explain), as a dict: unit, state, queue ("service", the
+        pilot's name, or "placement" while a ComputeDataServiceCentral holds
+        it), queue_length, slots, pilot (the name of the pilot that
         owns it, or None), attempts, max_attempts, lost_reason (why its last run was lost,
         or None), reason (why it failed or was canceled, or None), summary (one
         sentence) and pilots: the pilots that could run it, each a dict with
@@ -379,11 +380,12 @@ class ComputeDataService(_ffi.Handle):
     services may be attached (units are spread over them in turn)."""
 
     _free = "pilot_dataservice_free"
+    _new = "pilot_dataservice_new"
 
     def __init__(self, cds_url=None):
         if cds_url is not None:
             raise PilotError("reconnecting a ComputeDataService by URL is not supported")
-        _ffi.Handle.__init__(self, _ffi.new_handle("pilot_dataservice_new"))
+        _ffi.Handle.__init__(self, _ffi.new_handle(self._new))
         self.id = _ffi.get_string("pilot_dataservice_id", self.handle)
         self.url = None
         self.compute_units = {}
@@ -479,8 +481,15 @@ ComputeDataServiceDecentral = ComputeDataService
 
 
 class ComputeDataServiceCentral(ComputeDataService):
-    """BigJob's central ComputeDataService, which no script used: here the
-    same late-binding service as the decentral one."""
+    """BigJob's central ComputeDataService: this process places each unit
+    itself, once the data units of its input_data are Running, on a Running
+    pilot with free slots for it, preferring pilots whose affinity labels
+    (affinity_datacenter_label, affinity_machine_label) equal the unit's, or
+    else those of the PilotData holding its input data. Until then the unit
+    is held (state Unknown); get_details/explain say why. Units not placed
+    when this object goes away stay held until pcs.cancel()."""
+
+    _new = "pilot_dataservice_new_central"
 
 
 class ComputeUnitService(object):

@@ -50,6 +50,37 @@ class TestPilotData(BackendCase):
             self.assertEqual(again, du_in)
             self.assertEqual(sorted(again.list()), ["test.txt"])
 
+    def test_central_placement_by_data_affinity(self):
+        """ComputeDataServiceCentral places a unit on the pilot labelled as
+        its input data's PilotData, and one with its own labels on the pilot
+        labelled so; a unit whose input failed fails with the reason."""
+        url = self.backends[0][1]
+        pcs, pc_a, _ = self.pilot(url, 1, affinity_datacenter_label="dc1", affinity_machine_label="a")
+        pc_b = pcs.create_pilot({"service_url": "fork://localhost", "number_of_processes": 1,
+                                 "working_directory": self.scratch(),
+                                 "affinity_datacenter_label": "dc1", "affinity_machine_label": "b"})
+        self.assertEqual(pc_b.wait_state(pilot.State.Running, timeout=60), pilot.State.Running)
+        pds = pilot.PilotDataService(url)
+        pd = pds.create_pilot({"service_url": self.scratch(),
+                               "affinity_datacenter_label": "dc1", "affinity_machine_label": "b"})
+        src = os.path.join(self.scratch(), "in.txt")
+        with open(src, "w") as f:
+            f.write("near the data\n")
+        du = pd.submit_data_unit({"file_urls": [src]})
+        cds = pilot.ComputeDataServiceCentral()
+        cds.add_pilot_compute_service(pcs)
+        by_data = cds.submit_compute_unit({"executable": "/bin/cat", "arguments": ["in.txt"],
+                                           "input_data": [du.get_url()]})
+        by_label = cds.submit_compute_unit({"executable": "/bin/true",
+                                            "affinity_datacenter_label": "dc1", "affinity_machine_label": "a"})
+        cds.wait()
+        self.assertEqual(by_data.get_state(), "Done", by_data.get_details().get("reason"))
+        self.assertIn(by_data.get_details()["pilot"] + ":", pc_b.get_url())
+        self.assertIn(by_label.get_details()["pilot"] + ":", pc_a.get_url())
+        with open(os.path.join(by_data.get_local_working_directory(), "stdout")) as f:
+            self.assertEqual(f.read(), "near the data\n")
+        pcs.cancel()
+
     def test_refusals(self):
         pds = pilot.PilotDataService("redis://localhost")
         with self.assertRaises(pilot.PilotError) as cm:
