@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
+	"path"
 	"sort"
 	"strings"
 	"sync"
@@ -36,6 +39,7 @@ type dataRef struct {
 	store   *coord.Store
 	addr    coord.Address
 	keys    coord.DataKeys
+	opts    Options // to reopen pilots (a Pilot-Data in a pilot's sandbox)
 	release func()
 	once    sync.Once
 }
@@ -65,7 +69,7 @@ func openDataRef(ctx context.Context, kind, prefix, rawURL string, o Options) (*
 	if err != nil {
 		return nil, "", reconnectError(kind+" "+name, addr, err)
 	}
-	return &dataRef{store: store, addr: addr, keys: coord.DataServiceKeys(svc), release: release}, obj, nil
+	return &dataRef{store: store, addr: addr, keys: coord.DataServiceKeys(svc), opts: o, release: release}, obj, nil
 }
 
 // PilotDataService makes PilotData. Close it when done; its records stay.
@@ -87,7 +91,7 @@ func NewPilotDataService(ctx context.Context, o Options) (*PilotDataService, err
 		return nil, err
 	}
 	id := newID("pds-")
-	ref := &dataRef{store: store, addr: addr, keys: coord.DataServiceKeys(id), release: release}
+	ref := &dataRef{store: store, addr: addr, keys: coord.DataServiceKeys(id), opts: o, release: release}
 	if err := store.CreateDataService(ctx, ref.keys); err != nil {
 		ref.close()
 		return nil, fmt.Errorf("create pilot data service: %w", err)
@@ -119,21 +123,30 @@ func (s *PilotDataService) URL() string { return s.ref.url("") }
 func (s *PilotDataService) Close() { s.ref.close() }
 
 // CreatePilotData makes a PilotData at pdd.ServiceURL (its directory is
-// created). A location that cannot be used is a *DescriptionError naming
-// service_url.
+// created), or, when pdd.Pilot names a pilot, in that pilot's sandbox (see
+// inPilotSandbox). A location that cannot be used is a *DescriptionError
+// naming service_url (or pilot).
 func (s *PilotDataService) CreatePilotData(ctx context.Context, pdd PilotDataDescription) (*PilotData, error) {
 	if err := pdd.Validate(); err != nil {
 		return nil, err
 	}
+	id := newID("pd-")
+	key := "service_url"
+	if pdd.Pilot != "" {
+		var err error
+		if pdd, err = inPilotSandbox(ctx, pdd, id, s.ref.opts); err != nil {
+			return nil, &DescriptionError{Description: vocab.PilotDataDescriptionName, Key: "pilot", Problem: err.Error()}
+		}
+		key = "pilot"
+	}
 	loc, err := storage.Open(ctx, pdd.ServiceURL)
 	if err != nil {
-		return nil, &DescriptionError{Description: vocab.PilotDataDescriptionName, Key: "service_url", Problem: err.Error()}
+		return nil, &DescriptionError{Description: vocab.PilotDataDescriptionName, Key: key, Problem: err.Error()}
 	}
 	desc, err := json.Marshal(pdd)
 	if err != nil {
 		return nil, err
 	}
-	id := newID("pd-")
 	if err := s.ref.store.CreatePilotData(ctx, s.ref.keys, id, map[string]string{
 		coord.FieldDescription: string(desc), coord.FieldServiceURL: pdd.ServiceURL,
 		coord.FieldState: string(Running), coord.FieldCreated: coord.Timestamp(time.Now()),
@@ -141,6 +154,53 @@ func (s *PilotDataService) CreatePilotData(ctx context.Context, pdd PilotDataDes
 		return nil, fmt.Errorf("create pilot data: %w", err)
 	}
 	return &PilotData{ref: s.ref, id: id, desc: pdd, loc: loc}, nil
+}
+
+// inPilotSandbox completes a description naming a pilot: the Pilot-Data is
+// the directory pd-<uuid> of the pilot's sandbox, where its agent runs (on a
+// batch resource, the node's file system as the job sees it). It waits until
+// the pilot runs (its sandbox is known then) or ctx ends. The location is
+// file:// when the pilot runs on this host, else ssh:// to the host of the
+// pilot's service_url (user and port kept) or, for a pilot with none, to
+// the host it runs on. Without labels of its own, the Pilot-Data takes the
+// pilot's, so that central placement sends units using its data there. The
+// description returned has the location as its service_url.
+func inPilotSandbox(ctx context.Context, pdd PilotDataDescription, id string, o Options) (PilotDataDescription, error) {
+	p, err := OpenPilot(ctx, pdd.Pilot, o)
+	if err != nil {
+		return pdd, err
+	}
+	defer p.Close()
+	st, err := p.WaitState(ctx, Running)
+	if err != nil {
+		return pdd, fmt.Errorf("wait for pilot %s to run: %w", p.Name(), err)
+	}
+	if st != Running {
+		return pdd, fmt.Errorf("pilot %s is %s; a Pilot-Data in a pilot's sandbox needs a pilot that runs", p.Name(), st)
+	}
+	f, err := p.d.store.Fields(ctx, p.d.keys.Pilot(p.id), "run_host", "sandbox")
+	if err != nil {
+		return pdd, p.wrap("read sandbox", err)
+	}
+	pd, err := p.Description(ctx)
+	if err != nil {
+		return pdd, err
+	}
+	dir := path.Join(f[1], id)
+	here, _ := os.Hostname()
+	switch res, err := url.Parse(pd.ServiceURL); {
+	case f[0] == here:
+		pdd.ServiceURL = "file://" + dir
+	case err == nil && res.Hostname() != "" && res.Hostname() != "localhost":
+		pdd.ServiceURL = (&url.URL{Scheme: "ssh", User: res.User, Host: res.Host, Path: dir}).String()
+	default:
+		pdd.ServiceURL = (&url.URL{Scheme: "ssh", Host: f[0], Path: dir}).String()
+	}
+	if pdd.AffinityDatacenterLabel == "" && pdd.AffinityMachineLabel == "" {
+		pdd.AffinityDatacenterLabel, pdd.AffinityMachineLabel = pd.AffinityDatacenterLabel, pd.AffinityMachineLabel
+	}
+	pdd.Pilot = "" // resolved: the Pilot-Data is its location now
+	return pdd, nil
 }
 
 // PilotData lists the service's PilotData, by id.

@@ -1,7 +1,9 @@
 package e2e_test
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -126,4 +128,50 @@ func TestSLURMRejectedJobIsAClearError(t *testing.T) {
 	for _, p := range s.Pilots() {
 		t.Errorf("a pilot was kept: %s", p.Name())
 	}
+}
+
+// A Pilot-Data kept in a SLURM pilot's sandbox (the "pilot" key): its files
+// are in the job's working directory, units of that pilot stage them in and
+// their output out, and it takes the pilot's affinity labels.
+func TestSLURMPilotDataInThePilotSandbox(t *testing.T) {
+	testenv.SLURM(t)
+	t.Parallel()
+	ctx := ctxT(t)
+	s := newService(t)
+	p := running(t, s, core.PilotDescription{ServiceURL: "slurm://localhost", NumberOfProcesses: 1, WorkingDirectory: t.TempDir(), Walltime: 10,
+		AffinityMachineLabel: "node-a"})
+	pds, err := core.NewPilotDataService(ctx, core.Options{CoordinationURL: s.CoordinationURL(), NoEmbedded: true})
+	require.NoError(t, err)
+	t.Cleanup(pds.Close)
+	pd, err := pds.CreatePilotData(ctx, core.PilotDataDescription{Pilot: p.URL()})
+	require.NoError(t, err)
+	d, err := p.Details(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "file://"+filepath.Join(d["sandbox"], pd.ID()), pd.Description().ServiceURL)
+	require.Equal(t, "node-a", pd.Description().AffinityMachineLabel, "the pilot's labels")
+
+	src := filepath.Join(t.TempDir(), "in.txt")
+	require.NoError(t, os.WriteFile(src, []byte("kept by the job\n"), 0o644))
+	in, err := pd.SubmitDataUnit(ctx, core.DataUnitDescription{FileURLs: []string{src}})
+	require.NoError(t, err)
+	require.FileExists(t, filepath.Join(d["sandbox"], pd.ID(), in.ID(), "in.txt"))
+	out, err := pd.SubmitDataUnit(ctx, core.DataUnitDescription{FileURLs: []string{}})
+	require.NoError(t, err)
+	u, err := p.Submit(ctx, core.UnitDescription{Executable: "/bin/cat", Arguments: []string{"in.txt"},
+		InputData: []string{in.URL()}, OutputData: []any{map[string]any{out.URL(): []any{"stdout"}}}})
+	require.NoError(t, err)
+	st, err := u.Wait(ctx)
+	require.NoError(t, err)
+	ud, err := u.Details(ctx)
+	require.NoError(t, err)
+	require.Equal(t, core.Done, st, ud["reason"])
+	b, err := os.ReadFile(filepath.Join(d["sandbox"], pd.ID(), out.ID(), "stdout"))
+	require.NoError(t, err)
+	require.Equal(t, "kept by the job\n", string(b))
+
+	_, err = pds.CreatePilotData(ctx, core.PilotDataDescription{Pilot: p.URL(), ServiceURL: "file:///tmp/x"})
+	require.ErrorContains(t, err, `key "pilot": given with service_url; give one`)
+	require.NoError(t, p.Cancel(ctx))
+	_, err = pds.CreatePilotData(ctx, core.PilotDataDescription{Pilot: p.URL()})
+	require.ErrorContains(t, err, "is Done; a Pilot-Data in a pilot's sandbox needs a pilot that runs")
 }

@@ -15,7 +15,8 @@ const (
 // PilotDataDescription describes a Pilot-Data: storage on a resource where
 // data units are kept (BigJob's pilot data description).
 type PilotDataDescription struct {
-	ServiceURL string // service_url: file:///path, a plain path, or ssh://[user@]host/path (required)
+	ServiceURL string // service_url: file:///path, a plain path, or ssh://[user@]host/path (this or Pilot)
+	Pilot      string // pilot: the URL of a pilot whose sandbox keeps the data (an extension; this or ServiceURL)
 	Size       int    // size: megabytes; recorded, not enforced
 
 	AffinityDatacenterLabel string // affinity_datacenter_label
@@ -49,6 +50,8 @@ func parsePilotData(kv []keyValue) (PilotDataDescription, error) {
 		switch k {
 		case "service_url":
 			d.ServiceURL = p.str(k, v)
+		case "pilot":
+			d.Pilot = p.str(k, v)
 		case "size":
 			if v != nil {
 				d.Size = p.positive(k, v)
@@ -69,9 +72,14 @@ func parsePilotData(kv []keyValue) (PilotDataDescription, error) {
 
 // Validate checks the description and reports the first problem.
 func (d PilotDataDescription) Validate() error {
-	if strings.TrimSpace(d.ServiceURL) == "" {
+	url, pilot := strings.TrimSpace(d.ServiceURL) != "", strings.TrimSpace(d.Pilot) != ""
+	switch {
+	case !url && !pilot:
 		return &DescriptionError{Description: PilotDataDescriptionName, Key: "service_url",
-			Problem: `missing; give where the data is kept, e.g. "file:///scratch/pilot-data" or "ssh://host/scratch/pilot-data"`}
+			Problem: `missing; give where the data is kept, e.g. "file:///scratch/pilot-data" or "ssh://host/scratch/pilot-data", or "pilot": a pilot's URL to keep it in that pilot's sandbox`}
+	case url && pilot:
+		return &DescriptionError{Description: PilotDataDescriptionName, Key: "pilot",
+			Problem: "given with service_url; give one: service_url for a place of your choice, or pilot for the pilot's sandbox"}
 	}
 	if d.Size < 0 {
 		return &DescriptionError{Description: PilotDataDescriptionName, Key: "size", Problem: fmt.Sprintf("%d is not a positive number of megabytes", d.Size)}
@@ -83,6 +91,7 @@ func (d PilotDataDescription) Validate() error {
 func (d PilotDataDescription) MarshalJSON() ([]byte, error) {
 	o := orderedObject{}
 	o.str("service_url", d.ServiceURL)
+	o.str("pilot", d.Pilot)
 	o.int("size", d.Size)
 	o.str("affinity_datacenter_label", d.AffinityDatacenterLabel)
 	o.str("affinity_machine_label", d.AffinityMachineLabel)

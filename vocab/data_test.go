@@ -20,6 +20,11 @@ func TestDataDescriptions(t *testing.T) {
 	require.Equal(t, pdd, back)
 	_, err = ParsePilotDataDescription(map[string]any{"size": 1})
 	require.ErrorContains(t, err, `pilot data description: key "service_url": missing`)
+	in, err := ParsePilotDataDescription(map[string]any{"pilot": "redis://h:6379/bigjob:bj-1:h"})
+	require.NoError(t, err)
+	require.Equal(t, "redis://h:6379/bigjob:bj-1:h", in.Pilot, "a pilot's sandbox instead of service_url")
+	_, err = ParsePilotDataDescription(map[string]any{"pilot": "redis://h/bigjob:bj-1:h", "service_url": "/tmp/pd"})
+	require.ErrorContains(t, err, `pilot data description: key "pilot": given with service_url; give one`)
 
 	dud, err := ParseDataUnitDescription(map[string]any{"file_urls": "/etc/hostname", "affinity_datacenter_label": "dc"})
 	require.NoError(t, err)

@@ -67,7 +67,9 @@ class PilotDataService(_ffi.Handle):
 
 
 class PilotData(_ffi.Handle):
-    """Storage for data units: a directory of this machine."""
+    """Storage for data units: a directory at service_url (file://, a path,
+    ssh://[user@]host[:port]/path), or, with "pilot" (a PilotCompute or its
+    URL; an extension) instead, the sandbox of that pilot once it runs."""
 
     _free = "pilot_pd_free"
 
@@ -77,9 +79,11 @@ class PilotData(_ffi.Handle):
         elif pilot_data_service is None:
             raise PilotError("a PilotData is made by PilotDataService.create_pilot, or reconnected with pd_url=")
         else:
+            pdd = dict(_ffi.as_dict("pilot data description", pilot_data_description))
+            if hasattr(pdd.get("pilot"), "get_url"):  # a PilotCompute: keep the data in its sandbox
+                pdd["pilot"] = pdd["pilot"].get_url()
             h = _ffi.new_handle("pilot_pds_create_pilot_data", pilot_data_service.handle,
-                                _ffi.encode("pilot data description",
-                                            _ffi.as_dict("pilot data description", pilot_data_description)))
+                                _ffi.encode("pilot data description", pdd))
         _ffi.Handle.__init__(self, h)
         self.pilot_data_service = pilot_data_service
         self.url = _ffi.get_string("pilot_pd_url", self.handle)

@@ -79,6 +79,16 @@ class TestPilotData(BackendCase):
         self.assertIn(by_label.get_details()["pilot"] + ":", pc_a.get_url())
         with open(os.path.join(by_data.get_local_working_directory(), "stdout")) as f:
             self.assertEqual(f.read(), "near the data\n")
+        # a PilotData in pilot a's sandbox takes its labels: its units go there
+        in_a = pds.create_pilot({"pilot": pc_a})
+        sandbox = pc_a.get_details()["sandbox"]
+        self.assertEqual(in_a.service_url, "file://" + os.path.join(sandbox, in_a.id))
+        du_a = in_a.submit_data_unit({"file_urls": [src]})
+        near_a = cds.submit_compute_unit({"executable": "/bin/cat", "arguments": ["in.txt"],
+                                          "input_data": [du_a.get_url()]})
+        cds.wait()
+        self.assertEqual(near_a.get_state(), "Done", near_a.get_details().get("reason"))
+        self.assertIn(near_a.get_details()["pilot"] + ":", pc_a.get_url())
         pcs.cancel()
 
     def test_refusals(self):
