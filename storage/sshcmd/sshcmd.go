@@ -84,7 +84,12 @@ type runError struct {
 	stderr string
 }
 
-func (e *runError) Error() string { return fmt.Sprintf("ssh %s: %v: %s", e.host, e.err, e.stderr) }
+func (e *runError) Error() string {
+	if e.stderr == "" {
+		return fmt.Sprintf("ssh %s: %v", e.host, e.err)
+	}
+	return fmt.Sprintf("ssh %s: %v: %s", e.host, e.err, e.stderr)
+}
 func (e *runError) Unwrap() error { return e.err }
 
 // Exit statuses of the lines that test a path before they read it (ssh
@@ -160,8 +165,9 @@ func (h *host) Glob(ctx context.Context, pattern string) ([]string, error) {
 // sends one byte that says whether the file is executable, then the file.
 func (h *host) Fetch(ctx context.Context, p, dst string) error {
 	q := shell.Quote(p)
-	line := fmt.Sprintf(`if [ -d %s ]; then exit %d; elif [ ! -e %s ]; then exit %d; elif [ -x %s ]; then printf x; else printf n; fi && exec cat -- %s`,
-		q, exitIsDir, q, exitNotExist, q, q)
+	line := fmt.Sprintf(`if [ -d %[1]s ]; then echo %[1]s is a directory >&2; exit %[2]d; `+
+		`elif [ ! -e %[1]s ]; then echo %[1]s: no such file >&2; exit %[3]d; `+
+		`elif [ -x %[1]s ]; then printf x; else printf n; fi && exec cat -- %[1]s`, q, exitIsDir, exitNotExist)
 	err := h.receive(ctx, line, func(r io.Reader) error {
 		mark := make([]byte, 1)
 		if _, err := io.ReadFull(r, mark); err != nil {
