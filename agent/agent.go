@@ -248,6 +248,10 @@ func start(ctx context.Context, c Config) (started *agent, err error) {
 	a.host, _ = os.Hostname()
 	a.env = unitEnv(a.id, a.sandbox)
 	a.environ = newEnviron(a.env)
+	if err := a.stagePilot(ctx); err != nil {
+		a.abort(ctx, err)
+		return nil, err
+	}
 
 	err = a.store.PilotRunning(ctx, a.keys, a.id, map[string]string{
 		"run_host":  a.host,
@@ -282,6 +286,22 @@ func (a *agent) configure() error {
 	a.launch.MPI = a.desc.MPILauncher // checked at the door (vocab)
 	if a.c.MPIRun != "" {
 		a.launch.MPI = strings.Fields(a.c.MPIRun)
+	}
+	return nil
+}
+
+// stagePilot copies the pilot's file_transfer entries into its sandbox,
+// before the pilot runs, so that its units find them there (the sandbox is
+// the parent of a unit's default working directory, and units have it as
+// $BIGJOB_PILOT_SANDBOX).
+func (a *agent) stagePilot(ctx context.Context) error {
+	if len(a.desc.FileTransfer) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, dataTimeout)
+	defer cancel()
+	if err := transfer(ctx, a.desc.FileTransfer, a.sandbox); err != nil {
+		return fmt.Errorf("stage the pilot's files into its sandbox %s: %w", a.sandbox, err)
 	}
 	return nil
 }

@@ -1,85 +1,106 @@
 package agent
 
 import (
+	"context"
+	"errors"
 	"fmt"
-	"io"
-	"net/url"
+	"io/fs"
 	"os"
+	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/bigjob-go/bigjob/storage"
 )
 
-// stage copies a unit's file_transfer entries into its working directory.
-// An entry is "source [> target]"; the source is a local path, file:///path,
-// or ssh://[localhost]/path (BigJob's form for files on the submitting host,
-// which for this agent is the same machine). The target, if given and not
-// SUBJOB_WORK_DIR, names the copy (relative to the working directory). Files
-// are copied, not linked, so that the unit may change or delete them.
-func stage(entries []string, wd string) error {
+// transfer copies file_transfer entries into the directory dir: a unit's
+// working directory, or the pilot's sandbox for the pilot's entries. An
+// entry is "source [> target]". The source is an absolute path, file:///path
+// or ssh://[user@]host[:port]/path (storage.OpenSource: this machine's
+// files are read directly, other hosts' through the ssh command); a
+// wildcard in it (in the file name only, for other hosts) copies every
+// file it matches, and must match one. Directories are not copied: an
+// entry names files. The target, if given and not SUBJOB_WORK_DIR or
+// BIGJOB_WORK_DIR, names the copy, relative to dir; a target that ends in
+// '/' or is a directory receives the files under their names. Every copy
+// goes through a temporary name and takes its name only once whole. The
+// error names the entry and how to fix it.
+func transfer(ctx context.Context, entries []string, dir string) error {
 	for _, e := range entries {
-		src, target, _ := strings.Cut(e, ">")
-		src, target = strings.TrimSpace(src), strings.TrimSpace(target)
-		path, err := localSource(src)
-		if err != nil {
-			return fmt.Errorf("file_transfer %q: %w", e, err)
-		}
-		dst := filepath.Join(wd, filepath.Base(path))
-		switch target {
-		case "", "SUBJOB_WORK_DIR", "BIGJOB_WORK_DIR":
-		default:
-			dst = target
-			if !filepath.IsAbs(dst) {
-				dst = filepath.Join(wd, dst)
-			}
-		}
-		if err := copyFile(path, dst); err != nil {
+		if err := transferEntry(ctx, e, dir); err != nil {
 			return fmt.Errorf("file_transfer %q: %w", e, err)
 		}
 	}
 	return nil
 }
 
-func localSource(src string) (string, error) {
-	if !strings.Contains(src, "://") {
-		return src, nil
+func transferEntry(ctx context.Context, entry, dir string) error {
+	src, target, _ := strings.Cut(entry, ">")
+	src, target = strings.TrimSpace(src), strings.TrimSpace(target)
+	if src == "" {
+		return errors.New(`no source: write "ssh://host/path/file > SUBJOB_WORK_DIR" or "/path/file"`)
 	}
-	u, err := url.Parse(src)
+	h, p, err := storage.OpenSource(ctx, src)
 	if err != nil {
-		return "", fmt.Errorf("not a URL: %w", err)
+		return err
 	}
-	switch u.Scheme {
-	case "file", "ssh", "sftp", "scp":
+	files := []string{p}
+	if storage.HasMeta(p) {
+		if files, err = h.Glob(ctx, p); err != nil {
+			return err
+		}
+		if len(files) == 0 {
+			return fmt.Errorf("%s matches no file on %s; check the pattern", p, h.Name())
+		}
+	}
+	into, dst := dir, ""
+	switch target {
+	case "", "SUBJOB_WORK_DIR", "BIGJOB_WORK_DIR":
 	default:
-		return "", fmt.Errorf("scheme %s:// cannot be staged; use a local path or ssh://host/path", u.Scheme)
+		t := expandHome(target)
+		if !filepath.IsAbs(t) {
+			t = filepath.Join(dir, t)
+		}
+		if st, err := os.Stat(t); strings.HasSuffix(target, "/") || err == nil && st.IsDir() {
+			into = t
+		} else if len(files) > 1 {
+			return fmt.Errorf("%d files match, but the target %s is not a directory; end it with '/' to make one", len(files), target)
+		} else {
+			dst = t
+		}
+		mk := into
+		if dst != "" {
+			mk = filepath.Dir(dst)
+		}
+		if err := os.MkdirAll(mk, 0o700); err != nil {
+			return fmt.Errorf("make the target's directory: %w", err)
+		}
 	}
-	host, _ := os.Hostname()
-	switch u.Hostname() {
-	case "", "localhost", "127.0.0.1", "::1", host:
-		return u.Path, nil
+	for _, f := range files {
+		d := dst
+		if d == "" {
+			d = filepath.Join(into, path.Base(f))
+		}
+		if err := h.Fetch(ctx, f, d); err != nil {
+			return withFix(err, h, f)
+		}
 	}
-	return "", fmt.Errorf("the source is on host %s; the agent copies only files of its own host", u.Hostname())
+	return nil
 }
 
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
+// withFix adds to a failed copy of the file f of host h what would fix it.
+func withFix(err error, h storage.Host, f string) error {
+	var exit *exec.ExitError
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%w; check the path: the file must exist on %s when the agent stages it", err, h.Name())
+	case errors.Is(err, storage.ErrIsDir):
+		return fmt.Errorf("%w; directories are not copied: name the files, e.g. %s", err, path.Join(f, "*"))
+	case errors.As(err, &exit) && exit.ExitCode() == 255: // ssh's own failure
+		return fmt.Errorf("%w; the agent's host must reach %s and log in with ssh in batch mode: a key without a passphrase "+
+			"(BIGJOB_SSH_IDENTITY, else ~/.ssh) and the host's key in known_hosts (BIGJOB_SSH_KNOWN_HOSTS, else ~/.ssh/known_hosts)",
+			err, h.Name())
 	}
-	defer in.Close()
-	st, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	if st.IsDir() {
-		return fmt.Errorf("%s is a directory; list its files one by one", src)
-	}
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, st.Mode().Perm())
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	return err
 }

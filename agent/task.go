@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -104,7 +105,10 @@ func (a *agent) spawn(t *task) error {
 	if len(ud.FileTransfer) > 0 || len(ud.InputData) > 0 {
 		a.w.add(false, coord.Update{UnitID: t.id, State: string(vocab.Staging),
 			Fields: []string{"start_staging_time", coord.Timestamp(time.Now())}})
-		if err := stage(ud.FileTransfer, t.wd); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), dataTimeout)
+		err := transfer(ctx, ud.FileTransfer, t.wd)
+		cancel()
+		if err != nil {
 			return err
 		}
 		if err := a.stageIn(ud.InputData, t.wd); err != nil {

@@ -163,7 +163,7 @@ func (d *dir) Put(ctx context.Context, src, name string) (File, error) {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return File{}, fmt.Errorf("Pilot-Data %s: %w", d.url, err)
 	}
-	size, sum, err := copyChecked(ctx, src, dst, nil)
+	size, sum, err := copyChecked(ctx, src, dst, nil, 0)
 	if err != nil {
 		return File{}, fmt.Errorf("Pilot-Data %s: add %s: %w", d.url, src, err)
 	}
@@ -175,7 +175,7 @@ func (d *dir) Get(ctx context.Context, f File, dst string) error {
 	if err != nil {
 		return err
 	}
-	if _, _, err := copyChecked(ctx, src, dst, &f); err != nil {
+	if _, _, err := copyChecked(ctx, src, dst, &f, 0); err != nil {
 		return fmt.Errorf("Pilot-Data %s: copy %s to %s: %w", d.url, f.Name, dst, err)
 	}
 	return nil
@@ -191,8 +191,9 @@ func (d *dir) Remove(ctx context.Context, name string) error {
 
 // copyChecked copies the local file src to dst through a temporary name in
 // dst's directory, and renames it only when the copy is whole and, if want
-// is given, matches its size and sha256. It returns the size and sha256.
-func copyChecked(ctx context.Context, src, dst string, want *File) (int64, string, error) {
+// is given, matches its size and sha256; perm, if not 0, is its mode. It
+// returns the size and sha256.
+func copyChecked(ctx context.Context, src, dst string, want *File, perm os.FileMode) (int64, string, error) {
 	in, err := os.Open(src)
 	if err != nil {
 		return 0, "", err
@@ -203,9 +204,9 @@ func copyChecked(ctx context.Context, src, dst string, want *File) (int64, strin
 		return 0, "", err
 	}
 	if st.IsDir() {
-		return 0, "", fmt.Errorf("%s is a directory; a data unit holds files", src)
+		return 0, "", fmt.Errorf("%s %w; a data unit holds files", src, ErrIsDir)
 	}
-	return place(dst, want, func(tmp *os.File) (int64, hashResult) {
+	return place(dst, want, perm, func(tmp *os.File) (int64, hashResult) {
 		if st.Size() < parallelHash {
 			return copyHashing(ctx, tmp, in)
 		}
@@ -230,12 +231,21 @@ func copyChecked(ctx context.Context, src, dst string, want *File) (int64, strin
 // given, matches its size and sha256 (else ErrChecksum, and nothing is left).
 // It returns the size and sha256. Locations of other hosts use it to fetch.
 func Receive(ctx context.Context, r io.Reader, dst string, want *File) (int64, string, error) {
-	return place(dst, want, func(tmp *os.File) (int64, hashResult) { return copyHashing(ctx, tmp, r) })
+	return place(dst, want, 0, func(tmp *os.File) (int64, hashResult) { return copyHashing(ctx, tmp, r) })
+}
+
+// ReceiveFile writes what r yields to the local path dst with mode perm,
+// through a temporary name beside it renamed once r ended without error:
+// a file that was recorded nowhere (a file_transfer source), so unchecked.
+func ReceiveFile(ctx context.Context, r io.Reader, dst string, perm os.FileMode) error {
+	_, _, err := place(dst, nil, perm, func(tmp *os.File) (int64, hashResult) { return copyHashing(ctx, tmp, r) })
+	return err
 }
 
 // place fills a temporary file beside dst with fill, checks it against
-// want (if given) and renames it to dst; on any failure it removes it.
-func place(dst string, want *File, fill func(*os.File) (int64, hashResult)) (int64, string, error) {
+// want (if given), gives it mode perm (if not 0; else it stays 0600) and
+// renames it to dst; on any failure it removes it.
+func place(dst string, want *File, perm os.FileMode, fill func(*os.File) (int64, hashResult)) (int64, string, error) {
 	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".part-*")
 	if err != nil {
 		return 0, "", err
@@ -250,6 +260,11 @@ func place(dst string, want *File, fill func(*os.File) (int64, hashResult)) (int
 	size, h := fill(tmp)
 	if h.err != nil {
 		return 0, "", h.err
+	}
+	if perm != 0 {
+		if err := tmp.Chmod(perm); err != nil {
+			return 0, "", err
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return 0, "", err

@@ -480,6 +480,38 @@ class ScriptCase(BackendCase):
                 subjobs.append(sj)
             self.assertEqual(self.unit_dirs([sandbox]), sorted(subjobs), str(run))
 
+    # --- 5b. file_transfer of a pilot and of units, with the legacy API -------------------------------
+
+    def check_legacy_local_filestaging(self, version):
+        for backend, url in self.backends:
+            run = self.run_script("legacy_local_filestaging.py", version, backend, url)
+            self.assert_ran(run)
+            m = self.assert_lines(run, ["Pilot Job/BigJob URL: bigjob:(%s):localhost" % BJ_ID,
+                                        "Subjob: bigjob:(%s):localhost:jobs:(%s) State: Done" % (BJ_ID, SJ_ID),
+                                        "Output: (.*)/stdout.txt",
+                                        "Subjob: bigjob:(%s):localhost:jobs:(%s) State: Failed" % (BJ_ID, SJ_ID),
+                                        "Reason: (.*)",
+                                        "BigJob state after cancel: Done"])
+            bj = m[0].group(1)
+            sandbox, = self.assert_pilot_dirs(run, os.path.join(run.cwd, "agent"), [bj])
+            # the pilot's file is in its sandbox, the unit's in its working directory
+            self.assertEqual(read(os.path.join(sandbox, "pilot.txt")), "Hello from the pilot's sandbox!\n", str(run))
+            self.assertEqual(m[2].group(1), os.path.join(sandbox, m[1].group(2)), str(run))
+            self.assertEqual(read(os.path.join(sandbox, m[1].group(2), "test.txt")), "Hello World!\n", str(run))
+            self.assertEqual(read(os.path.join(sandbox, m[1].group(2), "stdout.txt")),
+                             "Hello World!\nHello from the pilot's sandbox!\n", str(run))
+            # the failed entry is named, with the fix; the unit never ran
+            entry = "ssh://%s > SUBJOB_WORK_DIR" % os.path.join(run.cwd, "missing.txt")
+            self.assertIn('file_transfer "%s"' % entry, m[4].group(1), str(run))
+            self.assertIn("check the path", m[4].group(1), str(run))
+            self.assertFalse(os.path.exists(os.path.join(sandbox, m[3].group(2), "stdout")), str(run))
+
+    def test_legacy_local_filestaging_python3(self):
+        self.check_legacy_local_filestaging(3)
+
+    def test_legacy_local_filestaging_python2(self):
+        self.check_legacy_local_filestaging(2)
+
     # --- 6. pilot API in Python 2 syntax, import saga, redis://@host:port, shared working dir --------
 
     def test_local_coupled_ensembles_python2(self):

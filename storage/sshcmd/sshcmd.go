@@ -1,40 +1,44 @@
-// Package sshcmd serves Pilot-Data on another host, ssh://[user@]host[:port]/path,
-// through the system's ssh command (batch mode, host keys checked): how the
-// agent, which links no SSH library, stages the data units a compute unit
-// names when they live on another host. The program that imports it (the
-// agent) registers it with package storage. BIGJOB_SSH_IDENTITY (the private
-// keys, ':'-separated) and BIGJOB_SSH_KNOWN_HOSTS (the known_hosts files)
-// are honoured, as by adaptors/remote; ~/.ssh/config applies as for ssh.
+// Package sshcmd reaches other hosts through the system's ssh command (batch
+// mode, host keys checked): how the agent, which links no SSH library,
+// stages the data units a compute unit names when they live in a Pilot-Data
+// on another host, ssh://[user@]host[:port]/path, and copies the sources of
+// file_transfer entries from other hosts. The program that imports it (the
+// agent) registers it with package storage, for both. BIGJOB_SSH_IDENTITY
+// (the private keys, ':'-separated) and BIGJOB_SSH_KNOWN_HOSTS (the
+// known_hosts files) are honoured, as by adaptors/remote; ~/.ssh/config
+// applies as for ssh.
 package sshcmd
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"os/exec"
 	"path"
+	"sort"
 	"strings"
 
 	"github.com/bigjob-go/bigjob/internal/shell"
 	"github.com/bigjob-go/bigjob/storage"
 )
 
-func init() { storage.Register(open, "ssh", "sftp") }
-
-// location is a directory on another host, reached with ssh.
-type location struct {
-	url  string
-	args []string // ssh and its options, up to and with the host
-	root string
+func init() {
+	storage.Register(open, "ssh", "sftp")
+	storage.RegisterHost(openHost, "ssh", "sftp", "scp")
 }
 
-func open(ctx context.Context, u *url.URL) (storage.Location, error) {
-	if u.Path == "" || u.Path == "/" {
-		return nil, fmt.Errorf("Pilot-Data %s: give the directory after the host, e.g. ssh://host/scratch/pilot-data", u)
-	}
+// host is another host, reached with ssh.
+type host struct {
+	name string
+	args []string // ssh and its options, up to and with the host
+}
+
+func newHost(u *url.URL) *host {
 	args := []string{"ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"}
 	if p := u.Port(); p != "" {
 		args = append(args, "-p", p)
@@ -50,11 +54,149 @@ func open(ctx context.Context, u *url.URL) (storage.Location, error) {
 	if kh := os.Getenv("BIGJOB_SSH_KNOWN_HOSTS"); kh != "" {
 		args = append(args, "-o", "UserKnownHostsFile="+strings.ReplaceAll(kh, ":", " "))
 	}
-	l := &location{url: u.String(), args: append(args, "--", u.Hostname()), root: u.Path}
+	return &host{name: u.Host, args: append(args, "--", u.Hostname())}
+}
+
+// run runs the shell line on the host with stdin, its standard output going
+// to stdout (nil: kept and returned).
+func (h *host) run(ctx context.Context, line string, stdin io.Reader, stdout io.Writer) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, h.args[0], append(h.args[1:], line)...)
+	var out, errb bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &out, &errb
+	if stdout != nil {
+		cmd.Stdout = stdout
+	}
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(errb.String())
+		if len(msg) > 2000 {
+			msg = msg[len(msg)-2000:]
+		}
+		return nil, &runError{host: h.args[len(h.args)-1], err: err, stderr: msg}
+	}
+	return out.Bytes(), nil
+}
+
+// runError is a command on a host that failed; its exit status tells
+// what the lines of this package reported (errNotExist, errIsDir).
+type runError struct {
+	host   string
+	err    error
+	stderr string
+}
+
+func (e *runError) Error() string {
+	if e.stderr == "" {
+		return fmt.Sprintf("ssh %s: %v", e.host, e.err)
+	}
+	return fmt.Sprintf("ssh %s: %v: %s", e.host, e.err, e.stderr)
+}
+func (e *runError) Unwrap() error { return e.err }
+
+// Exit statuses of the lines that test a path before they read it (ssh
+// itself exits 255, cat and sh less than 90).
+const (
+	exitNotExist = 90
+	exitIsDir    = 91
+)
+
+func (e *runError) Is(target error) bool {
+	var x *exec.ExitError
+	if !errors.As(e.err, &x) {
+		return false
+	}
+	switch target {
+	case fs.ErrNotExist:
+		return x.ExitCode() == exitNotExist
+	case storage.ErrIsDir:
+		return x.ExitCode() == exitIsDir
+	}
+	return false
+}
+
+// location is a directory on another host, a Pilot-Data.
+type location struct {
+	*host
+	url  string
+	root string
+}
+
+func open(ctx context.Context, u *url.URL) (storage.Location, error) {
+	if u.Path == "" || u.Path == "/" {
+		return nil, fmt.Errorf("Pilot-Data %s: give the directory after the host, e.g. ssh://host/scratch/pilot-data", u)
+	}
+	l := &location{host: newHost(u), url: u.String(), root: u.Path}
 	if _, err := l.run(ctx, "mkdir -p -- "+shell.Quote(l.root), nil, nil); err != nil {
 		return nil, fmt.Errorf("Pilot-Data %s: create its directory: %w", l.url, err)
 	}
 	return l, nil
+}
+
+func openHost(ctx context.Context, u *url.URL) (storage.Host, error) { return newHost(u), nil }
+
+func (h *host) Name() string { return h.name }
+
+// Glob lists the directory of pattern on the host (one command) and
+// matches the names here; wildcards may be in the last element only.
+func (h *host) Glob(ctx context.Context, pattern string) ([]string, error) {
+	dir, pat := path.Split(pattern)
+	if storage.HasMeta(dir) {
+		return nil, fmt.Errorf("pattern %q on host %s: wildcards are expanded in the file name only, not in directories", pattern, h.name)
+	}
+	line := "cd -- " + shell.Quote(dir) + " 2>/dev/null || exit " + fmt.Sprint(exitNotExist) +
+		`; for f in * .[!.]* ..?*; do if [ -e "$f" ]; then printf '%s\0' "$f"; fi; done`
+	out, err := h.run(ctx, line, nil, nil)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // no directory: no match
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s on host %s: %w", dir, h.name, err)
+	}
+	var found []string
+	for _, name := range strings.Split(string(out), "\x00") {
+		if name != "" && storage.MatchName(pat, name) {
+			found = append(found, path.Join(dir, name))
+		}
+	}
+	sort.Strings(found)
+	return found, nil
+}
+
+// Fetch copies a file of the host with one command: it tests the path,
+// sends one byte that says whether the file is executable, then the file.
+func (h *host) Fetch(ctx context.Context, p, dst string) error {
+	q := shell.Quote(p)
+	line := fmt.Sprintf(`if [ -d %[1]s ]; then echo %[1]s is a directory >&2; exit %[2]d; `+
+		`elif [ ! -e %[1]s ]; then echo %[1]s: no such file >&2; exit %[3]d; `+
+		`elif [ -x %[1]s ]; then printf x; else printf n; fi && exec cat -- %[1]s`, q, exitIsDir, exitNotExist)
+	err := h.receive(ctx, line, func(r io.Reader) error {
+		mark := make([]byte, 1)
+		if _, err := io.ReadFull(r, mark); err != nil {
+			return err
+		}
+		return storage.ReceiveFile(ctx, r, dst, storage.FetchedMode(mark[0] == 'x'))
+	})
+	if err != nil {
+		return fmt.Errorf("copy %s from host %s to %s: %w", p, h.name, dst, err)
+	}
+	return nil
+}
+
+// receive runs the line on the host and hands its standard output to take;
+// the error is take's, else the command's.
+func (h *host) receive(ctx context.Context, line string, take func(io.Reader) error) error {
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.run(ctx, line, nil, pw)
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	err := take(pr)
+	pr.CloseWithError(io.ErrClosedPipe) // ends the copy if take stopped early
+	if rerr := <-done; rerr != nil && (err == nil || errors.Is(err, rerr) || errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF) {
+		err = rerr
+	}
+	return err
 }
 
 func (l *location) URL() string { return l.url }
@@ -105,18 +247,10 @@ func (l *location) Get(ctx context.Context, f storage.File, dst string) error {
 	if err != nil {
 		return err
 	}
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		_, err := l.run(ctx, "cat -- "+shell.Quote(src), nil, pw)
-		pw.CloseWithError(err)
-		done <- err
-	}()
-	_, _, err = storage.Receive(ctx, pr, dst, &f)
-	pr.CloseWithError(io.ErrClosedPipe) // ends the copy if Receive stopped early
-	if rerr := <-done; err == nil && rerr != nil {
-		err = rerr
-	}
+	err = l.receive(ctx, "cat -- "+shell.Quote(src), func(r io.Reader) error {
+		_, _, err := storage.Receive(ctx, r, dst, &f)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("Pilot-Data %s: copy %s to %s: %w", l.url, f.Name, dst, err)
 	}

@@ -1,0 +1,106 @@
+package sshcmd_test
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bigjob-go/bigjob/internal/testenv"
+	"github.com/bigjob-go/bigjob/storage"
+	_ "github.com/bigjob-go/bigjob/storage/sshcmd"
+	"github.com/stretchr/testify/require"
+)
+
+func write(t *testing.T, path, content string, mode os.FileMode) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(path, []byte(content), mode))
+}
+
+// file_transfer sources on another host (the private sshd on loopback,
+// reached with a user and port, so not taken for this machine).
+func TestHostGlobAndFetch(t *testing.T) {
+	s := testenv.StartSSHD(t)
+	s.Env(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "a.txt"), "a over ssh\n", 0o644)
+	write(t, filepath.Join(dir, "b c.txt"), "b", 0o644)
+	write(t, filepath.Join(dir, ".hidden.txt"), "h", 0o644)
+	write(t, filepath.Join(dir, "run.sh"), "#!/bin/sh\n", 0o755)
+
+	h, p, err := storage.OpenSource(ctx, s.URL("ssh")+dir+"/*.txt")
+	require.NoError(t, err)
+	require.NotEqual(t, "localhost", h.Name())
+	found, err := h.Glob(ctx, p)
+	require.NoError(t, err)
+	require.Equal(t, []string{dir + "/a.txt", dir + "/b c.txt"}, found)
+	found, err = h.Glob(ctx, dir+"/.*")
+	require.NoError(t, err)
+	require.Equal(t, []string{dir + "/.hidden.txt"}, found)
+	found, err = h.Glob(ctx, dir+"/nowhere/*")
+	require.NoError(t, err)
+	require.Empty(t, found, "a missing directory matches nothing")
+	_, err = h.Glob(ctx, dir+"/*/a.txt")
+	require.ErrorContains(t, err, "in the file name only")
+
+	out := t.TempDir()
+	require.NoError(t, h.Fetch(ctx, dir+"/a.txt", filepath.Join(out, "a.txt")))
+	b, err := os.ReadFile(filepath.Join(out, "a.txt"))
+	require.NoError(t, err)
+	require.Equal(t, "a over ssh\n", string(b))
+	require.NoError(t, h.Fetch(ctx, dir+"/run.sh", filepath.Join(out, "run.sh")))
+	st, err := os.Stat(filepath.Join(out, "run.sh"))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o700), st.Mode().Perm(), "an executable stays executable")
+	st, err = os.Stat(filepath.Join(out, "a.txt"))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+
+	err = h.Fetch(ctx, dir+"/missing.txt", filepath.Join(out, "missing.txt"))
+	require.ErrorIs(t, err, fs.ErrNotExist)
+	require.ErrorContains(t, err, "missing.txt")
+	require.ErrorIs(t, h.Fetch(ctx, dir, filepath.Join(out, "dir")), storage.ErrIsDir)
+	entries, err := os.ReadDir(out)
+	require.NoError(t, err)
+	require.Len(t, entries, 2, "only the two files fetched")
+}
+
+// A copy cut half way (the sshd and its sessions stop while the source
+// still sends) fails and leaves neither the final name nor a temporary file.
+func TestHostFetchCutHalfWayLeavesNothing(t *testing.T) {
+	s := testenv.StartSSHD(t)
+	s.Env(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir, out := t.TempDir(), t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	h, p, err := storage.OpenSource(ctx, s.URL("ssh")+fifo)
+	require.NoError(t, err)
+	go func() { // the remote cat reads a part, then the server goes
+		w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err != nil {
+			return
+		}
+		defer w.Close()
+		w.Write(make([]byte, 64<<10))
+		for ctx.Err() == nil {
+			if parts, _ := filepath.Glob(filepath.Join(out, ".f.part-*")); len(parts) > 0 {
+				if st, err := os.Stat(parts[0]); err == nil && st.Size() > 0 {
+					s.Stop()
+					return
+				}
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	err = h.Fetch(ctx, p, filepath.Join(out, "f"))
+	require.Error(t, err)
+	entries, rerr := os.ReadDir(out)
+	require.NoError(t, rerr)
+	require.Empty(t, entries, "no final name, no temporary file: %v", err)
+}
