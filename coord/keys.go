@@ -58,6 +58,8 @@ func (k Keys) Info() string                  { return k.prefix + "info" }
 func (k Keys) Pilots() string                { return k.prefix + "pilots" }
 func (k Keys) Queue() string                 { return k.prefix + "q" }
 func (k Keys) Open() string                  { return k.prefix + "open" }
+func (k Keys) Counts() string                { return k.prefix + "counts" }
+func (k Keys) Held() string                  { return k.prefix + "held" }
 func (k Keys) Events() string                { return k.prefix + "ev" }
 func (k Keys) EventSeq() string              { return k.prefix + "ev:n" }
 func (k Keys) Pilot(id string) string        { return k.prefix + id }

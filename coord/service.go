@@ -56,6 +56,26 @@ func (s *Store) OpenUnits(ctx context.Context, k Keys) (int64, error) {
 	return s.rdb.SCard(ctx, k.Open()).Result()
 }
 
+// UnitCounts is the number of the service's units in each state, kept by
+// the scripts as units change state (states with none may be missing).
+func (s *Store) UnitCounts(ctx context.Context, k Keys) (map[string]int64, error) {
+	m, err := s.rdb.HGetAll(ctx, k.Counts()).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int64, len(m))
+	for st, v := range m {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("unit counts: state %s: %w", st, err)
+		}
+		if n != 0 {
+			out[st] = n
+		}
+	}
+	return out, nil
+}
+
 // OpenUnitIDs returns up to limit of the service's units that are not final.
 func (s *Store) OpenUnitIDs(ctx context.Context, k Keys, limit int64) ([]string, error) {
 	ids, _, err := s.rdb.SScan(ctx, k.Open(), 0, "", limit).Result()

@@ -72,6 +72,7 @@ for _, entry in ipairs(entries) do
       end
     elseif need <= myslots then
       redis.call('HSET', key, 'state', 'New', 'pilot', me, 'claim_time', NOW)
+      counted('Unknown', 'New')
       taken[#taken + 1] = uid
       emit('u ' .. uid .. ' New ' .. me)
       hand(uid, r[4], r[2], r[6])

@@ -47,11 +47,26 @@ end
 -- (coord.EventsPerEntry keeps the same number).
 local EVENTS_PER_ENTRY = 32
 
--- publish appends the collected events, in order, as stream entries of at
+-- publish records the state changes counted, and appends the collected
+-- events, in order, as stream entries of at
 -- most EVENTS_PER_ENTRY events each, numbered by ev:n, so that a reader can
 -- tell when trimming made it miss entries. The stream gets its TTL when it
 -- is (re)created; touch_service renews it.
+local by_state = {}
+
+-- counted notes that a unit left state from (nil for a new unit) for state
+-- to; publish adds the changes of the call to P counts, the units of the
+-- service by state (pilot-cli watch reads it).
+local function counted(from, to)
+  if from then by_state[from] = (by_state[from] or 0) - 1 end
+  by_state[to] = (by_state[to] or 0) + 1
+end
+
 local function publish()
+  for st, n in pairs(by_state) do
+    if n ~= 0 then redis.call('HINCRBY', P .. 'counts', st, n) end
+  end
+  by_state = {}
   for i = 1, #events, EVENTS_PER_ENTRY do
     local n = redis.call('INCR', P .. 'ev:n')
     local last = math.min(i + EVENTS_PER_ENTRY - 1, #events)
@@ -65,7 +80,7 @@ end
 
 -- touch_service renews the TTL of the service-wide keys (heartbeats call it).
 local function touch_service()
-  for _, k in ipairs({'info', 'pilots', 'q', 'ev', 'ev:n', 'open'}) do expire(P .. k) end
+  for _, k in ipairs({'info', 'pilots', 'q', 'ev', 'ev:n', 'open', 'held', 'counts'}) do expire(P .. k) end
 end
 
 -- ensure_ttl gives a key a TTL if it has none (a collection just created).
@@ -84,6 +99,7 @@ local function finish_unit(uid, state, reason)
   local r = redis.call('HMGET', key, 'state', 'via', 'pilot')
   if not r[1] or FINAL[r[1]] then return false end
   local pilot = str(r[3])
+  counted(r[1], state)
   if reason ~= '' then
     redis.call('HSET', key, 'state', state, 'end_time', NOW, 'reason', reason)
   else
@@ -111,12 +127,18 @@ local function live_pilots()
   return out
 end
 
--- pilot_busy is the sum of the slots of the units submitted to pilot pid
--- that are not final (queued on it, taken or running).
+-- pilot_busy is the sum of the slots of the units that hold or wait for
+-- pilot pid: submitted to it and not final (queued on it, taken or
+-- running), and those of the service queue it took.
 local function pilot_busy(pid)
   local busy = 0
   for _, uid in ipairs(redis.call('SMEMBERS', P .. pid .. ':pending')) do
     busy = busy + (tonumber(redis.call('HGET', P .. uid, 'slots')) or 1)
+  end
+  for _, uid in ipairs(redis.call('SMEMBERS', P .. pid .. ':active')) do
+    if redis.call('SISMEMBER', P .. pid .. ':pending', uid) == 0 then
+      busy = busy + (tonumber(redis.call('HGET', P .. uid, 'slots')) or 1)
+    end
   end
   return busy
 end
@@ -124,6 +146,7 @@ end
 -- give_back returns a unit to the service queue, unowned, so that any pilot
 -- may take it; why (if not '') is kept as the reason of its last lost run.
 local function give_back(uid, why)
+  counted(redis.call('HGET', P .. uid, 'state'), 'Unknown')
   if why ~= '' then
     redis.call('HSET', P .. uid, 'state', 'Unknown', 'pilot', '', 'lost_reason', why)
   else

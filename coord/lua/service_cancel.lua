@@ -11,7 +11,7 @@ for _, uid in ipairs(redis.call('SMEMBERS', P .. 'held')) do
   finish_unit(uid, 'Canceled', ARGV[5])
 end
 redis.call('DEL', P .. 'held')
-for _, k in ipairs({'info', 'pilots', 'ev', 'ev:n', 'open'}) do expire_final(P .. k) end
+for _, k in ipairs({'info', 'pilots', 'ev', 'ev:n', 'open', 'counts'}) do expire_final(P .. k) end
 for _, pid in ipairs(redis.call('SMEMBERS', P .. 'pilots')) do
   for _, s in ipairs({'', ':units', ':q', ':ctl', ':pending', ':active'}) do expire_final(P .. pid .. s) end
 end

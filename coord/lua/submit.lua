@@ -50,6 +50,7 @@ for i = 0, n - 1 do
       'pilot', target, 'description', desc, 'sig', sig)
     expire(key)
     if queue then redis.call('XADD', queue, '*', 'u', id) end
+    counted(nil, 'Unknown')
     emit('u ' .. id .. ' Unknown ' .. target)
     created[#created + 1] = id
   end
@@ -68,6 +69,7 @@ end
 -- collections this call may have created get one
 if queue then ensure_ttl(queue) else ensure_ttl(P .. 'held') end
 ensure_ttl(P .. 'open')
+ensure_ttl(P .. 'counts')
 if via == 'pilot' then
   ensure_ttl(P .. target .. ':units')
   ensure_ttl(P .. target .. ':pending')

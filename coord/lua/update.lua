@@ -23,6 +23,7 @@ for _ = 1, n do
       fields[#fields + 1] = (tonumber(r[4]) or 0) + 1
     end
     redis.call('HSET', unpack(fields))
+    counted(r[1], state)
     if FINAL[state] then
       ended[#ended + 1] = uid
       if r[2] == 'pilot' then endedOwn[#endedOwn + 1] = uid end
