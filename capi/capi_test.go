@@ -108,6 +108,13 @@ func TestServiceOpenFromC(t *testing.T) {
 	}
 }
 
+// TestReportFromC writes the report of a run from C
+// (testdata/report_test.c).
+func TestReportFromC(t *testing.T) {
+	exe := compile(t, "gcc", "testdata/report_test.c")
+	require.Contains(t, run(t, exe, testenv.RedisServer(t)), "all checks passed")
+}
+
 // TestPilotDataFromC runs the Pilot-Data API from C (testdata/data_test.c).
 func TestPilotDataFromC(t *testing.T) {
 	exe := compile(t, "gcc", "testdata/data_test.c")

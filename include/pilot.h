@@ -274,6 +274,18 @@ pilot_status pilot_service_wait(pilot_service s, int64_t timeout_ms);
  * deleted. */
 pilot_status pilot_service_cancel(pilot_service s);
 
+/* Writes the report of the service's run to the file path (replaced, through
+ * a temporary file in the same directory): one self-contained HTML page
+ * that opens without network access, with the run's totals (units,
+ * throughput, busy against allocated slot time), a timeline of every unit
+ * on its pilot's slots, each pilot's slot utilisation over time, the
+ * distributions of queue wait and run time, the failures grouped by reason
+ * and per-host figures. It reads every pilot and unit record of the service,
+ * whichever process made them (pilot-cli report PCS_URL -o FILE does the
+ * same). Errors: PILOT_EINVAL (path NULL or empty), PILOT_ESTORE, PILOT_ERROR
+ * (the file cannot be written; the message names it). */
+pilot_status pilot_service_report(pilot_service s, const char *path);
+
 /* Calls fn for every state change of the service's pilots and units.
  * fn == NULL stops the callbacks and returns after any call in progress. */
 pilot_status pilot_service_set_callback(pilot_service s, pilot_state_fn fn, void *user_data);

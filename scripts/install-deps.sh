@@ -3,7 +3,7 @@
 # redis-server, a C and C++ compiler, pkg-config, pytest for python3, the
 # real components the adaptor tests talk to (openssh-server, SLURM + munge,
 # Son of Grid Engine, OpenMPI, task-spooler), the C-to-WASM toolchain (clang,
-# lld, wasi-libc), and checks that Go, Python 2.7 (pyenv),
+# lld, wasi-libc), headless Chromium (the run report's page), and checks that Go, Python 2.7 (pyenv),
 # mpicc and mpirun are there and work. Safe to run again; it installs only
 # what is missing, in one apt-get call, and takes well under 2 s when
 # everything is present. It starts nothing: scripts/services/start.sh does
@@ -26,8 +26,10 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 # WASM plugins: clang + lld + wasi-libc build the C plugins (wasm32-wasi),
 # wabt's wasm-objdump lists their exports; task-spooler is the third-party
 # queue the example adaptor plugin drives.
+# chromium: the run report's tests open its page headless (console errors,
+# screenshot of the timeline).
 pkgs=(openssh-server slurm-wlm munge gridengine-master gridengine-exec gridengine-client openmpi-bin libopenmpi-dev
-  clang lld wasi-libc libclang-rt-dev-wasm32 wabt task-spooler)
+  clang lld wasi-libc libclang-rt-dev-wasm32 wabt task-spooler chromium)
 installed=" $(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${pkgs[@]}" 2>/dev/null | awk '$1 == "ii" { printf "%s ", $2 }' || true)"
 for p in "${pkgs[@]}"; do
   [[ $installed == *" $p "* ]] || need+=("$p")

@@ -82,3 +82,9 @@ func TestPilotDataKnowsNoClient(t *testing.T) {
 	forbid(t, "pilotdata", "core", "agent", "adaptors", "capi", "plugins")
 	forbid(t, "storage", "core", "agent", "adaptors", "capi", "plugins", "coord", "golang.org/x/crypto/ssh")
 }
+
+// The run report reads the store and writes a page: it knows no client
+// objects, adaptors or agent.
+func TestReportReadsOnlyTheStore(t *testing.T) {
+	forbid(t, "report", "core", "agent", "adaptors", "capi", "plugins", "pilotdata", "storage")
+}

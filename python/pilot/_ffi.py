@@ -107,6 +107,7 @@ _SIGNATURES = {
     "pilot_service_flush": ([c_handle, ctypes.c_int64], True),
     "pilot_service_wait": ([c_handle, ctypes.c_int64], True),
     "pilot_service_cancel": ([c_handle], True),
+    "pilot_service_report": ([c_handle, ctypes.c_char_p], True),
     "pilot_service_set_callback": ([c_handle, STATE_FN, ctypes.c_void_p], True),
     "pilot_job_open": ([ctypes.c_char_p, ctypes.c_char_p, _P(c_handle)], True),
     "pilot_job_free": ([c_handle], True),

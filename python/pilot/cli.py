@@ -10,6 +10,7 @@
     pilot-cli --cancel_cu CU_URL
     pilot-cli --cancel_pilot PILOT_URL
     pilot-cli explain CU_URL            (or --explain CU_URL)
+    pilot-cli report PCS_URL -o run.html (or --report PCS_URL)
     pilot-cli --list_pilots --json
 
 Installed as the console script `pilot-cli` (pilot.cli:main); also runs as
@@ -39,6 +40,12 @@ Added:
   then its state, queue, attempts and lost reason, and one line per pilot
   that could run it (its state, slots, the age of its last heartbeat, and
   whether it can take the unit, or why not).
+- `pilot-cli report PCS_URL -o FILE` (or `--report PCS_URL`) writes the
+  report of a pilot compute service's run (PilotComputeService.report) to
+  FILE (default report.html): one self-contained HTML page with the totals,
+  a timeline of every unit on its pilot's slots, slot utilisation over time,
+  the distributions of queue wait and run time, the failures by reason and
+  per-host figures. PCS_URL is the URL PilotComputeService.get_url() gives.
 - `--json` makes any action print one JSON document on stdout instead of its
   lines (errors still go to stderr, with the same exit status). Keys are
   always present, null when they do not apply:
@@ -59,6 +66,7 @@ Added:
                         "reason", "summary", "pilots": [{"name", "state",
                         "slots", "last_heartbeat", "heartbeat_age_s",
                         "can_take", "why"}]}  (see ComputeUnit.explain)
+    report URL         {"url", "path"}  (the service and the file written)
     --version          {"version"}
     --clean            {"state_file", "removed"}
   The document is printed with sorted keys.
@@ -102,11 +110,15 @@ ACTIONS = [
     ("submit_pilot", "--submit_pilot"), ("list_pilots", "--list_pilots"), ("cancel_pilot", "--cancel_pilot"),
     ("submit_cu", "--submit_cu"), ("run_cu", "--run_cu"), ("get_cu_state", "--get_cu_state"),
     ("wait_cus", "--wait_cus"), ("list_cus", "--list_cus"), ("cancel_cu", "--cancel_cu"),
-    ("explain", "--explain"), ("clean", "--clean"), ("version", "--version"),
+    ("explain", "--explain"), ("report", "--report"), ("clean", "--clean"), ("version", "--version"),
 ]
 
-# The positional form of --explain: pilot-cli explain CU_URL.
+# The positional forms of --explain and --report: pilot-cli explain CU_URL,
+# pilot-cli report PCS_URL.
 EXPLAIN_COMMAND = "explain"
+REPORT_COMMAND = "report"
+COMMANDS = {EXPLAIN_COMMAND: "CU_URL of one compute unit", REPORT_COMMAND: "PCS_URL of one pilot compute service"}
+DEFAULT_REPORT = "report.html"
 
 # What ast.literal_eval raises on bad input (RecursionError is a RuntimeError).
 _LITERAL_ERRORS = (ValueError, SyntaxError, TypeError, MemoryError, RuntimeError)
@@ -215,6 +227,13 @@ def build_parser():
     g.add_argument("--explain", metavar="CU_URL", default=None,
                    help="say why a compute unit is not running yet, or what became of it "
                         "(also: %(prog)s explain CU_URL)")
+
+    g = p.add_argument_group("Report")
+    g.add_argument("--report", metavar="PCS_URL", default=None,
+                   help="write the report of a pilot compute service's run as one HTML page "
+                        "(also: %(prog)s report PCS_URL -o FILE)")
+    g.add_argument("--output", "-o", metavar="FILE", default=None,
+                   help="with report: the file to write (default: %s)" % DEFAULT_REPORT)
     # The command after "--" (see the epilog).
     p.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
     return p
@@ -231,15 +250,14 @@ def check_args(args):
     """Checks what argparse cannot; returns the action's attribute name."""
     given = [(a, o) for a, o in ACTIONS if _given(args, a)]
     command = not any(a in ("submit_cu", "run_cu") for a, _ in given)
-    if command and args.rest and args.rest[0] == EXPLAIN_COMMAND:  # pilot-cli explain CU_URL
-        words, args.rest = args.rest[1:], []
+    if command and args.rest and args.rest[0] in COMMANDS:  # pilot-cli explain CU_URL, report PCS_URL
+        name, words, args.rest = args.rest[0], args.rest[1:], []
         if given:
-            raise UsageError("one action at a time: %s and %s" % (" and ".join(o for _, o in given), EXPLAIN_COMMAND))
+            raise UsageError("one action at a time: %s and %s" % (" and ".join(o for _, o in given), name))
         if len(words) != 1:
-            raise UsageError("%s: give the CU_URL of one compute unit (got %s)"
-                             % (EXPLAIN_COMMAND, " ".join(words) if words else "none"))
-        args.explain = words[0]
-        given = [("explain", EXPLAIN_COMMAND)]
+            raise UsageError("%s: give the %s (got %s)" % (name, COMMANDS[name], " ".join(words) if words else "none"))
+        setattr(args, name, words[0])
+        given = [(name, name)]
     if not given:
         raise UsageError("no action given: use one of %s (see --help)" % ", ".join(o for _, o in ACTIONS))
     if len(given) > 1:
@@ -256,6 +274,9 @@ def check_args(args):
     only_with("--cores_per_node", args.cores_per_node, ["submit_pilot"])
     only_with("--pilot_description", args.pilot_description, ["submit_pilot"])
     only_with("--compute_unit_description", args.compute_unit_description, ["submit_cu", "run_cu"])
+    only_with("--output", args.output, ["report"])
+    if action == "report" and args.output == "":
+        raise UsageError("--output: the file name is empty")
     if args.rest and action not in ("submit_cu", "run_cu"):
         raise UsageError("unrecognized arguments: %s" % " ".join(args.rest))
 
@@ -484,6 +505,13 @@ class BigJobCLI(object):
         for line in explanation_lines(e):
             _out(line)
 
+    # Report ----------------------------------------------------------------
+
+    def report(self, pcs_url, path):
+        self.pilot.PilotComputeService(pcs_url=pcs_url).report(path)
+        self._say("Wrote the report of %s to %s" % (pcs_url, path))
+        self._emit({"url": pcs_url, "path": path})
+
     # Auxiliary -------------------------------------------------------------
 
     def version(self):
@@ -575,6 +603,8 @@ def run(args, action, pilot_module):
         if cud is None:
             cud = app.command_description(words[1:])
         getattr(app, action)(words[0], cud)
+    elif action == "report":
+        app.report(args.report, args.output or DEFAULT_REPORT)
     elif action in ("list_pilots", "clean", "version"):
         getattr(app, action)()
     else:
@@ -601,7 +631,7 @@ def main(argv=None):
         # argparse gives "rest" only the words before the first option: take
         # the CU_URL of "explain --json CU_URL" too; anything else is an error
         # as parse_args would raise it.
-        if args.rest[:1] == [EXPLAIN_COMMAND] and not any(w.startswith("-") for w in extra):
+        if args.rest[:1] and args.rest[0] in COMMANDS and not any(w.startswith("-") for w in extra):
             args.rest += extra
         else:
             parser.error("unrecognized arguments: %s" % " ".join(extra))

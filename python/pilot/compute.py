@@ -9,6 +9,7 @@ from __future__ import absolute_import
 
 import ctypes
 import logging
+import os
 
 from pilot import _ffi, data
 from pilot.errors import PilotError
@@ -163,6 +164,18 @@ class PilotComputeService(_ffi.Handle):
         """Cancels every pilot (and the units still queued); returns when no
         process of them is left. The service takes no units afterwards."""
         _ffi.call("pilot_service_cancel", self.handle)
+
+    def report(self, path):
+        """Extension: writes the report of the service's run to the file
+        path: one self-contained HTML page (it needs no network when
+        opened) with the totals (units, throughput, busy against allocated
+        slot time), a timeline of every unit on its pilot's slots, each
+        pilot's slot utilisation over time, the distributions of queue wait
+        and run time, the failures grouped by reason and per-host figures.
+        It covers every pilot and unit of the service, whichever process
+        created them. Returns path."""
+        _ffi.call("pilot_service_report", self.handle, _ffi.to_bytes(os.path.abspath(path)))
+        return path
 
     def __repr__(self):
         s = "{\n"
