@@ -39,7 +39,7 @@ $(BIN)/pilot-plugin: FORCE
 # WASM plugins (plugins/ABI.md): the examples (Go with GOOS=wasip1, C with
 # clang --target=wasm32-wasi), each with its sealed plugin.json; and the
 # hostile C fixtures the Python tests load (the Go tests build their own).
-PLUGIN_EXAMPLES := tsp allowlist outputs
+PLUGIN_EXAMPLES := tsp allowlist outputs demo
 PLUGIN_FIXTURES := loop membomb trap execer writer badabi noexport escape
 
 plugins: $(BIN)/pilot-plugin

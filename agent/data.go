@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/bigjob-go/bigjob/coord"
 	"github.com/bigjob-go/bigjob/pilotdata"
+	"github.com/bigjob-go/bigjob/storage"
 )
 
 // dataTimeout bounds the staging of one unit's data units, in or out.
@@ -35,7 +37,7 @@ func (a *agent) stageIn(urls []string, wd string) error {
 			err = du.Export(ctx, wd)
 		}
 		if err != nil {
-			return fmt.Errorf("input_data %s: %w", url, err)
+			return fmt.Errorf("input_data %s: %w", url, noPluginStaging(err))
 		}
 	}
 	return nil
@@ -66,7 +68,7 @@ func (a *agent) stageOut(entries []any, wd string) error {
 				err = du.AddFiles(ctx, files)
 			}
 			if err != nil {
-				return fmt.Errorf("output_data %s: %w", url, err)
+				return fmt.Errorf("output_data %s: %w", url, noPluginStaging(err))
 			}
 			for _, f := range files {
 				os.Remove(f)
@@ -74,6 +76,18 @@ func (a *agent) stageOut(entries []any, wd string) error {
 		}
 	}
 	return nil
+}
+
+// noPluginStaging says, of a Pilot-Data whose scheme the agent does not
+// serve, that the agent stages only from file systems: a data plugin's
+// Pilot-Data is served in the program that loaded the plugin, never here.
+func noPluginStaging(err error) error {
+	if !errors.Is(err, storage.ErrNoBackend) {
+		return err
+	}
+	return fmt.Errorf("%w; the agent stages data units only from and into file://, path and ssh:// Pilot-Data: "+
+		"agent staging of Pilot-Data served by data plugins is not supported (docs/ARCHITECTURE.md, Pilot-Data); "+
+		"export the data unit into a Pilot-Data on a file system first", err)
 }
 
 // matches lists the regular files of dir that the shell patterns pats (a

@@ -13,6 +13,7 @@ import (
 	_ "github.com/bigjob-go/bigjob/coord/embedded"
 	"github.com/bigjob-go/bigjob/coord/userstore"
 	"github.com/bigjob-go/bigjob/core"
+	_ "github.com/bigjob-go/bigjob/storage/pluginstore"
 	_ "github.com/bigjob-go/bigjob/storage/sftpstore"
 )
 

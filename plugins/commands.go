@@ -42,13 +42,21 @@ func resolveCommands(m Manifest) (*commands, error) {
 			path = p
 		}
 		path = filepath.Clean(path)
-		if d := programIn(path, loadScope.writeDirs(m.Capabilities.WriteDirs), true); d != "" {
+		if d := programIn(path, loadScope.writeDirs(m.Capabilities.writable()), true); d != "" {
 			return nil, fmt.Errorf("%q entry %q is %s, under %q entry %q, where the plugin itself may write: it could replace the program it runs; grant a command that lies elsewhere, or let the plugin write elsewhere",
-				"capabilities.commands", name, path, "capabilities.write_dirs", d)
+				"capabilities.commands", name, path, grantOf(m.Capabilities, d), d)
 		}
 		c.local[name] = path
 	}
 	return c, nil
+}
+
+// grantOf names the grant that lets the plugin write under dir.
+func grantOf(c Capabilities, dir string) string {
+	if dirOf(dir, c.DataDirs) != "" {
+		return "capabilities.data_dirs"
+	}
+	return "capabilities.write_dirs"
 }
 
 // loadScope is where commands are resolved at load: this machine, with no

@@ -3,6 +3,7 @@ package plugins
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/bigjob-go/bigjob/internal/shell"
@@ -30,7 +31,18 @@ type Capabilities struct {
 	WriteReplace bool `json:"write_replace,omitempty"`
 	// Rewrite is what a pre_unit hook may change in a unit.
 	Rewrite Rewrite `json:"rewrite"`
+	// DataDirs lists directories of this machine that a data plugin's WASI
+	// file system holds, each at its own absolute path, to read and write:
+	// nothing outside them is reachable (links that lead out are refused),
+	// created files are 0600 and directories 0700. Each is created (0700)
+	// if missing and opened when the plugin is loaded.
+	DataDirs []string `json:"data_dirs,omitempty"`
 }
+
+// writable are the directories the plugin itself may write under: its
+// write_dirs and data_dirs. A command there is never run (it could
+// replace it).
+func (c Capabilities) writable() []string { return append(slices.Clone(c.WriteDirs), c.DataDirs...) }
 
 // Rewrite grants a pre_unit hook changes to a unit. A unit's executable is
 // never a hook's to change.
@@ -142,6 +154,11 @@ func (c Capabilities) check() (field, problem string) {
 	if c.WriteReplace && len(c.WriteDirs) == 0 {
 		return "capabilities.write_replace", "grants nothing without capabilities.write_dirs"
 	}
+	for _, d := range c.DataDirs {
+		if !filepath.IsAbs(d) || filepath.Clean(d) != d || d == "/" {
+			return "capabilities.data_dirs", fmt.Sprintf("holds %q: give clean absolute directories other than /", d)
+		}
+	}
 	return "", ""
 }
 
@@ -178,15 +195,23 @@ func (p *Plugin) Grants() []string {
 			out = append(out, fmt.Sprintf("Sets the environment variables %s for those commands.", quoteList(c.ExecEnv)))
 		}
 	}
-	if len(c.WriteDirs) == 0 {
+	if len(c.WriteDirs) == 0 && len(c.DataDirs) == 0 {
 		out = append(out, "Writes no files.")
-	} else {
+	} else if len(c.WriteDirs) > 0 {
 		what := "creates new files (mode 0600, never executable) under"
 		if c.WriteReplace {
 			what = "creates and replaces files (mode 0600, never executable) under"
 		}
 		out = append(out, fmt.Sprintf("Writes files: %s %s, where %s is the unit's working directory in hook calls and the pilot's in adaptor calls; a unit that loads files from there by a relative name (a Python script's modules, a sourced shell file, a Makefile) runs what the plugin wrote.",
 			what, quoteList(c.WriteDirs), workdirToken))
+	}
+	if len(c.DataDirs) > 0 {
+		out = append(out, fmt.Sprintf("Reads, writes, renames and removes any file under %s (created files mode 0600, never executable; links that lead out are not followed): whatever is kept there, the plugin can read, change or delete.",
+			quoteList(c.DataDirs)))
+	}
+	if p.Is(abi.KindData) {
+		out = append(out, fmt.Sprintf("Keeps the files of Pilot-Data at %s URLs: the host checks every file it gives back against its recorded size and sha256, so the plugin can lose or refuse data, not change it unnoticed.",
+			quoteList(schemeList(p.info.DataSchemes))))
 	}
 	if !p.Is(abi.KindPreUnit) {
 		return out
@@ -225,4 +250,12 @@ func quoteList(s []string) string {
 		q[i] = fmt.Sprintf("%q", v)
 	}
 	return strings.Join(q, ", ")
+}
+
+func schemeList(schemes []string) []string {
+	out := make([]string, len(schemes))
+	for i, s := range schemes {
+		out[i] = s + "://"
+	}
+	return out
 }

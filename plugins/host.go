@@ -238,6 +238,14 @@ func (h *Host) compile(ctx context.Context, b Bundle, m Manifest, cmds *commands
 		return nil, err
 	}
 	p.cm = cm
+	if p.roots, err = openRoots(m.Capabilities.DataDirs); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if !ok {
+			closeRoots(p.roots)
+		}
+	}()
 	p.pool = newPool(m.Limits.Instances, p.instantiate)
 	if err := p.handshake(ctx); err != nil {
 		return nil, err

@@ -41,6 +41,9 @@ type callState struct {
 	result  []byte          // the last exec result, for result
 	denied  []string        // what the host refused, for the error message
 	written map[string]bool // the files write_file wrote in this call
+	dataIn  []byte          // what data_in gives (data_write)
+	dataOut []byte          // what data_out was given (data_read)
+	dataMax int             // the most data_out may be given
 }
 
 type callKey struct{}
@@ -61,12 +64,14 @@ func (cs *callState) deny(msg string) {
 
 // hostFunctions are the imports of module "pilot" and their signatures.
 var hostFunctions = map[string]signature{
-	abi.ImportLog:    {[]api.ValueType{i32, i32, i32}, nil},
-	abi.ImportConfig: {[]api.ValueType{i32, i32}, []api.ValueType{i32}},
-	abi.ImportExec:   {[]api.ValueType{i32, i32}, []api.ValueType{i32}},
-	abi.ImportResult: {[]api.ValueType{i32, i32}, []api.ValueType{i32}},
-	abi.ImportStat:   {[]api.ValueType{i32, i32}, []api.ValueType{i64}},
-	abi.ImportWrite:  {[]api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}},
+	abi.ImportLog:     {[]api.ValueType{i32, i32, i32}, nil},
+	abi.ImportConfig:  {[]api.ValueType{i32, i32}, []api.ValueType{i32}},
+	abi.ImportExec:    {[]api.ValueType{i32, i32}, []api.ValueType{i32}},
+	abi.ImportResult:  {[]api.ValueType{i32, i32}, []api.ValueType{i32}},
+	abi.ImportStat:    {[]api.ValueType{i32, i32}, []api.ValueType{i64}},
+	abi.ImportWrite:   {[]api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}},
+	abi.ImportDataIn:  {[]api.ValueType{i32, i32}, []api.ValueType{i32}},
+	abi.ImportDataOut: {[]api.ValueType{i32, i32}, []api.ValueType{i32}},
 }
 
 // maxLogMessage bounds one log message of a plugin.
@@ -76,12 +81,14 @@ const maxLogMessage = 4096
 func (p *Plugin) instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
 	b := rt.NewHostModuleBuilder(abi.HostModule)
 	fns := map[string]api.GoModuleFunc{
-		abi.ImportLog:    p.hostLog,
-		abi.ImportConfig: p.hostConfig,
-		abi.ImportExec:   p.hostExec,
-		abi.ImportResult: hostResult,
-		abi.ImportStat:   hostStat,
-		abi.ImportWrite:  p.hostWrite,
+		abi.ImportLog:     p.hostLog,
+		abi.ImportConfig:  p.hostConfig,
+		abi.ImportExec:    p.hostExec,
+		abi.ImportResult:  hostResult,
+		abi.ImportStat:    hostStat,
+		abi.ImportWrite:   p.hostWrite,
+		abi.ImportDataIn:  hostDataIn,
+		abi.ImportDataOut: hostDataOut,
 	}
 	for _, name := range sortedKeys(fns) {
 		sig := hostFunctions[name]
@@ -138,6 +145,32 @@ func hostResult(ctx context.Context, m api.Module, stack []uint64) {
 		res = cs.result
 	}
 	stack[0] = writeGuest(m, uint32(stack[0]), uint32(stack[1]), res)
+}
+
+// hostDataIn gives the bytes of a data_write call (buf/limit).
+func hostDataIn(ctx context.Context, m api.Module, stack []uint64) {
+	var data []byte
+	if cs := callOf(ctx); cs != nil {
+		data = cs.dataIn
+	}
+	stack[0] = writeGuest(m, uint32(stack[0]), uint32(stack[1]), data)
+}
+
+// hostDataOut takes bytes of a data_read call, up to the read's size.
+func hostDataOut(ctx context.Context, m api.Module, stack []uint64) {
+	cs := callOf(ctx)
+	n := uint32(stack[1])
+	if cs == nil || int64(len(cs.dataOut))+int64(n) > int64(cs.dataMax) {
+		stack[0] = api.EncodeI32(abi.DataOutDenied)
+		return
+	}
+	b, ok := m.Memory().Read(uint32(stack[0]), n)
+	if !ok {
+		stack[0] = api.EncodeI32(abi.DataOutDenied)
+		return
+	}
+	cs.dataOut = append(cs.dataOut, b...)
+	stack[0] = 0
 }
 
 func (p *Plugin) hostExec(ctx context.Context, m api.Module, stack []uint64) {
@@ -199,8 +232,8 @@ func (cs *callState) exec(ctx context.Context, raw []byte) abi.ExecResult {
 	if err != nil {
 		return fail(err.Error())
 	}
-	if d := programIn(path, cs.scope.writeDirs(grant.WriteDirs), cs.scope.Runner.Local()); d != "" {
-		return deny(fmt.Sprintf("command %q is %s, under %s, where the plugin may write (capabilities.write_dirs), so it was not run", req.Argv[0], path, d))
+	if d := programIn(path, cs.scope.writeDirs(grant.writable()), cs.scope.Runner.Local()); d != "" {
+		return deny(fmt.Sprintf("command %q is %s, under %s, where the plugin may write (%s), so it was not run", req.Argv[0], path, d, grantOf(grant, d)))
 	}
 	if req.TimeoutMS > 0 {
 		var cancel context.CancelFunc

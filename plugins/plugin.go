@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -32,7 +33,8 @@ type Plugin struct {
 	rt     wazero.Runtime
 	cm     wazero.CompiledModule
 	pool   *pool
-	cmds   *commands // the commands exec may run, resolved
+	cmds   *commands  // the commands exec may run, resolved
+	roots  []*os.Root // the data_dirs, opened at load, in their order
 	log    *slog.Logger
 
 	closeOnce sync.Once
@@ -66,6 +68,7 @@ func (p *Plugin) close(ctx context.Context) error {
 			p.pool.drain()
 		}
 		err = p.rt.Close(ctx)
+		closeRoots(p.roots)
 	})
 	return err
 }
@@ -91,11 +94,26 @@ func (e *Error) Unwrap() error { return e.Err }
 // into out. sc grants the call its capabilities (nil: none). An answer
 // whose "error" is set gives an *Error with that message.
 func (p *Plugin) Call(ctx context.Context, sc *Scope, export string, in, out any) error {
+	return p.call(ctx, &callState{p: p, scope: sc}, export, in, out)
+}
+
+// CallBytes is Call with bytes beside the request (the data exports,
+// ABI.md §13): the guest reads data with the data_in import, and what it
+// hands over with data_out, at most max bytes, is returned.
+func (p *Plugin) CallBytes(ctx context.Context, sc *Scope, export string, in any, data []byte, max int) ([]byte, error) {
+	cs := &callState{p: p, scope: sc, dataIn: data, dataMax: max}
+	if err := p.call(ctx, cs, export, in, nil); err != nil {
+		return nil, err
+	}
+	return cs.dataOut, nil
+}
+
+func (p *Plugin) call(ctx context.Context, cs *callState, export string, in, out any) error {
 	data, err := json.Marshal(in)
 	if err != nil {
 		return fmt.Errorf("plugin %s: %s: encode the request: %w", p.m.Name, export, err)
 	}
-	answer, err := p.CallJSON(ctx, sc, export, data)
+	answer, err := p.callJSON(ctx, cs, export, data)
 	if err != nil {
 		return err
 	}
@@ -121,6 +139,10 @@ func (p *Plugin) Call(ctx context.Context, sc *Scope, export string, in, out any
 // instance from the pool; an instance that fails is discarded, so the
 // next call gets a fresh one.
 func (p *Plugin) CallJSON(ctx context.Context, sc *Scope, export string, in []byte) ([]byte, error) {
+	return p.callJSON(ctx, &callState{p: p, scope: sc}, export, in)
+}
+
+func (p *Plugin) callJSON(ctx context.Context, cs *callState, export string, in []byte) ([]byte, error) {
 	if !p.Exports(export) {
 		return nil, &Error{Plugin: p.m.Name, Export: export, Message: fmt.Sprintf("not an export of a %s plugin", strings.Join(p.info.Kinds, "/"))}
 	}
@@ -130,7 +152,6 @@ func (p *Plugin) CallJSON(ctx context.Context, sc *Scope, export string, in []by
 	if err != nil {
 		return nil, p.busy(ctx, export, err)
 	}
-	cs := &callState{p: p, scope: sc}
 	out, err := inst.invoke(withCall(ctx, cs), export, in, p.m.Limits.OutputBytes)
 	if err != nil {
 		full := inst.nearMemoryLimit(p.m.Limits.MemoryPages)
@@ -246,6 +267,8 @@ func (p *Plugin) handshake(ctx context.Context) error {
 	return p.checkInfo()
 }
 
+var kindList = strings.Join([]string{abi.KindAdaptor, abi.KindPreUnit, abi.KindPostUnit, abi.KindData}, ", ")
+
 func (p *Plugin) checkInfo() error {
 	i := p.info
 	switch {
@@ -254,13 +277,13 @@ func (p *Plugin) checkInfo() error {
 	case i.Version != p.m.Version:
 		return fmt.Errorf("the module is version %q but its manifest says %q; update the manifest (make plugins does)", i.Version, p.m.Version)
 	case len(i.Kinds) == 0:
-		return fmt.Errorf("%s lists no kinds; give one or more of %s, %s, %s", abi.ExportInfo, abi.KindAdaptor, abi.KindPreUnit, abi.KindPostUnit)
+		return fmt.Errorf("%s lists no kinds; give one or more of %s", abi.ExportInfo, kindList)
 	}
 	exports := map[string]signature{}
 	for _, k := range i.Kinds {
 		names, ok := abi.KindExports[k]
 		if !ok {
-			return fmt.Errorf("%s lists kind %q; known kinds: %s, %s, %s", abi.ExportInfo, k, abi.KindAdaptor, abi.KindPreUnit, abi.KindPostUnit)
+			return fmt.Errorf("%s lists kind %q; known kinds: %s", abi.ExportInfo, k, kindList)
 		}
 		for _, n := range names {
 			exports[n] = callSignature
@@ -271,6 +294,22 @@ func (p *Plugin) checkInfo() error {
 	}
 	if p.m.Capabilities.Rewrite.any() && !p.Is(abi.KindPreUnit) {
 		return fmt.Errorf("its manifest grants capabilities.rewrite, but it is a %s plugin: only pre_unit hooks rewrite units; remove the grant", strings.Join(i.Kinds, "/"))
+	}
+	if len(p.m.Capabilities.DataDirs) > 0 && !p.Is(abi.KindData) {
+		return fmt.Errorf("its manifest grants capabilities.data_dirs, but it is a %s plugin: only data plugins get a file system; remove the grant", strings.Join(i.Kinds, "/"))
+	}
+	if p.Is(abi.KindData) {
+		if p.Is(abi.KindAdaptor) {
+			return fmt.Errorf("%s lists kinds adaptor and data: make them two plugins", abi.ExportInfo)
+		}
+		if len(i.DataSchemes) == 0 {
+			return fmt.Errorf("a data plugin must list the Pilot-Data URL schemes it serves in %s (data_schemes)", abi.ExportInfo)
+		}
+		for _, s := range i.DataSchemes {
+			if !schemeRE.MatchString(s) || builtinData[s] {
+				return fmt.Errorf("%s lists data scheme %q: give lower-case URL schemes of a-z 0-9 . - other than file, ssh and sftp, which the host serves itself", abi.ExportInfo, s)
+			}
+		}
 	}
 	if p.Is(abi.KindAdaptor) {
 		if len(i.Schemes) == 0 {
@@ -287,6 +326,9 @@ func (p *Plugin) checkInfo() error {
 
 var schemeRE = regexp.MustCompile(`^[a-z][a-z0-9.-]*$`)
 
+// builtinData are the Pilot-Data schemes the host serves itself.
+var builtinData = map[string]bool{"file": true, "ssh": true, "sftp": true}
+
 // instance is one instantiation of a plugin's module, used by one call at
 // a time.
 type instance struct {
@@ -300,6 +342,9 @@ func (p *Plugin) instantiate(ctx context.Context) (*instance, error) {
 	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions().
 		WithStdout(out).WithStderr(out).
 		WithSysWalltime().WithSysNanotime().WithSysNanosleep().WithRandSource(rand.Reader)
+	if len(p.roots) > 0 {
+		cfg = cfg.WithFSConfig(fsConfig(p.m.Capabilities.DataDirs, p.roots))
+	}
 	mod, err := p.rt.InstantiateModule(ctx, p.cm, cfg)
 	if err != nil {
 		return nil, err

@@ -14,24 +14,32 @@ import (
 
 // The process's plugins: one Host, and the plugins loaded into it by name.
 // Adaptor plugins loaded here serve their URL schemes to every Service of
-// the process.
+// the process, data plugins their Pilot-Data schemes.
 var process = struct {
 	sync.Mutex
 	engine Engine
 	logger *slog.Logger
 	host   *Host
 	byName map[string]*Plugin
-	serve  func(*Plugin) error // serves an adaptor plugin's schemes; see ServeAdaptors
-}{byName: map[string]*Plugin{}}
+	serve  map[string]func(*Plugin) error // by kind: serves its schemes; see ServeAdaptors, ServeData
+}{byName: map[string]*Plugin{}, serve: map[string]func(*Plugin) error{}}
 
 // ServeAdaptors makes serve the way adaptor plugins loaded into the process
 // have their URL schemes served. Package adaptors/pluginadaptor registers it
 // when a program imports it; without it, loading an adaptor plugin is an
 // error that says so.
-func ServeAdaptors(serve func(*Plugin) error) {
+func ServeAdaptors(serve func(*Plugin) error) { serveKind(abi.KindAdaptor, serve) }
+
+// ServeData makes serve the way data plugins loaded into the process have
+// their Pilot-Data schemes served. Package storage/pluginstore registers it
+// when a program imports it; without it, loading a data plugin is an
+// error that says so.
+func ServeData(serve func(*Plugin) error) { serveKind(abi.KindData, serve) }
+
+func serveKind(kind string, serve func(*Plugin) error) {
 	process.Lock()
 	defer process.Unlock()
-	process.serve = serve
+	process.serve[kind] = serve
 }
 
 // SetEngine sets the engine of the process's host; it has effect only
@@ -61,7 +69,8 @@ func processHost() *Host {
 // Load loads the plugin whose manifest is at path into the process, under
 // its name. Loading the same plugin again returns it; loading another
 // build of a plugin whose name is taken is an error. An adaptor plugin's
-// schemes (and their +ssh forms) are served from then on.
+// schemes (and their +ssh forms) are served from then on, as are a data
+// plugin's Pilot-Data schemes.
 func Load(ctx context.Context, path string) (*Plugin, error) {
 	b, err := ReadBundle(path)
 	if err != nil {
@@ -92,10 +101,15 @@ func LoadBundle(ctx context.Context, b Bundle) (*Plugin, error) {
 	if process.byName[p.Name()] == p {
 		return p, nil
 	}
-	if p.Is(abi.KindAdaptor) {
-		err := errNotServed
-		if process.serve != nil {
-			err = process.serve(p)
+	// A plugin is an adaptor or a data plugin, not both (checkInfo), so
+	// at most one of them serves it.
+	for _, kind := range []string{abi.KindAdaptor, abi.KindData} {
+		if !p.Is(kind) {
+			continue
+		}
+		err := notServed[kind]
+		if serve := process.serve[kind]; serve != nil {
+			err = serve(p)
 		}
 		if err != nil {
 			h.unload(ctx, p)
@@ -106,7 +120,10 @@ func LoadBundle(ctx context.Context, b Bundle) (*Plugin, error) {
 	return p, nil
 }
 
-var errNotServed = errors.New(`this program serves no adaptor plugins (a Go program serves them with: import _ "github.com/bigjob-go/bigjob/adaptors/pluginadaptor")`)
+var notServed = map[string]error{
+	abi.KindAdaptor: errors.New(`this program serves no adaptor plugins (a Go program serves them with: import _ "github.com/bigjob-go/bigjob/adaptors/pluginadaptor")`),
+	abi.KindData:    errors.New(`this program serves no data plugins (a Go program serves them with: import _ "github.com/bigjob-go/bigjob/storage/pluginstore")`),
+}
 
 // Lookup returns the loaded plugin of that name, or nil.
 func Lookup(name string) *Plugin {

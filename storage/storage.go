@@ -54,13 +54,28 @@ var unsupported = map[string]string{
 	"go": "Globus Online", "irods": "iRODS", "http": "WebHDFS", "https": "WebHDFS",
 }
 
-// Opener opens a location of a registered scheme (Register).
+// ErrNoBackend: no backend of this program serves the scheme of a
+// Pilot-Data URL. Open's error says which scheme and what to use instead.
+var ErrNoBackend = errors.New("no Pilot-Data backend of this program serves the URL's scheme")
+
+// noBackend is an error that reads as its message and matches ErrNoBackend.
+type noBackend struct{ msg string }
+
+func (e *noBackend) Error() string        { return e.msg }
+func (e *noBackend) Is(target error) bool { return target == ErrNoBackend }
+
+// Opener opens a location of a registered scheme (Register, Add).
 type Opener func(ctx context.Context, u *url.URL) (Location, error)
+
+type backend struct {
+	open Opener
+	by   string // who serves it, for messages ("" for a package's init)
+}
 
 var schemes = struct {
 	sync.Mutex
-	m map[string]Opener
-}{m: map[string]Opener{}}
+	m map[string]backend
+}{m: map[string]backend{}}
 
 // Register makes open serve Pilot-Data URLs of the given schemes on other
 // hosts. Package storage/sftpstore registers ssh:// and sftp:// when a
@@ -69,14 +84,46 @@ func Register(open Opener, names ...string) {
 	schemes.Lock()
 	defer schemes.Unlock()
 	for _, n := range names {
-		schemes.m[n] = open
+		schemes.m[n] = backend{open: open}
 	}
+}
+
+// builtin are the schemes storage serves itself or through the packages
+// that Register them; Add refuses them.
+var builtin = map[string]bool{"file": true, "ssh": true, "sftp": true}
+
+// Add makes open serve Pilot-Data URLs of the given schemes, on behalf of
+// by (e.g. "plugin demo"), unless one of them is file, ssh or sftp or is
+// served already: then it serves none and says which. Package
+// storage/pluginstore adds the schemes of data plugins.
+func Add(by string, open Opener, names ...string) error {
+	schemes.Lock()
+	defer schemes.Unlock()
+	for _, n := range names {
+		if builtin[n] {
+			return fmt.Errorf("Pilot-Data scheme %s:// is served by this program itself", n)
+		}
+		if b, ok := schemes.m[n]; ok {
+			return fmt.Errorf("Pilot-Data scheme %s:// is already served by %s", n, b.by)
+		}
+	}
+	for _, n := range names {
+		schemes.m[n] = backend{open: open, by: by}
+	}
+	return nil
+}
+
+// pluginHint says how a scheme could be served.
+func pluginHint(scheme string) string {
+	return fmt.Sprintf("or load a data plugin that serves %s:// (plugins/ABI.md, Data plugins)", scheme)
 }
 
 // Open opens the location of a Pilot-Data's service_url: a path, file:///path
 // or ssh://localhost/path (a directory of this machine, created if missing),
 // or a URL of a registered scheme (ssh://[user@]host[:port]/path with
-// storage/sftpstore linked in).
+// storage/sftpstore linked in, a data plugin's scheme with
+// storage/pluginstore linked in and the plugin loaded). An unserved scheme
+// is an error matching ErrNoBackend that names it and what to use instead.
 func Open(ctx context.Context, serviceURL string) (Location, error) {
 	if !strings.Contains(serviceURL, "://") {
 		return openDir(serviceURL, serviceURL)
@@ -85,25 +132,25 @@ func Open(ctx context.Context, serviceURL string) (Location, error) {
 	if err != nil {
 		return nil, fmt.Errorf("Pilot-Data %q: not a URL: %w", serviceURL, err)
 	}
-	if what, ok := unsupported[u.Scheme]; ok {
-		return nil, fmt.Errorf("Pilot-Data %s: the %s:// backend (%s) is not supported; keep the data on a file system: "+
-			"file:///path on this machine, or ssh://host/path on another", serviceURL, u.Scheme, what)
+	schemes.Lock()
+	b, served := schemes.m[u.Scheme]
+	schemes.Unlock()
+	if what, ok := unsupported[u.Scheme]; ok && !served {
+		return nil, &noBackend{fmt.Sprintf("Pilot-Data %s: the %s:// backend (%s) is not supported; keep the data on a file system: "+
+			"file:///path on this machine, or ssh://host/path on another; %s", serviceURL, u.Scheme, what, pluginHint(u.Scheme))}
 	}
 	if p, err := vocab.LocalFile(serviceURL); err == nil && u.User == nil && u.Port() == "" {
 		return openDir(serviceURL, p)
 	}
-	schemes.Lock()
-	open := schemes.m[u.Scheme]
-	schemes.Unlock()
 	switch {
-	case open != nil:
-		return open(ctx, u)
+	case served:
+		return b.open(ctx, u)
 	case u.Scheme == "ssh" || u.Scheme == "sftp":
-		return nil, fmt.Errorf("Pilot-Data %s: this program has no SSH backend for Pilot-Data on another host "+
-			`(a Go program links it with: import _ "github.com/bigjob-go/bigjob/storage/sftpstore")`, serviceURL)
+		return nil, &noBackend{fmt.Sprintf("Pilot-Data %s: this program has no SSH backend for Pilot-Data on another host "+
+			`(a Go program links it with: import _ "github.com/bigjob-go/bigjob/storage/sftpstore")`, serviceURL)}
 	}
-	return nil, fmt.Errorf("Pilot-Data %s: the %s:// scheme is not a Pilot-Data backend; use file:///path or ssh://host/path",
-		serviceURL, u.Scheme)
+	return nil, &noBackend{fmt.Sprintf("Pilot-Data %s: the %s:// scheme is not a Pilot-Data backend; use file:///path or ssh://host/path, %s",
+		serviceURL, u.Scheme, pluginHint(u.Scheme))}
 }
 
 // dir is a location in a directory of this machine.

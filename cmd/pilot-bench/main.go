@@ -71,6 +71,7 @@ import (
 	_ "github.com/bigjob-go/bigjob/coord/embedded"
 	"github.com/bigjob-go/bigjob/core"
 	"github.com/bigjob-go/bigjob/internal/redisserver"
+	_ "github.com/bigjob-go/bigjob/storage/pluginstore"
 )
 
 var (

@@ -69,6 +69,9 @@ func describe(p *plugins.Plugin, manifest string) string {
 	if len(i.Schemes) > 0 {
 		fmt.Fprintf(&b, "; serves %s://", strings.Join(i.Schemes, ":// and "))
 	}
+	if len(i.DataSchemes) > 0 {
+		fmt.Fprintf(&b, "; keeps Pilot-Data at %s://", strings.Join(i.DataSchemes, ":// and "))
+	}
 	fmt.Fprintf(&b, ")\nmanifest %s\n  digest %s, module sha256 %s\nOnce loaded, it:\n", manifest, p.Digest(), m.SHA256)
 	for _, g := range p.Grants() {
 		fmt.Fprintf(&b, "  - %s\n", g)

@@ -46,7 +46,7 @@ func TestVocabularyIsALeaf(t *testing.T) {
 }
 
 func TestAgentLinksNoClient(t *testing.T) {
-	forbid(t, "cmd/pilot-agent", "core", "adaptors", "capi", "coord/embedded", "storage/sftpstore", "github.com/pkg/sftp",
+	forbid(t, "cmd/pilot-agent", "core", "adaptors", "capi", "coord/embedded", "storage/sftpstore", "storage/pluginstore", "github.com/pkg/sftp",
 		"golang.org/x/crypto/ssh", "github.com/alicebob/miniredis", "github.com/yuin/gopher-lua")
 }
 
@@ -56,7 +56,7 @@ func TestPluginsKnowNoBatchSystemOrSSH(t *testing.T) {
 
 func TestCoreChoosesNoAdaptorsOrServer(t *testing.T) {
 	forbid(t, "core", "adaptors/builtin", "adaptors/fork", "adaptors/ssh", "adaptors/batch",
-		"adaptors/pluginadaptor", "coord/embedded", "storage/sftpstore", "github.com/alicebob/miniredis")
+		"adaptors/pluginadaptor", "coord/embedded", "storage/sftpstore", "storage/pluginstore", "github.com/alicebob/miniredis")
 }
 
 // capi translates to core: besides the vocabulary, it imports only core
@@ -68,7 +68,7 @@ func TestCAPITranslatesToCoreOnly(t *testing.T) {
 		t.Fatalf("go list capi: %v", err)
 	}
 	allowed := map[string]bool{"core": true, "vocab": true, "adaptors/builtin": true,
-		"adaptors/pluginadaptor": true, "coord/embedded": true, "storage/sftpstore": true}
+		"adaptors/pluginadaptor": true, "coord/embedded": true, "storage/sftpstore": true, "storage/pluginstore": true}
 	for _, imp := range strings.Fields(string(out)) {
 		if rel, ours := strings.CutPrefix(imp, module); ours && !allowed[rel] {
 			t.Errorf("capi imports %s; it translates to core only", imp)

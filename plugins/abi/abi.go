@@ -13,6 +13,7 @@ const (
 	KindAdaptor  = "adaptor"   // runs pilots on a resource manager the core does not know
 	KindPreUnit  = "pre_unit"  // sees (and may rewrite or refuse) each unit right before launch
 	KindPostUnit = "post_unit" // sees each unit right after exit; may turn Done into Failed
+	KindData     = "data"      // keeps Pilot-Data's files under URL schemes the core does not know
 )
 
 // Guest exports. Every plugin has memory, ExportVersion, ExportAlloc,
@@ -31,6 +32,12 @@ const (
 	ExportCancel   = "adaptor_cancel"
 	ExportPreUnit  = "hook_pre_unit"
 	ExportPostUnit = "hook_post_unit"
+
+	ExportDataOpen   = "data_open"
+	ExportDataWrite  = "data_write"
+	ExportDataRead   = "data_read"
+	ExportDataRename = "data_rename"
+	ExportDataRemove = "data_remove"
 )
 
 // KindExports lists the (ptr, len) -> i64 exports each kind needs.
@@ -38,6 +45,7 @@ var KindExports = map[string][]string{
 	KindAdaptor:  {ExportScript, ExportSubmit, ExportState, ExportCancel},
 	KindPreUnit:  {ExportPreUnit},
 	KindPostUnit: {ExportPostUnit},
+	KindData:     {ExportDataOpen, ExportDataWrite, ExportDataRead, ExportDataRename, ExportDataRemove},
 }
 
 // Host imports, all in module HostModule.
@@ -49,6 +57,8 @@ const (
 	ImportResult  = "result"     // (buf i32, limit i32) -> i32
 	ImportStat    = "stat"       // (ptr i32, len i32) -> i64
 	ImportWrite   = "write_file" // (path i32, path_len i32, data i32, data_len i32) -> i32
+	ImportDataIn  = "data_in"    // (buf i32, limit i32) -> i32
+	ImportDataOut = "data_out"   // (ptr i32, len i32) -> i32
 	WASIModule    = "wasi_snapshot_preview1"
 	LevelDebug    = -1
 	LevelInfo     = 0
@@ -59,6 +69,7 @@ const (
 	WriteDenied   = -1 // write_file: outside the manifest's write_dirs
 	WriteFailed   = -2 // write_file: the write failed (the host logs why)
 	ExecBadMemory = -1 // exec: the request is not in the guest's memory
+	DataOutDenied = -1 // data_out: not a data_read call, outside memory, or more than the read's size
 )
 
 // Info is what plugin_info returns.
@@ -67,6 +78,9 @@ type Info struct {
 	Version string   `json:"version"`
 	Kinds   []string `json:"kinds"`
 	Schemes []string `json:"schemes,omitempty"` // adaptor: URL schemes it serves, e.g. ["tsp"]
+	// DataSchemes are the Pilot-Data URL schemes a data plugin serves,
+	// e.g. ["demo"].
+	DataSchemes []string `json:"data_schemes,omitempty"`
 }
 
 // Job is the batch job that runs a pilot's agent, as the host prepared it:
@@ -211,4 +225,26 @@ type ExecResult struct {
 	Stdout   string `json:"stdout"`
 	Stderr   string `json:"stderr,omitempty"`
 	Error    string `json:"error,omitempty"` // denied, or could not run at all (exit_code -1)
+}
+
+// DataRequest is the request of every data export. URL is the Pilot-Data's
+// service_url; Name a slash-separated file name under it, clean and
+// relative (the host checks it), or, for data_remove, a directory of such
+// files. data_write writes the Size bytes that data_in gives at Offset of
+// Name (Offset 0 creates Name, replacing what was there); data_read gives
+// up to Size bytes of Name from Offset through data_out, fewer (none) at
+// its end; data_rename gives Name the name To, replacing To; data_remove
+// removes Name and what is under it, and succeeds if there is nothing;
+// data_open prepares the location of URL or refuses it.
+type DataRequest struct {
+	URL    string `json:"url"`
+	Name   string `json:"name,omitempty"`
+	To     string `json:"to,omitempty"`
+	Offset int64  `json:"offset,omitempty"`
+	Size   int    `json:"size,omitempty"`
+}
+
+// DataResponse is the answer of every data export: {} or an error.
+type DataResponse struct {
+	Error string `json:"error,omitempty"`
 }

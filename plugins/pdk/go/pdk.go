@@ -7,9 +7,9 @@
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o my.wasm .
 //
 // The kit provides the ABI's exports (memory management, plugin_info and
-// the adaptor and hook entry points, which call the functions given to
+// the adaptor, hook and data entry points, which call what was given to
 // Register) and wraps the host's imports (Exec, Config, Stat, WriteFile,
-// Log).
+// Log; data_in and data_out for Data).
 package pdk
 
 import (
@@ -49,6 +49,9 @@ type Plugin struct {
 	// PostUnit sees a unit after exit. Returning Fail(...) turns a Done
 	// unit into a Failed one.
 	PostUnit func(r *abi.PostUnitRequest) error
+	// Data keeps the files of Pilot-Data at the DataSchemes' URLs.
+	Data        Data
+	DataSchemes []string
 }
 
 var plugin Plugin
@@ -116,7 +119,7 @@ func errorAnswer(err error) uint64 {
 
 //go:wasmexport plugin_info
 func pluginInfo() uint64 {
-	info := abi.Info{Name: plugin.Name, Version: plugin.Version, Schemes: plugin.Schemes}
+	info := abi.Info{Name: plugin.Name, Version: plugin.Version, Schemes: plugin.Schemes, DataSchemes: plugin.DataSchemes}
 	if plugin.Adaptor != nil {
 		info.Kinds = append(info.Kinds, abi.KindAdaptor)
 	}
@@ -125,6 +128,9 @@ func pluginInfo() uint64 {
 	}
 	if plugin.PostUnit != nil {
 		info.Kinds = append(info.Kinds, abi.KindPostUnit)
+	}
+	if plugin.Data != nil {
+		info.Kinds = append(info.Kinds, abi.KindData)
 	}
 	return answer(info)
 }
