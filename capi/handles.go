@@ -10,17 +10,19 @@ import (
 type kind uint64
 
 const (
-	kindService kind = 1
-	kindJob     kind = 2
-	kindUnit    kind = 3
-	kindData    kind = 4
-	kindPDS     kind = 5
-	kindPD      kind = 6
-	kindDU      kind = 7
+	kindService  kind = 1
+	kindJob      kind = 2
+	kindUnit     kind = 3
+	kindData     kind = 4
+	kindPDS      kind = 5
+	kindPD       kind = 6
+	kindDU       kind = 7
+	kindProgress kind = 8
 )
 
 var kindNames = map[kind]string{kindService: "pilot_service", kindJob: "pilot_job", kindUnit: "pilot_unit",
-	kindData: "pilot_dataservice", kindPDS: "pilot_pds", kindPD: "pilot_pd", kindDU: "pilot_du"}
+	kindData: "pilot_dataservice", kindPDS: "pilot_pds", kindPD: "pilot_pd", kindDU: "pilot_du",
+	kindProgress: "pilot_progress"}
 
 // entry is a live handle. An entry whose object depends on another (a unit
 // on the service it came from) holds a reference to that parent: the

@@ -52,6 +52,12 @@ func pilot_job_id(h C.pilot_job, out **C.char) (st C.pilot_status) {
 	return stringOf("pilot_job_id", uint64(h), kindJob, out, (*core.Pilot).ID)
 }
 
+//export pilot_job_service_url
+func pilot_job_service_url(h C.pilot_job, out **C.char) (st C.pilot_status) {
+	defer guard("pilot_job_service_url", &st)
+	return stringOf("pilot_job_service_url", uint64(h), kindJob, out, (*core.Pilot).ServiceURL)
+}
+
 //export pilot_job_url
 func pilot_job_url(h C.pilot_job, out **C.char) (st C.pilot_status) {
 	defer guard("pilot_job_url", &st)

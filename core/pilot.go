@@ -78,6 +78,10 @@ func (p *Pilot) URL() string { return p.d.base() + "/" + p.Name() }
 // ServiceID is the id of the service the pilot belongs to.
 func (p *Pilot) ServiceID() string { return p.d.keys.Service() }
 
+// ServiceURL is the reconnectable URL of the service the pilot belongs to
+// (redis://[pw@]host:port/pcs/pcs-<uuid>, as OpenService takes).
+func (p *Pilot) ServiceURL() string { return serviceURLOf(p.d.addr, p.ServiceID()) }
+
 // Close releases a pilot reconnected with OpenPilot; for other pilots it
 // does nothing. It does not cancel the pilot.
 func (p *Pilot) Close() error {

@@ -40,7 +40,7 @@ type PilotGauge struct {
 	Name  string `json:"name"`
 	State State  `json:"state"`
 	Slots int    `json:"slots"`
-	Busy  int    `json:"busy"` // slots its units hold or wait for (live pilots)
+	Busy  int    `json:"busy"` // slots its Staging and Running units hold (live pilots)
 	// HeartbeatAge is how long ago its agent last reported, in seconds (-1
 	// before it started, or once it ended).
 	HeartbeatAge float64 `json:"heartbeat_age_s"`
@@ -56,6 +56,7 @@ type FailureNote struct {
 const (
 	maxFailureNotes = 10
 	rateWindow      = 10 * time.Second
+	progressLook    = 30 * time.Second // bounds the reads of one look
 )
 
 // Progress reads the service's progress now (Rate and ETA -1, failures
@@ -160,7 +161,10 @@ func (w *ProgressWatch) Next(ctx context.Context, every time.Duration) (Progress
 		timer.Stop()
 	}
 	w.sub.next() // a gap: what changed is read below, from the store
-	p, err := readProgress(ctx, w.d, w.id, w)
+	// the look is not cut by ctx (a caller's wait may be sliced short)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), progressLook)
+	defer cancel()
+	p, err := readProgress(rctx, w.d, w.id, w)
 	if err != nil {
 		return p, err
 	}
@@ -200,10 +204,10 @@ func (w *ProgressWatch) failures(ctx context.Context) []FailureNote {
 			f, err := w.d.store.Fields(ctx, w.d.keys.Unit(id), coord.FieldReason)
 			if err == nil {
 				reason = f[0]
+				w.mu.Lock()
+				w.notes[id] = reason
+				w.mu.Unlock()
 			}
-			w.mu.Lock()
-			w.notes[id] = reason
-			w.mu.Unlock()
 		}
 		out = append(out, FailureNote{Unit: id, Reason: reason})
 	}
@@ -219,7 +223,6 @@ func readProgress(ctx context.Context, d *domain, id string, w *ProgressWatch) (
 	var counts map[string]int64
 	var info []string
 	var ids []string
-	var loads []coord.PilotLoad
 	err := d.patient(ctx, func() (err error) {
 		if counts, err = d.store.UnitCounts(ctx, d.keys); err != nil {
 			return err
@@ -227,10 +230,7 @@ func readProgress(ctx context.Context, d *domain, id string, w *ProgressWatch) (
 		if info, err = d.store.Fields(ctx, d.keys.Info(), coord.FieldState); err != nil {
 			return err
 		}
-		if ids, err = d.store.PilotIDs(ctx, d.keys); err != nil {
-			return err
-		}
-		loads, err = d.store.PilotLoads(ctx, d.keys)
+		ids, err = d.store.PilotIDs(ctx, d.keys)
 		return err
 	})
 	if err != nil {
@@ -244,10 +244,6 @@ func readProgress(ctx context.Context, d *domain, id string, w *ProgressWatch) (
 		}
 	}
 	p.Canceled = info[0] == string(Canceled)
-	busy := map[string]int{}
-	for _, l := range loads {
-		busy[l.ID] = l.Slots - l.Free
-	}
 	sort.Strings(ids)
 	live := 0
 	for _, pid := range ids {
@@ -255,7 +251,7 @@ func readProgress(ctx context.Context, d *domain, id string, w *ProgressWatch) (
 		if err != nil {
 			continue // pruned
 		}
-		g := PilotGauge{Name: f[2], State: State(f[0]), Busy: busy[pid], HeartbeatAge: -1}
+		g := PilotGauge{Name: f[2], State: State(f[0]), HeartbeatAge: -1}
 		if g.Name == "" {
 			g.Name = pid
 		}
@@ -264,6 +260,9 @@ func readProgress(ctx context.Context, d *domain, id string, w *ProgressWatch) (
 			g.Reason = f[4]
 		} else {
 			live++
+			if g.Busy, err = d.store.BusySlots(ctx, d.keys, pid); err != nil {
+				return p, err
+			}
 			if t, err := coord.ParseTimestamp(f[3]); err == nil && !t.IsZero() {
 				g.HeartbeatAge = now.Sub(t).Round(100 * time.Millisecond).Seconds()
 			}

@@ -43,7 +43,7 @@ func OpenService(ctx context.Context, serviceURL string, o Options) (*Service, e
 		release()
 		return nil, err
 	}
-	s := &Service{d: d, release: release, id: id, url: addr.String() + "/pcs/" + id}
+	s := &Service{d: d, release: release, id: id, url: serviceURLOf(addr, id)}
 	ids, err := d.store.PilotIDs(ctx, d.keys)
 	if err != nil {
 		release()
@@ -55,6 +55,9 @@ func OpenService(ctx context.Context, serviceURL string, o Options) (*Service, e
 	}
 	return s, nil
 }
+
+// serviceURLOf is the URL of service id at addr.
+func serviceURLOf(addr coord.Address, id string) string { return addr.String() + "/pcs/" + id }
 
 // validID reports whether id is prefix followed by a UUID.
 func validID(id, prefix string) bool {

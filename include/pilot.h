@@ -66,6 +66,7 @@ typedef uint64_t pilot_service;     /* a pilot compute service */
 typedef uint64_t pilot_job;         /* a pilot (the batch job running an agent) */
 typedef uint64_t pilot_unit;        /* a compute unit */
 typedef uint64_t pilot_dataservice; /* a compute data service */
+typedef uint64_t pilot_progress;    /* a watch on a service's progress */
 typedef int32_t pilot_status;       /* PILOT_OK or a negative PILOT_E* code */
 typedef int32_t pilot_state;        /* PILOT_STATE_* */
 
@@ -286,6 +287,28 @@ pilot_status pilot_service_cancel(pilot_service s);
  * (the file cannot be written; the message names it). */
 pilot_status pilot_service_report(pilot_service s, const char *path);
 
+/* Where the run of service s stands now, as a JSON object; free with
+ * pilot_string_free. Keys: service, time (epoch seconds), units (submitted),
+ * counts ({state: units}), open (units not final), units_per_s and eta_s
+ * (-1 here: they need a watch), pilots ([{name, state, slots, busy (slots its running units hold),
+ * heartbeat_age_s (-1 before its agent started or once it ended), reason}]),
+ * failures ([] here), canceled, final (every unit submitted is final, the
+ * service was canceled, or every pilot it had ended). The counts are kept
+ * by the store as units change state: nothing is scanned. */
+pilot_status pilot_service_progress(pilot_service s, char **json_out);
+
+/* Follows the progress of service s through its event stream (pilot-cli
+ * watch); its pilots are watched for liveness meanwhile. Free with
+ * pilot_progress_free. */
+pilot_status pilot_progress_open(pilot_service s, pilot_progress *out);
+/* The progress (as pilot_service_progress, with units_per_s over the last
+ * 10 s, eta_s, and the latest failures, newest first: [{unit, reason}]): now
+ * on the first call; then once something changed (no more often than every
+ * 250 ms) or every_ms (> 0) passed. PILOT_ETIMEOUT when timeout_ms (-1: no
+ * limit) ends first. One thread at a time calls it on a handle. */
+pilot_status pilot_progress_next(pilot_progress w, int64_t every_ms, int64_t timeout_ms, char **json_out);
+pilot_status pilot_progress_free(pilot_progress w);
+
 /* Calls fn for every state change of the service's pilots and units.
  * fn == NULL stops the callbacks and returns after any call in progress. */
 pilot_status pilot_service_set_callback(pilot_service s, pilot_state_fn fn, void *user_data);
@@ -304,6 +327,9 @@ pilot_status pilot_job_free(pilot_job j);
 /* "bj-<uuid>"; the reconnectable URL; free with pilot_string_free. */
 pilot_status pilot_job_id(pilot_job j, char **out);
 pilot_status pilot_job_url(pilot_job j, char **out);
+/* The URL of the pilot's service (redis://host:port/pcs/pcs-<uuid>, as
+ * pilot_service_open takes); free with pilot_string_free. */
+pilot_status pilot_job_service_url(pilot_job j, char **out);
 
 pilot_status pilot_job_state(pilot_job j, pilot_state *out);
 

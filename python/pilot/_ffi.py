@@ -15,6 +15,7 @@ import sys
 import time
 
 from pilot.errors import PilotError
+from pilot import progress as _progress
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 LIB_DIR = os.path.join(_HERE, "_lib")
@@ -108,11 +109,16 @@ _SIGNATURES = {
     "pilot_service_wait": ([c_handle, ctypes.c_int64], True),
     "pilot_service_cancel": ([c_handle], True),
     "pilot_service_report": ([c_handle, ctypes.c_char_p], True),
+    "pilot_service_progress": ([c_handle, _str_out], True),
+    "pilot_progress_open": ([c_handle, _P(c_handle)], True),
+    "pilot_progress_next": ([c_handle, ctypes.c_int64, ctypes.c_int64, _str_out], True),
+    "pilot_progress_free": ([c_handle], True),
     "pilot_service_set_callback": ([c_handle, STATE_FN, ctypes.c_void_p], True),
     "pilot_job_open": ([ctypes.c_char_p, ctypes.c_char_p, _P(c_handle)], True),
     "pilot_job_free": ([c_handle], True),
     "pilot_job_id": ([c_handle, _str_out], True),
     "pilot_job_url": ([c_handle, _str_out], True),
+    "pilot_job_service_url": ([c_handle, _str_out], True),
     "pilot_job_state": ([c_handle, _P(c_state)], True),
     "pilot_job_details": ([c_handle, _str_out], True),
     "pilot_job_description": ([c_handle, _str_out], True),
@@ -237,22 +243,31 @@ def get_string(name, *args):
 SLICE_MS = 200
 
 
-def wait(step, timeout=None):
+def wait(step, timeout=None, progress=None):
     """Calls step(ms), a library wait of at most ms milliseconds, until it
-    succeeds (True) or timeout seconds pass (False; None waits for ever)."""
+    succeeds (True) or timeout seconds pass (False; None waits for ever).
+    progress (may be None) reads the progress of the run waited for: a wait
+    that lasts shows it on stderr when that is a terminal (pilot.progress)."""
     deadline = None if timeout is None else time.time() + timeout
-    while True:
-        ms = SLICE_MS
-        if deadline is not None:
-            ms = max(0, min(ms, int((deadline - time.time()) * 1000)))
-        try:
-            step(ms)
-            return True
-        except PilotError as e:
-            if e.status != ETIMEOUT:
-                raise
-        if deadline is not None and time.time() >= deadline:
-            return False
+    line = _progress.Line(progress) if progress is not None else None
+    try:
+        while True:
+            ms = SLICE_MS
+            if deadline is not None:
+                ms = max(0, min(ms, int((deadline - time.time()) * 1000)))
+            try:
+                step(ms)
+                return True
+            except PilotError as e:
+                if e.status != ETIMEOUT:
+                    raise
+            if deadline is not None and time.time() >= deadline:
+                return False
+            if line is not None:
+                line.tick()
+    finally:
+        if line is not None:
+            line.close()
 
 
 def url_arg(kind, url):

@@ -11,6 +11,7 @@
     pilot-cli --cancel_pilot PILOT_URL
     pilot-cli explain CU_URL            (or --explain CU_URL)
     pilot-cli report PCS_URL -o run.html (or --report PCS_URL)
+    pilot-cli watch PCS_URL|PILOT_URL    (or --watch URL; --json for JSON lines)
     pilot-cli --list_pilots --json
 
 Installed as the console script `pilot-cli` (pilot.cli:main); also runs as
@@ -46,6 +47,19 @@ Added:
   a timeline of every unit on its pilot's slots, slot utilisation over time,
   the distributions of queue wait and run time, the failures by reason and
   per-host figures. PCS_URL is the URL PilotComputeService.get_url() gives.
+- `pilot-cli watch URL` (or `--watch URL`) follows a pilot compute service's
+  run (URL: its PCS_URL, or a PILOT_URL for that pilot's service) from the
+  store's event stream: units ended of those submitted, counts by state,
+  units per second and the time left at that rate, each pilot's busy and
+  free slots and heartbeat age, and the latest failures with their reasons,
+  redrawn in place on a terminal (a line per change otherwise). It ends when
+  every unit submitted is final (for a PILOT_URL: or that pilot ended), the
+  service was canceled, or every pilot it had ended, and prints the final
+  summary. Exit status: 0 when every unit ended Done, 3 when one failed, was
+  canceled or was left unrun. --every SECONDS (default 1) is how often it
+  redraws at the latest; with --json it prints one JSON object per line (as
+  PilotComputeService.get_progress, with units_per_s, eta_s and failures
+  [{"unit", "reason"}]), the last one with "final": true.
 - `--json` makes any action print one JSON document on stdout instead of its
   lines (errors still go to stderr, with the same exit status). Keys are
   always present, null when they do not apply:
@@ -103,10 +117,12 @@ coordination store in ~/.bigjob/store, which outlives this command, so later
 calls find the pilot; point --coordination at a Redis server to use that
 instead.
 
-Exit status: 0 on success, 1 on errors of the pilot API, 2 on usage errors."""
+Exit status: 0 on success, 1 on errors of the pilot API, 2 on usage errors;
+watch: 3 when a unit of the run failed, was canceled or was left unrun."""
 
 # (attribute, option) of the actions; exactly one is given per call.
 ACTIONS = [
+    ("watch", "--watch"),
     ("submit_pilot", "--submit_pilot"), ("list_pilots", "--list_pilots"), ("cancel_pilot", "--cancel_pilot"),
     ("submit_cu", "--submit_cu"), ("run_cu", "--run_cu"), ("get_cu_state", "--get_cu_state"),
     ("wait_cus", "--wait_cus"), ("list_cus", "--list_cus"), ("cancel_cu", "--cancel_cu"),
@@ -118,6 +134,8 @@ ACTIONS = [
 EXPLAIN_COMMAND = "explain"
 REPORT_COMMAND = "report"
 COMMANDS = {EXPLAIN_COMMAND: "CU_URL of one compute unit", REPORT_COMMAND: "PCS_URL of one pilot compute service"}
+COMMANDS["watch"] = "PCS_URL of one pilot compute service, or a PILOT_URL"
+WATCH_FAILED = 3  # the exit status of a watch whose run did not end all Done
 DEFAULT_REPORT = "report.html"
 
 # What ast.literal_eval raises on bad input (RecursionError is a RuntimeError).
@@ -234,6 +252,12 @@ def build_parser():
                         "(also: %(prog)s report PCS_URL -o FILE)")
     g.add_argument("--output", "-o", metavar="FILE", default=None,
                    help="with report: the file to write (default: %s)" % DEFAULT_REPORT)
+    g = p.add_argument_group("Watch")
+    g.add_argument("--watch", metavar="URL", default=None,
+                   help="follow a run until it ends: counts, rate, time left, pilots, failures "
+                        "(also: %(prog)s watch PCS_URL|PILOT_URL)")
+    g.add_argument("--every", metavar="SECONDS", type=float, default=None,
+                   help="with watch: redraw at least this often (default 1)")
     # The command after "--" (see the epilog).
     p.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
     return p
@@ -275,6 +299,9 @@ def check_args(args):
     only_with("--pilot_description", args.pilot_description, ["submit_pilot"])
     only_with("--compute_unit_description", args.compute_unit_description, ["submit_cu", "run_cu"])
     only_with("--output", args.output, ["report"])
+    only_with("--every", args.every, ["watch"])
+    if args.every is not None and not args.every > 0:
+        raise UsageError("--every: give a positive number of seconds, not %s" % args.every)
     if action == "report" and args.output == "":
         raise UsageError("--output: the file name is empty")
     if args.rest and action not in ("submit_cu", "run_cu"):
@@ -512,6 +539,46 @@ class BigJobCLI(object):
         self._say("Wrote the report of %s to %s" % (pcs_url, path))
         self._emit({"url": pcs_url, "path": path})
 
+    # Watch -----------------------------------------------------------------
+
+    def watch(self, url, every=1.0):
+        """Follows the run at url until it ends; returns the exit status."""
+        from pilot import progress
+        pilot_name = None
+        if "/pcs/" not in url:  # a pilot: follow its service
+            pc = self.pilot.PilotCompute(pilot_url=url)
+            pilot_name = url.rsplit("/", 1)[-1]
+            url = pc.get_service_url()
+        pcs = self.pilot.PilotComputeService(pcs_url=url)
+        watch = pcs.watch_progress()
+        tty = not self.as_json and _isatty(sys.stdout)
+        drawn = 0
+        try:
+            while True:
+                p = watch.next(every)
+                ended = p["final"] or _pilot_ended(p, pilot_name)
+                if self.as_json:
+                    p["final"] = ended
+                    _out(json.dumps(p, sort_keys=True))
+                elif tty:
+                    block = progress.lines(p)
+                    if drawn:
+                        sys.stdout.write("\x1b[%dA\x1b[J" % drawn)
+                    for line in block:
+                        _out(line)
+                    drawn = len(block)
+                elif not ended:
+                    _out(progress.summary(p))
+                if ended:
+                    break
+        finally:
+            watch.close()
+        if not self.as_json and not tty:
+            for line in progress.lines(p):
+                _out(line)
+        counts = p.get("counts") or {}
+        return 0 if p.get("units", 0) == counts.get("Done", 0) else WATCH_FAILED
+
     # Auxiliary -------------------------------------------------------------
 
     def version(self):
@@ -571,6 +638,22 @@ def explanation_lines(e):
     return lines
 
 
+def _isatty(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _pilot_ended(p, name):
+    """Whether the pilot called name (None: no pilot watched) is final in
+    progress p."""
+    for g in p.get("pilots") or []:
+        if name is not None and g.get("name") == name:
+            return g.get("state") in ("Done", "Failed", "Canceled")
+    return False
+
+
 def _native(text):
     """text as the native str (Python 2 reads Python 3's pickles as unicode)."""
     if not isinstance(text, str):
@@ -605,6 +688,8 @@ def run(args, action, pilot_module):
         getattr(app, action)(words[0], cud)
     elif action == "report":
         app.report(args.report, args.output or DEFAULT_REPORT)
+    elif action == "watch":
+        return app.watch(args.watch, args.every or 1.0)
     elif action in ("list_pilots", "clean", "version"):
         getattr(app, action)()
     else:
@@ -645,7 +730,7 @@ def main(argv=None):
         _err("cannot load the pilot library: %s" % e)
         return 1
     try:
-        run(args, action, pilot)
+        status = run(args, action, pilot)
     except pilot.PilotError as e:
         _err(e.value)
         return 1
@@ -661,7 +746,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

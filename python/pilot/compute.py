@@ -158,7 +158,23 @@ class PilotComputeService(_ffi.Handle):
         whichever process submitted it. Raises PilotError (status
         _ffi.ENOPILOTS) when units remain but no pilot of the service is
         live to run them."""
-        _ffi.wait(lambda ms: _ffi.call("pilot_service_wait", self.handle, ms))
+        _ffi.wait(lambda ms: _ffi.call("pilot_service_wait", self.handle, ms), progress=self.get_progress)
+
+    def watch_progress(self):
+        """Extension: follows the service's progress from the store's event
+        stream (pilot-cli watch): returns a ProgressWatch; its next(every)
+        returns the progress (as get_progress, with units_per_s, eta_s and
+        the latest failures [{unit, reason}]) at once the first time, then
+        once something changed or every seconds passed. Close it when done."""
+        return ProgressWatch(self)
+
+    def get_progress(self):
+        """Extension: where the service's run stands now, as a dict: units
+        (submitted), counts ({state: units}), open (not final), pilots
+        ([{name, state, slots, busy, heartbeat_age_s, reason}]), canceled,
+        final (and units_per_s, eta_s: -1 here; pilot-cli watch follows
+        them). Read from counters the store keeps: cheap at any size."""
+        return _ffi.get_json("pilot_service_progress", self.handle)
 
     def cancel(self):
         """Cancels every pilot (and the units still queued); returns when no
@@ -218,6 +234,11 @@ class PilotCompute(_ffi.Handle):
                 return None
             raise
 
+    def get_service_url(self):
+        """Extension: the URL of the pilot's PilotComputeService, for
+        PilotComputeService(pcs_url=...)."""
+        return _ffi.get_string("pilot_job_service_url", self.handle)
+
     def get_details(self):
         """The pilot record: state, start_time, end_queue_time, end_time,
         last_contact, description, ..., and bigjob_id."""
@@ -253,7 +274,9 @@ class PilotCompute(_ffi.Handle):
         pilot is (at once if it has no units). Raises PilotError (status
         _ffi.ENOPILOTS) when the pilot failed with units it had not
         finished."""
-        _ffi.wait(lambda ms: _ffi.call("pilot_job_wait", self.handle, ms))
+        pcs = self.pilot_compute_service
+        _ffi.wait(lambda ms: _ffi.call("pilot_job_wait", self.handle, ms),
+                  progress=pcs.get_progress if pcs is not None else None)
 
     def wait_state(self, state, timeout=None):
         """Extension: waits until the pilot is in state (e.g. State.Running)
@@ -386,6 +409,25 @@ class ComputeUnit(_ffi.Handle):
             self._callbacks.clear()
 
 
+class ProgressWatch(_ffi.Handle):
+    """A watch on a PilotComputeService's progress (see watch_progress)."""
+
+    _free = "pilot_progress_free"
+
+    def __init__(self, pcs):
+        _ffi.Handle.__init__(self, _ffi.new_handle("pilot_progress_open", pcs.handle))
+        self.pilot_compute_service = pcs
+
+    def next(self, every=1.0):
+        out = []
+        _ffi.wait(lambda ms: out.append(_ffi.get_json("pilot_progress_next", self.handle,
+                                                      max(1, int(every * 1000)), ms)))
+        return out[-1]
+
+    def close(self):
+        self._release()
+
+
 class ComputeDataService(_ffi.Handle):
     """BigJob's decentral ComputeDataService: units go to the service-wide
     queue of an attached PilotComputeService, where any of its pilots takes
@@ -441,7 +483,9 @@ class ComputeDataService(_ffi.Handle):
         remain but no live pilot is left to run them, rather than return as
         if they had run. A unit refused at submission is not waited for: its
         own calls (get_state, wait) raise the refusal."""
-        _ffi.wait(lambda ms: _ffi.call("pilot_dataservice_wait", self.handle, ms))
+        services = self.pilot_job_services
+        _ffi.wait(lambda ms: _ffi.call("pilot_dataservice_wait", self.handle, ms),
+                  progress=services[0].get_progress if len(services) == 1 else None)
         for du in list(self.data_units.values()):
             du.wait()
 

@@ -12,7 +12,8 @@ from pilot.state import FINAL, State
 HEADER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "include", "pilot.h")
 
 _P = ctypes.POINTER
-_HANDLES = ("pilot_service", "pilot_job", "pilot_unit", "pilot_dataservice", "pilot_pds", "pilot_pd", "pilot_du")
+_HANDLES = ("pilot_service", "pilot_job", "pilot_unit", "pilot_dataservice", "pilot_pds", "pilot_pd", "pilot_du",
+            "pilot_progress")
 
 
 def read_header():
