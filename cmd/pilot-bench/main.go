@@ -45,6 +45,8 @@
 //	report         the run report (Service.Report to a file) of 100,000
 //	               finished units on 4 pilots, against reading the same
 //	               records only
+//	watch_cost     10,000 /bin/true units on a 2-slot pilot with and without
+//	               pilot-cli watch --json following the service (python3)
 //	wide_pilot     (not in the default -cases) one fork pilot with a slot per
 //	               CPU against as many independent xargs -P1 -n1 true
 //
@@ -76,7 +78,7 @@ import (
 
 var (
 	flagCases = flag.String("cases", "throughput,throughput_disk,control_plane,latency,memory,python,startup,plugins,"+
-		"cds_throughput,agent_cpu_per_unit,many_pilots,million_wait,seed,peers,data_staging,report", "cases to run, comma-separated")
+		"cds_throughput,agent_cpu_per_unit,many_pilots,million_wait,seed,peers,data_staging,report,watch_cost", "cases to run, comma-separated")
 	flagPyUnits     = flag.Int("python-units", 10000, "units of the Python submission cases")
 	flagRedis       = flag.String("redis", "", "coordination URL of a running Redis (default: start a private redis-server)")
 	flagUnits       = flag.Int("throughput-units", 10000, "units of the throughput case")
@@ -125,6 +127,7 @@ func main() {
 		"wide_pilot":         widePilot, // one pilot with a slot per CPU; on the 16-core device machine
 		"data_staging":       dataStaging,
 		"report":             reportCase,
+		"watch_cost":         watchCost,
 	}
 	multi := map[string]func(context.Context, core.Options) ([]result, error){
 		"python":         pythonCases,
