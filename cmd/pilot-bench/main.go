@@ -39,9 +39,11 @@
 //	               the lasting local store (started by the script; running)
 //	peers          Parsl (HTEX) and Dask on the same /bin/true tasks, from
 //	               build/bench-venv (bench/peers.py)
-//	data_staging   a data unit staged into a sandbox over file:// (as the
-//	               agent stages input_data) against cp -r: 1,000 files of
-//	               4 KiB, and one of 1 GiB
+//	data_staging   a data unit staged into a sandbox (as the agent stages
+//	               input_data) from a file:// Pilot-Data against cp -r, and
+//	               from an ssh:// one (a private sshd, the system's ssh as
+//	               the agent uses it) against scp -r: 1,000 files of 4 KiB
+//	               (-data-files), and one of 1 GiB (-data-mib)
 //	wide_pilot     (not in the default -cases) one fork pilot with a slot per
 //	               CPU against as many independent xargs -P1 -n1 true
 //
@@ -68,6 +70,8 @@ import (
 	_ "github.com/bigjob-go/bigjob/coord/embedded"
 	"github.com/bigjob-go/bigjob/core"
 	"github.com/bigjob-go/bigjob/internal/redisserver"
+	// Pilot-Data on other hosts as the agent reaches them: the system's ssh
+	_ "github.com/bigjob-go/bigjob/storage/sshcmd"
 )
 
 var (
@@ -84,6 +88,8 @@ var (
 	flagWorkdir     = flag.String("workdir", defaultWorkdir(), "directory for the pilots' working directories")
 	flagChild       = flag.String("child", "", "internal: run as the submitting child of the memory case")
 	flagChildPD     = flag.String("pilot", "", "internal: pilot URL for -child")
+	flagDataFiles   = flag.Int("data-files", 1000, "small files (4 KiB) of the data_staging case")
+	flagDataMiB     = flag.Int("data-mib", 1024, "size in MiB of the big file of the data_staging case")
 	flagCPUProfile  = flag.String("cpuprofile", "", "write this process's CPU profile (runtime/pprof) to the file")
 )
 
@@ -119,7 +125,6 @@ func main() {
 		"many_pilots":        manyPilots,
 		"million_wait":       millionWait,
 		"wide_pilot":         widePilot, // one pilot with a slot per CPU; on the 16-core device machine
-		"data_staging":       dataStaging,
 	}
 	multi := map[string]func(context.Context, core.Options) ([]result, error){
 		"python":         pythonCases,
@@ -128,6 +133,7 @@ func main() {
 		"cds_throughput": cdsThroughput,
 		"peers":          peers,
 		"seed":           seed,
+		"data_staging":   dataStaging,
 	}
 	host, _ := os.Hostname()
 	for _, name := range strings.Split(*flagCases, ",") {
