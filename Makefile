@@ -21,7 +21,7 @@ help:
 	@echo "make soak        1,000,000 no-exec units through one service: agent/manager RSS and Redis keys stay flat"
 	@echo "make install     install pilot.h, libpilot.so, pilot-agent and pilot.pc under PREFIX (/usr/local)"
 
-build: $(BIN)/pilot-agent $(BIN)/hello $(BIN)/pilot-bench $(BIN)/pilot-plugin
+build: $(BIN)/pilot-agent $(BIN)/hello $(BIN)/data $(BIN)/pilot-bench $(BIN)/pilot-plugin
 
 # The agent runs on resources that may not have our libc: always static.
 $(BIN)/pilot-agent: FORCE
@@ -29,6 +29,9 @@ $(BIN)/pilot-agent: FORCE
 
 $(BIN)/hello: FORCE
 	$(GO) build -trimpath -o $@ ./examples/go/hello
+
+$(BIN)/data: FORCE
+	$(GO) build -trimpath -o $@ ./examples/go/data
 
 $(BIN)/pilot-bench: FORCE
 	$(GO) build -trimpath -o $@ ./cmd/pilot-bench

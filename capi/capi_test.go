@@ -163,16 +163,10 @@ func runHello(t *testing.T, exe, url string, env ...string) {
 	env = append([]string{"HOME=" + home, "PILOT_COORDINATION_URL=" + url}, env...)
 	out := run(t, exe, url, env...)
 
-	rest := out
-	for _, line := range []string{
+	requireLines(t, out,
 		"Finished Pilot-Job setup. Submitting compute units\n",
 		"Waiting for compute units to complete\n",
-		"Terminate Pilot Jobs\n",
-	} {
-		i := strings.Index(rest, line)
-		require.GreaterOrEqual(t, i, 0, "stdout should have %q after the lines before it:\n%s", line, out)
-		rest = rest[i+len(line):]
-	}
+		"Terminate Pilot Jobs\n")
 
 	files, err := filepath.Glob(filepath.Join(home, "agent", "bj-*", "sj-*", "stdout.txt"))
 	require.NoError(t, err)
@@ -190,6 +184,41 @@ func runHello(t *testing.T, exe, url string, env ...string) {
 		"Hello World I am CU number 2\n",
 		"Hello World I am CU number 3\n",
 	}, got)
+}
+
+// requireLines checks that out has lines in this order (others may come
+// between them).
+func requireLines(t *testing.T, out string, lines ...string) {
+	t.Helper()
+	rest := out
+	for _, line := range lines {
+		i := strings.Index(rest, line)
+		require.GreaterOrEqual(t, i, 0, "stdout should have %q after the lines before it:\n%s", line, out)
+		rest = rest[i+len(line):]
+	}
+}
+
+// TestCDataExample runs examples/c/data.c, the Pilot-Data pattern from C, on
+// every backend: its unit's output comes back through the output data unit,
+// the input is replicated, and the program removes everything it wrote.
+func TestCDataExample(t *testing.T) {
+	exe := compile(t, "gcc", "../examples/c/data.c")
+	for _, b := range testenv.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			tmp := t.TempDir()
+			out := run(t, exe, b.URL, "HOME="+t.TempDir(), "TMPDIR="+tmp, "PILOT_COORDINATION_URL="+b.URL)
+			requireLines(t, out,
+				"Input data unit: Running\n",
+				"Compute unit: Done\n",
+				"Output files: stderr.txt, stdout.txt\n",
+				"Exported: Hello World!\n",
+				"Replicas: 2\n",
+				"Terminate Pilot Jobs\n")
+			left, err := os.ReadDir(tmp)
+			require.NoError(t, err)
+			require.Empty(t, left, "the example removes its directory")
+		})
+	}
 }
 
 // TestInstall installs into a temporary prefix and builds the C example with

@@ -202,10 +202,10 @@ func (u Unit) export(ctx context.Context, dir string) (Record, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Record{}, fmt.Errorf("export data unit %s: %w", u.ID, err)
 	}
-	for _, f := range r.Files {
-		if err := loc.Get(ctx, f, filepath.Join(dir, path.Base(f.Name))); err != nil {
-			return Record{}, fmt.Errorf("export data unit %s: %w", u.ID, err)
-		}
+	if err := storage.GetAll(ctx, loc, r.Files, func(f storage.File) string {
+		return filepath.Join(dir, path.Base(f.Name))
+	}); err != nil {
+		return Record{}, fmt.Errorf("export data unit %s: %w", u.ID, err)
 	}
 	return r, nil
 }

@@ -47,6 +47,30 @@ type Location interface {
 	Remove(ctx context.Context, name string) error
 }
 
+// BatchGetter is a Location that copies many files in one go (for a host
+// reached over SSH, one session for them all rather than one each).
+type BatchGetter interface {
+	// GetAll copies files from the location, in order, each to the local
+	// path dst(f), each checked as by Get. It stops at the first failure;
+	// the files copied before it are in place.
+	GetAll(ctx context.Context, files []File, dst func(File) string) error
+}
+
+// GetAll copies files from loc, each to the local path dst(f) and checked
+// against its size and sha256: in one go where loc is a BatchGetter, else
+// one Get each.
+func GetAll(ctx context.Context, loc Location, files []File, dst func(File) string) error {
+	if b, ok := loc.(BatchGetter); ok {
+		return b.GetAll(ctx, files, dst)
+	}
+	for _, f := range files {
+		if err := loc.Get(ctx, f, dst(f)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // unsupported names the original's backends that this version has not,
 // with what to use instead.
 var unsupported = map[string]string{

@@ -8,58 +8,105 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bigjob-go/bigjob/core"
+	"github.com/bigjob-go/bigjob/internal/sshd"
 )
 
-// dataStaging measures staging a data unit into a unit's sandbox over
-// file:// (what the agent does for input_data: every file copied through a
-// temporary name and checked against its sha256) against cp -r of the same
-// files: 1,000 files of 4 KiB, and one file of 1 GiB; the median of three
-// rounds each.
-func dataStaging(ctx context.Context, o core.Options) (result, error) {
-	r := result{"baseline": "cp -r of the same files into a fresh directory",
-		"goal": "file:// staging at most 1.1 x cp -r's time"}
+// dataStaging measures staging a data unit into a unit's sandbox the way the
+// agent stages input_data (every file copied through a temporary name and
+// checked against its recorded size and sha256), from a Pilot-Data on
+// file:// against cp -r, and from one on ssh:// (a private sshd on
+// loopback, reached with the system's ssh as the agent does: storage/sshcmd)
+// against scp -r over the same sshd: -data-files files of 4 KiB, and one
+// file of -data-mib MiB; the median of three rounds each. Each baseline
+// copies the data unit's directory in the Pilot-Data, the bytes the staging
+// reads.
+func dataStaging(ctx context.Context, o core.Options) ([]result, error) {
 	root, err := os.MkdirTemp("", "bench-data-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(root)
-	small, big := filepath.Join(root, "small"), filepath.Join(root, "big")
 	var smallFiles []string
-	for i := range 1000 {
-		p, err := randomFile(filepath.Join(small, fmt.Sprintf("f%04d", i)), 4<<10)
+	for i := range *flagDataFiles {
+		p, err := randomFile(filepath.Join(root, "small", fmt.Sprintf("f%04d", i)), 4<<10)
 		if err != nil {
 			return nil, err
 		}
 		smallFiles = append(smallFiles, p)
 	}
-	bigFile, err := randomFile(filepath.Join(big, "one.bin"), 1<<30)
+	bigFile, err := randomFile(filepath.Join(root, "big", "one.bin"), int64(*flagDataMiB)<<20)
 	if err != nil {
 		return nil, err
 	}
+	data := []stagedData{{"small_files", smallFiles}, {"big_file", []string{bigFile}}}
+
 	pds, err := core.NewPilotDataService(ctx, o)
 	if err != nil {
 		return nil, err
 	}
 	defer pds.Close()
-	pd, err := pds.CreatePilotData(ctx, core.PilotDataDescription{ServiceURL: "file://" + filepath.Join(root, "pd")})
+
+	local := filepath.Join(root, "pd-file")
+	file, err := staging(ctx, pds, "file://"+local, local, data, func(ctx context.Context, src, dst string) error {
+		return command(ctx, "cp", "-r", src, dst)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("file://: %w", err)
+	}
+	file["baseline"] = "cp -r of the data unit's directory into a fresh directory"
+	file["goal"] = "file:// staging at most 1.1 x cp -r's time"
+
+	srv, err := startSSHD(filepath.Join(root, "sshd"))
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range []struct {
-		name  string
-		src   string
-		files []string
-	}{{"small_files", small, smallFiles}, {"one_gib", big, []string{bigFile}}} {
-		du, err := pd.SubmitDataUnit(ctx, core.DataUnitDescription{FileURLs: c.files})
+	defer srv.Stop()
+	remote := filepath.Join(root, "pd-ssh")
+	ssh, err := staging(ctx, pds, srv.URL("ssh")+remote, remote, data, func(ctx context.Context, src, dst string) error {
+		return command(ctx, "scp", "-r", "-q", "-P", strconv.Itoa(srv.Port), "-i", srv.UserKey,
+			"-o", "UserKnownHostsFile="+srv.KnownHosts, "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
+			srv.User+"@"+srv.Host+":"+src, dst)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ssh://: %w", err)
+	}
+	ssh["baseline"] = "scp -r of the data unit's directory over the same sshd (a new connection, as the staging's)"
+	ssh["goal"] = "ssh:// staging at most 1.2 x scp -r's time"
+	return []result{file, ssh}, nil
+}
+
+// stagedData is a set of local files made into one data unit.
+type stagedData struct {
+	name  string
+	files []string
+}
+
+// staging makes a Pilot-Data at url (its directory dir on this machine),
+// a data unit of each set of files in it, and measures three rounds of
+// exporting each into a fresh directory beside dir, each round followed by
+// baseline copying the unit's directory in the Pilot-Data to a fresh
+// directory.
+func staging(ctx context.Context, pds *core.PilotDataService, url, dir string, data []stagedData,
+	baseline func(ctx context.Context, src, dst string) error) (result, error) {
+	scheme, _, _ := strings.Cut(url, "://")
+	r := result{"pilot_data": scheme + "://", "files": *flagDataFiles, "file_kib": 4, "big_file_mib": *flagDataMiB}
+	pd, err := pds.CreatePilotData(ctx, core.PilotDataDescription{ServiceURL: url})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range data {
+		du, err := pd.SubmitDataUnit(ctx, core.DataUnitDescription{FileURLs: d.files})
 		if err != nil {
 			return nil, err
 		}
-		var ours, cp []float64
+		var ours, base []float64
 		for round := range 3 {
-			dst := filepath.Join(root, fmt.Sprintf("sandbox-%s-%d", c.name, round))
+			dst := filepath.Join(filepath.Dir(dir), fmt.Sprintf("sandbox-%s-%s-%d", scheme, d.name, round))
 			start := time.Now()
 			if err := du.Export(ctx, dst); err != nil {
 				return nil, err
@@ -67,17 +114,41 @@ func dataStaging(ctx context.Context, o core.Options) (result, error) {
 			ours = append(ours, time.Since(start).Seconds())
 			os.RemoveAll(dst)
 			start = time.Now()
-			if out, err := exec.CommandContext(ctx, "cp", "-r", c.src, dst).CombinedOutput(); err != nil {
-				return nil, fmt.Errorf("cp -r: %v: %s", err, out)
+			if err := baseline(ctx, filepath.Join(dir, du.ID()), dst); err != nil {
+				return nil, err
 			}
-			cp = append(cp, time.Since(start).Seconds())
+			base = append(base, time.Since(start).Seconds())
 			os.RemoveAll(dst)
 		}
-		r[c.name+"_file_s"] = round2(median(ours))
-		r[c.name+"_cp_s"] = round2(median(cp))
-		r[c.name+"_ratio"] = round2(median(ours) / median(cp))
+		r[d.name+"_s"] = round2(median(ours))
+		r[d.name+"_baseline_s"] = round2(median(base))
+		r[d.name+"_ratio"] = round2(median(ours) / median(base))
 	}
 	return r, nil
+}
+
+// startSSHD starts a private sshd in dir (created) and points this
+// process's SSH clients at it: its user key and known_hosts, no agent.
+func startSSHD(dir string) (*sshd.Server, error) {
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, err
+	}
+	srv, err := sshd.Start(dir, nil)
+	if err != nil {
+		return nil, err
+	}
+	os.Setenv("BIGJOB_SSH_IDENTITY", srv.UserKey)
+	os.Setenv("BIGJOB_SSH_KNOWN_HOSTS", srv.KnownHosts)
+	os.Setenv("SSH_AUTH_SOCK", "")
+	return srv, nil
+}
+
+// command runs a command, its output in the error if it fails.
+func command(ctx context.Context, name string, args ...string) error {
+	if out, err := exec.CommandContext(ctx, name, args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("%s: %v: %s", name, err, out)
+	}
+	return nil
 }
 
 // randomFile writes size random bytes to path (its directory made) and

@@ -39,9 +39,11 @@
 //	               the lasting local store (started by the script; running)
 //	peers          Parsl (HTEX) and Dask on the same /bin/true tasks, from
 //	               build/bench-venv (bench/peers.py)
-//	data_staging   a data unit staged into a sandbox over file:// (as the
-//	               agent stages input_data) against cp -r: 1,000 files of
-//	               4 KiB, and one of 1 GiB
+//	data_staging   a data unit staged into a sandbox (as the agent stages
+//	               input_data) from a file:// Pilot-Data against cp -r, and
+//	               from an ssh:// one (a private sshd, the system's ssh as
+//	               the agent uses it) against scp -r: 1,000 files of 4 KiB
+//	               (-data-files), and one of 1 GiB (-data-mib)
 //	report         the run report (Service.Report to a file) of 100,000
 //	               finished units on 4 pilots, against reading the same
 //	               records only
@@ -74,6 +76,8 @@ import (
 	"github.com/bigjob-go/bigjob/core"
 	"github.com/bigjob-go/bigjob/internal/redisserver"
 	_ "github.com/bigjob-go/bigjob/storage/pluginstore"
+	// Pilot-Data on other hosts as the agent reaches them: the system's ssh
+	_ "github.com/bigjob-go/bigjob/storage/sshcmd"
 )
 
 var (
@@ -90,6 +94,8 @@ var (
 	flagWorkdir     = flag.String("workdir", defaultWorkdir(), "directory for the pilots' working directories")
 	flagChild       = flag.String("child", "", "internal: run as the submitting child of the memory case")
 	flagChildPD     = flag.String("pilot", "", "internal: pilot URL for -child")
+	flagDataFiles   = flag.Int("data-files", 1000, "small files (4 KiB) of the data_staging case")
+	flagDataMiB     = flag.Int("data-mib", 1024, "size in MiB of the big file of the data_staging case")
 	flagCPUProfile  = flag.String("cpuprofile", "", "write this process's CPU profile (runtime/pprof) to the file")
 )
 
@@ -125,7 +131,6 @@ func main() {
 		"many_pilots":        manyPilots,
 		"million_wait":       millionWait,
 		"wide_pilot":         widePilot, // one pilot with a slot per CPU; on the 16-core device machine
-		"data_staging":       dataStaging,
 		"report":             reportCase,
 		"watch_cost":         watchCost,
 	}
@@ -136,6 +141,7 @@ func main() {
 		"cds_throughput": cdsThroughput,
 		"peers":          peers,
 		"seed":           seed,
+		"data_staging":   dataStaging,
 	}
 	host, _ := os.Hostname()
 	for _, name := range strings.Split(*flagCases, ",") {

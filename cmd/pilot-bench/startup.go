@@ -37,17 +37,11 @@ func startupCases(ctx context.Context, o core.Options) ([]result, error) {
 	}
 	out = append(out, r)
 
-	if err := os.Mkdir(filepath.Join(dir, "sshd"), 0o700); err != nil {
-		return nil, err
-	}
-	srv, err := sshd.Start(filepath.Join(dir, "sshd"), nil)
+	srv, err := startSSHD(filepath.Join(dir, "sshd"))
 	if err != nil {
 		return nil, err
 	}
 	defer srv.Stop()
-	os.Setenv("BIGJOB_SSH_IDENTITY", srv.UserKey)
-	os.Setenv("BIGJOB_SSH_KNOWN_HOSTS", srv.KnownHosts)
-	os.Setenv("SSH_AUTH_SOCK", "")
 	r, err = startup(ctx, s, srv.URL("ssh"), dir, rounds, "OpenSSH client: ssh host true over a new connection",
 		func(ctx context.Context) (time.Duration, error) { return sshTrue(ctx, srv) })
 	if err != nil {

@@ -10,6 +10,7 @@
 package sshcmd
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -201,21 +202,41 @@ func (h *host) receive(ctx context.Context, line string, take func(io.Reader) er
 
 func (l *location) URL() string { return l.url }
 
+// command is ssh running the shell line on the host, its standard error
+// kept in the buffer returned.
+func (l *location) command(ctx context.Context, line string) (*exec.Cmd, *bytes.Buffer) {
+	cmd := exec.CommandContext(ctx, l.args[0], append(l.args[1:], line)...)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	return cmd, &errb
+}
+
+// failed describes err, the failure of ssh, with the end of what it wrote
+// to its standard error.
+func (l *location) failed(err error, stderr *bytes.Buffer) error {
+	return fmt.Errorf("ssh %s: %w: %s", l.args[len(l.args)-1], err, tail(stderr))
+}
+
+// tail is the end of what ssh wrote to its standard error.
+func tail(stderr *bytes.Buffer) string {
+	msg := strings.TrimSpace(stderr.String())
+	if len(msg) > 2000 {
+		msg = msg[len(msg)-2000:]
+	}
+	return msg
+}
+
 // run runs the shell line on the host with stdin, its standard output going
 // to stdout (nil: kept and returned).
 func (l *location) run(ctx context.Context, line string, stdin io.Reader, stdout io.Writer) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, l.args[0], append(l.args[1:], line)...)
-	var out, errb bytes.Buffer
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &out, &errb
+	cmd, errb := l.command(ctx, line)
+	var out bytes.Buffer
+	cmd.Stdin, cmd.Stdout = stdin, &out
 	if stdout != nil {
 		cmd.Stdout = stdout
 	}
 	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(errb.String())
-		if len(msg) > 2000 {
-			msg = msg[len(msg)-2000:]
-		}
-		return nil, fmt.Errorf("ssh %s: %w: %s", l.args[len(l.args)-1], err, msg)
+		return nil, l.failed(err, errb)
 	}
 	return out.Bytes(), nil
 }
@@ -253,6 +274,69 @@ func (l *location) Get(ctx context.Context, f storage.File, dst string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("Pilot-Data %s: copy %s to %s: %w", l.url, f.Name, dst, err)
+	}
+	return nil
+}
+
+// GetAll fetches every file through one ssh session: the host writes the
+// files one after the other (cat, their names NUL-separated on its standard
+// input, through xargs), and this side cuts the stream at the recorded
+// sizes, each piece received through a temporary name and checked against
+// its size and sha256 before it takes its name. A file whose size changed
+// shifts the rest, which then fail their checks; bytes past the last file
+// are an error too.
+func (l *location) GetAll(ctx context.Context, files []storage.File, dst func(storage.File) string) error {
+	if len(files) == 0 {
+		return nil
+	}
+	var names bytes.Buffer
+	for _, f := range files {
+		src, err := l.path(f.Name)
+		if err != nil {
+			return err
+		}
+		names.WriteString(src)
+		names.WriteByte(0)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cmd, errb := l.command(ctx, "xargs -0 cat --")
+	cmd.Stdin = &names
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return fmt.Errorf("Pilot-Data %s: %w", l.url, err)
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("Pilot-Data %s: %w", l.url, err)
+	}
+	err = receiveAll(ctx, out, files, dst)
+	if err != nil {
+		cancel() // the host may be blocked writing what is no longer read
+	}
+	werr := cmd.Wait()
+	switch {
+	case err == nil && werr != nil:
+		err = l.failed(werr, errb)
+	case err != nil && errb.Len() > 0: // why the stream was short, say: a file missing
+		err = fmt.Errorf("%w (ssh %s: %s)", err, l.args[len(l.args)-1], tail(errb))
+	}
+	if err != nil {
+		return fmt.Errorf("Pilot-Data %s: copy to this host: %w", l.url, err)
+	}
+	return nil
+}
+
+// receiveAll cuts r into files at their recorded sizes, each received to
+// dst(f) and checked, and then expects the end of r.
+func receiveAll(ctx context.Context, r io.Reader, files []storage.File, dst func(storage.File) string) error {
+	br := bufio.NewReaderSize(r, 256<<10)
+	for _, f := range files {
+		if _, _, err := storage.Receive(ctx, io.LimitReader(br, f.Size), dst(f), &f); err != nil {
+			return fmt.Errorf("%s: %w", f.Name, err)
+		}
+	}
+	if n, _ := br.Read(make([]byte, 1)); n > 0 {
+		return fmt.Errorf("%w: the files are longer than recorded", storage.ErrChecksum)
 	}
 	return nil
 }

@@ -1,0 +1,129 @@
+package sshcmd_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/bigjob-go/bigjob/internal/testenv"
+	"github.com/bigjob-go/bigjob/storage"
+	_ "github.com/bigjob-go/bigjob/storage/sshcmd"
+)
+
+// remote opens a location on a private sshd (ssh://user@127.0.0.1:port/dir)
+// holding n files put there one by one, and returns it, its directory and
+// the files as recorded.
+func remote(t *testing.T, n int) (storage.Location, string, []storage.File) {
+	t.Helper()
+	s := testenv.StartSSHD(t)
+	s.Env(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	dir := filepath.Join(t.TempDir(), "remote")
+	loc, err := storage.Open(ctx, s.URL("ssh")+dir)
+	require.NoError(t, err)
+	src := t.TempDir()
+	var files []storage.File
+	for i := range n {
+		p := filepath.Join(src, fmt.Sprintf("f%02d", i))
+		require.NoError(t, os.WriteFile(p, []byte(strings.Repeat(fmt.Sprintf("file %d\n", i), i+1)), 0o600))
+		f, err := loc.Put(ctx, p, "du-1/"+filepath.Base(p))
+		require.NoError(t, err)
+		files = append(files, f)
+	}
+	return loc, dir, files
+}
+
+// inDir maps a file to its base name in dir.
+func inDir(dir string) func(storage.File) string {
+	return func(f storage.File) string { return filepath.Join(dir, filepath.Base(f.Name)) }
+}
+
+// names lists what is in dir, temporary names included.
+func names(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+// Many files come in one session, each whole and under its name.
+func TestGetAll(t *testing.T) {
+	loc, _, files := remote(t, 20)
+	require.Implements(t, (*storage.BatchGetter)(nil), loc)
+	out := t.TempDir()
+	require.NoError(t, storage.GetAll(context.Background(), loc, files, inDir(out)))
+	for i, f := range files {
+		b, err := os.ReadFile(filepath.Join(out, filepath.Base(f.Name)))
+		require.NoError(t, err)
+		require.Equal(t, strings.Repeat(fmt.Sprintf("file %d\n", i), i+1), string(b))
+	}
+	require.Len(t, names(t, out), len(files), "no temporary file left")
+	require.NoError(t, storage.GetAll(context.Background(), loc, nil, inDir(out)), "no files: nothing to do")
+}
+
+// A file changed on the host fails the check of the first file whose bytes
+// no longer match its record: the files before it are in place, it and the
+// ones after it are not, and no temporary file is left. (A file that grew
+// yields its recorded bytes first, a whole copy of what was recorded: the
+// file after it fails.)
+func TestGetAllChangedFile(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		change  func(path string) error
+		problem string
+		placed  []string
+	}{
+		{"same size", func(p string) error {
+			b, err := os.ReadFile(p)
+			if err == nil {
+				b[0]++
+				err = os.WriteFile(p, b, 0o600)
+			}
+			return err
+		}, storage.ErrChecksum.Error(), []string{"f00", "f01", "f02"}},
+		{"shorter", func(p string) error { return os.Truncate(p, 3) }, storage.ErrChecksum.Error(), []string{"f00", "f01", "f02"}},
+		{"longer", func(p string) error {
+			f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+			if err == nil {
+				_, err = f.WriteString("more")
+				f.Close()
+			}
+			return err
+		}, storage.ErrChecksum.Error(), []string{"f00", "f01", "f02", "f03"}},
+		{"missing", os.Remove, "No such file", []string{"f00", "f01", "f02"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			loc, dir, files := remote(t, 6)
+			require.NoError(t, c.change(filepath.Join(dir, files[3].Name)))
+			out := t.TempDir()
+			err := storage.GetAll(context.Background(), loc, files, inDir(out))
+			require.ErrorContains(t, err, c.problem)
+			require.Equal(t, c.placed, names(t, out))
+		})
+	}
+}
+
+// Bytes past the last file (it grew) are refused, the file itself having
+// matched its record.
+func TestGetAllLastFileLonger(t *testing.T) {
+	loc, dir, files := remote(t, 3)
+	f, err := os.OpenFile(filepath.Join(dir, files[2].Name), os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString("more")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	err = storage.GetAll(context.Background(), loc, files, inDir(t.TempDir()))
+	require.ErrorIs(t, err, storage.ErrChecksum)
+	require.ErrorContains(t, err, "longer than recorded")
+}
