@@ -116,7 +116,8 @@ type agent struct {
 	pool     *slotPool
 	backlog  []*task          // claimed, not started; FIFO
 	running  map[string]*task // started, not reaped
-	tasks    map[string]*task // backlog ∪ running
+	staging  map[string]*task // staging in the background, not started
+	tasks    map[string]*task // backlog ∪ staging ∪ running
 	w        *writer
 	plan     *stopPlan // set when the agent is stopping
 	pulling  bool      // a pull is outstanding, for this much:
@@ -128,8 +129,10 @@ type agent struct {
 	want   chan coord.Want
 	pulled chan []coord.Claimed
 	exits  chan exit
-	ctl    chan string
-	hbStop chan *stopPlan
+	// stageDone hands back units whose staging ended (see stage)
+	stageDone chan stagedUnit
+	ctl       chan string
+	hbStop    chan *stopPlan
 }
 
 // Run runs the agent of c.PilotID until the pilot is canceled, reaches its
@@ -163,8 +166,9 @@ func start(ctx context.Context, c Config) (started *agent, err error) {
 	}
 	a := &agent{c: c, store: c.Store, keys: c.Keys, id: c.PilotID, log: c.Logger,
 		launch:  launcher{Shell: c.Shell},
-		running: map[string]*task{}, tasks: map[string]*task{},
-		want: make(chan coord.Want, 1), pulled: make(chan []coord.Claimed, 1),
+		running: map[string]*task{}, staging: map[string]*task{}, tasks: map[string]*task{},
+		stageDone: make(chan stagedUnit),
+		want:      make(chan coord.Want, 1), pulled: make(chan []coord.Claimed, 1),
 		exits: make(chan exit), ctl: make(chan string), hbStop: make(chan *stopPlan, 1)}
 	defer func() {
 		if started == nil {
@@ -355,6 +359,8 @@ func (a *agent) loop(ctx context.Context) error {
 			a.accept(cl)
 		case x := <-a.exits:
 			a.finish(x)
+		case s := <-a.stageDone:
+			a.staged(s)
 		case cmd := <-a.ctl:
 			plan = a.command(cmd)
 		case plan = <-a.hbStop:
@@ -503,7 +509,7 @@ func (a *agent) requestPull() {
 }
 
 // busy reports whether more unit state changes are on their way.
-func (a *agent) busy() bool { return len(a.running) > 0 || len(a.backlog) > 0 }
+func (a *agent) busy() bool { return len(a.running) > 0 || len(a.backlog) > 0 || len(a.staging) > 0 }
 
 // accept adds claimed units to the backlog.
 func (a *agent) accept(cl []coord.Claimed) {
@@ -586,6 +592,14 @@ func (a *agent) cancelUnit(id string) {
 	if t == nil {
 		return // not ours, or finished already
 	}
+	if a.staging[id] != nil { // recorded now; its slots are freed when its staging returns (staged)
+		t.mu.Lock()
+		t.killState, t.killReason = vocab.Canceled, "canceled by the user"
+		t.mu.Unlock()
+		t.stopStaging()
+		a.w.add(true, t.final(vocab.Canceled, "", "canceled by the user"))
+		return
+	}
 	if t.proc == nil {
 		for i, b := range a.backlog {
 			if b == t {
@@ -632,6 +646,9 @@ func (a *agent) shutdown(plan *stopPlan, stopBg context.CancelFunc) error {
 	for _, t := range a.running {
 		t.kill(plan.running, plan.runningReason, a.c.KillGrace)
 	}
+	for _, t := range a.staging {
+		t.stopStaging()
+	}
 	var requeue []string
 	for _, t := range a.backlog {
 		if t.service && plan.pilotState != "" {
@@ -643,13 +660,24 @@ func (a *agent) shutdown(plan *stopPlan, stopBg context.CancelFunc) error {
 	a.backlog = nil
 	deadline := time.NewTimer(a.c.KillGrace + 5*time.Second)
 	defer deadline.Stop()
-	for len(a.running) > 0 {
+	for len(a.running) > 0 || len(a.staging) > 0 {
 		select {
 		case x := <-a.exits:
 			a.finish(x)
+		case s := <-a.stageDone:
+			t := s.t
+			delete(a.staging, t.id)
+			delete(a.tasks, t.id)
+			a.pool.release(t.hosts)
+			t.mu.Lock()
+			canceled := t.killState != ""
+			t.mu.Unlock()
+			if !canceled && !(plan.lost && t.service) { // a lost pilot's service units go back (FinishPilot)
+				a.w.add(true, t.final(plan.queued, "", plan.queuedReason))
+			}
 		case <-deadline.C:
-			a.log.Error("units did not exit after SIGKILL", "left", len(a.running))
-			a.running = nil
+			a.log.Error("units did not exit after SIGKILL, or their staging did not stop", "running", len(a.running), "staging", len(a.staging))
+			a.running, a.staging = nil, nil
 		}
 	}
 	budget := 15 * time.Second

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -253,4 +254,47 @@ func TestBadLaunchSettingsFailThePilot(t *testing.T) {
 		require.Error(t, <-h.done)
 		h.done <- nil
 	})
+}
+
+// A unit whose staging is slow (its file_transfer source, a FIFO, has no
+// writer yet) delays no other unit: a unit submitted after it runs and
+// ends meanwhile; one canceled while it stages ends Canceled at once and
+// never starts; the slow one runs once its source is written.
+func TestSlowStagingDelaysNoOtherUnit(t *testing.T) {
+	h := newHarness(t, 3, Config{})
+	dir := t.TempDir()
+	slow, canceled := filepath.Join(dir, "slow"), filepath.Join(dir, "canceled")
+	for _, f := range []string{slow, canceled} {
+		require.NoError(t, syscall.Mkfifo(f, 0o600))
+	}
+	state := func(id string) func() bool {
+		return func() bool { return h.field(id, "state") == string(core.Staging) }
+	}
+	h.submit("cu-slow", core.UnitDescription{Executable: "/bin/cat", Arguments: []string{"slow"}, FileTransfer: []string{slow}})
+	h.submit("cu-canceled", core.UnitDescription{Executable: "/bin/true", FileTransfer: []string{canceled}})
+	require.Eventually(t, state("cu-slow"), 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, state("cu-canceled"), 10*time.Second, 10*time.Millisecond)
+	h.submit("cu-quick", core.UnitDescription{Executable: "/bin/true"})
+	require.Equal(t, "Done", h.waitFinal("cu-quick"))
+	require.Equal(t, string(core.Staging), h.field("cu-slow", "state"), "still staging")
+
+	require.NoError(t, h.store.PushControl(context.Background(), h.keys, h.id, "cancel cu-canceled"))
+	require.Equal(t, "Canceled", h.waitFinal("cu-canceled"), "at once, while its staging is stuck")
+	feed := func(path, text string) {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		require.NoError(t, err)
+		_, err = f.WriteString(text)
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+	}
+	feed(canceled, "x") // its staging returns; the unit must not start
+	h.submit("cu-after", core.UnitDescription{Executable: "/bin/true"})
+	require.Equal(t, "Done", h.waitFinal("cu-after"))
+	require.Empty(t, h.field("cu-canceled", "pid"), "it never started")
+	require.Equal(t, "Canceled", h.field("cu-canceled", "state"))
+	feed(slow, "staged late\n")
+	require.Equal(t, "Done", h.waitFinal("cu-slow"))
+	out, err := os.ReadFile(filepath.Join(h.field("cu-slow", "sandbox"), "stdout"))
+	require.NoError(t, err)
+	require.Equal(t, "staged late\n", string(out))
 }

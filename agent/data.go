@@ -28,9 +28,7 @@ func (a *agent) dataUnit(url string) (pilotdata.Unit, error) {
 
 // stageIn copies the files of a unit's input_data into its working
 // directory, each checked against its recorded size and sha256.
-func (a *agent) stageIn(urls []string, wd string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), dataTimeout)
-	defer cancel()
+func (a *agent) stageIn(ctx context.Context, urls []string, wd string) error {
 	for _, url := range urls {
 		du, err := a.dataUnit(url)
 		if err == nil {

@@ -39,10 +39,12 @@ type task struct {
 	killReason string
 	killTimer  *time.Timer
 
-	started    time.Time      // when its process started
-	canonical  []byte         // its description as stored (vocab.EncodeUnit)
-	hookDesc   map[string]any // its description as hooks see it: canonical, decoded
-	literalEnv []bool         // entries of ud.Environment a hook wrote: exported as they are
+	started time.Time // when its process started
+	// stopStaging cancels its staging (set while it stages; the loop's)
+	stopStaging context.CancelFunc
+	canonical   []byte         // its description as stored (vocab.EncodeUnit)
+	hookDesc    map[string]any // its description as hooks see it: canonical, decoded
+	literalEnv  []bool         // entries of ud.Environment a hook wrote: exported as they are
 }
 
 // exit is a reaped unit: its final record, post_unit hooks applied.
@@ -64,10 +66,77 @@ func (a *agent) start(t *task) {
 			Fields: []string{"end_time", now, "exit_code", "0"}})
 		return
 	}
-	if err := a.spawn(t); err != nil {
+	if err := a.prepare(t); err != nil {
+		a.notStarted(t, vocab.Failed, err.Error())
+		return
+	}
+	if ud := t.ud; len(ud.FileTransfer) > 0 || len(ud.InputData) > 0 {
+		a.stage(t)
+		return
+	}
+	a.execute(t)
+}
+
+// notStarted ends a unit whose slots are taken but that did not start, and
+// frees its slots.
+func (a *agent) notStarted(t *task, st vocab.State, why string) {
+	a.pool.release(t.hosts)
+	delete(a.tasks, t.id)
+	a.w.add(!a.busy(), t.final(st, "", why))
+}
+
+// stage copies a unit's file_transfer entries and input_data into its
+// working directory in the background (state Staging), so that a large
+// input delays no other unit; staged hands it back to the loop. Its slots
+// stay taken meanwhile.
+func (a *agent) stage(t *task) {
+	a.w.add(false, coord.Update{UnitID: t.id, State: string(vocab.Staging),
+		Fields: []string{"start_staging_time", coord.Timestamp(time.Now())}})
+	ctx, cancel := context.WithTimeout(context.Background(), dataTimeout)
+	t.stopStaging = cancel
+	a.staging[t.id] = t
+	go func() {
+		defer cancel()
+		err := transfer(ctx, t.ud.FileTransfer, t.wd)
+		if err == nil {
+			err = a.stageIn(ctx, t.ud.InputData, t.wd)
+		}
+		a.stageDone <- stagedUnit{t, err}
+	}()
+}
+
+// stagedUnit is a unit whose staging ended, and how.
+type stagedUnit struct {
+	t   *task
+	err error
+}
+
+// staged starts a unit whose staging ended, or ends it if its staging
+// failed, or frees its slots if it was canceled meanwhile.
+func (a *agent) staged(s stagedUnit) {
+	t := s.t
+	delete(a.staging, t.id)
+	t.mu.Lock()
+	killState := t.killState
+	t.mu.Unlock()
+	switch {
+	case killState != "": // canceled while it staged, and recorded then
 		a.pool.release(t.hosts)
 		delete(a.tasks, t.id)
-		a.w.add(!a.busy(), t.final(vocab.Failed, "", err.Error()))
+	case s.err != nil:
+		a.notStarted(t, vocab.Failed, s.err.Error())
+	default:
+		a.execute(t)
+	}
+}
+
+// execute starts a prepared unit's process and has it reaped.
+func (a *agent) execute(t *task) {
+	now := coord.Timestamp(time.Now())
+	running := coord.Update{UnitID: t.id, State: string(vocab.Running),
+		Fields: []string{"agent_start_time", now, "end_queue_time", now, "run_host", a.host}}
+	if err := a.spawn(t); err != nil {
+		a.notStarted(t, vocab.Failed, err.Error())
 		return
 	}
 	a.running[t.id] = t
@@ -84,9 +153,9 @@ func (a *agent) start(t *task) {
 	go a.reap(t)
 }
 
-// spawn prepares the unit's directory, stages its files, opens its
-// input/output and starts its process in a process group of its own.
-func (a *agent) spawn(t *task) error {
+// prepare makes the unit's working directory and applies the pre_unit
+// hooks (which may change its description).
+func (a *agent) prepare(t *task) error {
 	ud := t.ud
 	t.wd = filepath.Join(a.sandbox, "sj-"+strings.TrimPrefix(t.id, "cu-"))
 	if ud.WorkingDirectory != "" {
@@ -98,23 +167,13 @@ func (a *agent) spawn(t *task) error {
 	if err := makeDir(t.wd); err != nil {
 		return fmt.Errorf("create working directory: %w", err)
 	}
-	if err := a.preHooks(t); err != nil {
-		return err
-	}
-	ud = t.ud
-	if len(ud.FileTransfer) > 0 || len(ud.InputData) > 0 {
-		a.w.add(false, coord.Update{UnitID: t.id, State: string(vocab.Staging),
-			Fields: []string{"start_staging_time", coord.Timestamp(time.Now())}})
-		ctx, cancel := context.WithTimeout(context.Background(), dataTimeout)
-		err := transfer(ctx, ud.FileTransfer, t.wd)
-		cancel()
-		if err != nil {
-			return err
-		}
-		if err := a.stageIn(ud.InputData, t.wd); err != nil {
-			return err
-		}
-	}
+	return a.preHooks(t)
+}
+
+// spawn opens a prepared unit's input and output and starts its process in
+// a process group of its own.
+func (a *agent) spawn(t *task) error {
+	ud := t.ud
 	if ud.MPI() {
 		t.machinefile = filepath.Join(a.sandbox, "machinefile-sj-"+strings.TrimPrefix(t.id, "cu-"))
 		if err := os.WriteFile(t.machinefile, []byte(strings.Join(t.hosts, "\n")+"\n"), 0o600); err != nil {
