@@ -42,9 +42,10 @@ def which(name):
 
 
 class RedisServer(object):
-    """A private redis-server on a free loopback port."""
+    """A private redis-server on a free loopback port (with password, one
+    that clients must give: its URL carries it)."""
 
-    def __init__(self):
+    def __init__(self, password=None):
         binary = which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed: run scripts/install-deps.sh "
@@ -53,8 +54,9 @@ class RedisServer(object):
         self.port = free_port()
         self.proc = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.dir, "--logfile", os.path.join(self.dir, "redis.log")])
-        self.url = "redis://127.0.0.1:%d" % self.port
+             "--dir", self.dir, "--logfile", os.path.join(self.dir, "redis.log")] +
+            (["--requirepass", password] if password else []))
+        self.url = "redis://%s127.0.0.1:%d" % (":%s@" % password if password else "", self.port)
         deadline = time.time() + 10
         while time.time() < deadline:
             try:
