@@ -39,6 +39,7 @@ guide runs on 2.7 and on 3. OpenMPI refuses root unless told:
 OMPI_ALLOW_RUN_AS_ROOT(_CONFIRM) are set when the tests run as root.
 
     python3 -m pytest python/tests/test_guide.py          (from python/)
+    BIGJOB_GUIDE_VERBOSE=1 ... -s                          (prints what each block printed)
     cd python && PYENV_VERSION=2.7.18 python2 -m unittest tests.test_guide
 """
 from __future__ import print_function
@@ -407,6 +408,8 @@ class GuideCase(unittest.TestCase):
                 cmd = [sys.executable, "-c", block.text]
             r = run_block(cmd, cwd=self.home, env=e, timeout=BLOCK_TIMEOUT)
             output = r.out + r.err
+            if os.environ.get("BIGJOB_GUIDE_VERBOSE") == "1":
+                sys.stderr.write("--- docs/GUIDE.md:%d (%s):\n%s" % (block.line, section.title, output))
             where = "docs/GUIDE.md:%d (%s)" % (block.line, section.title)
             if r.timed_out:
                 self.fail("%s: killed after %d s\n--- block:\n%s--- output:\n%s" % (where, BLOCK_TIMEOUT, block.text,
@@ -418,6 +421,63 @@ class GuideCase(unittest.TestCase):
                 if lack is not None:
                     self.fail("%s: the output lacks a line like %r (docs/GUIDE.md:%d)\n--- block:\n%s--- output:\n%s"
                               % (where, lack, block.expect.line, block.text, output))
+
+
+def go_source(rel, pattern):
+    """The first group of pattern in the Go file rel of the tree."""
+    with io.open(os.path.join(env.REPO, rel), encoding="utf-8") as f:
+        m = re.search(pattern, f.read())
+    if m is None:
+        raise AssertionError("%s no longer matches %r: update test_guide.py and docs/GUIDE.md" % (rel, pattern))
+    return m.group(1)
+
+
+class TestGuideFacts(unittest.TestCase):
+    """What the guide states that no block shows: the defaults that decide
+    where files go and how long things live, read from the code; and that
+    its seed example is examples/example.py."""
+
+    def setUp(self):
+        self.text = read_guide()
+
+    def says(self, phrase, source):
+        self.assertIn(phrase, self.text, "docs/GUIDE.md should say %r (from %s)" % (phrase, source))
+
+    def test_defaults_are_the_codes(self):
+        walltime = go_source("vocab/description.go", r"DefaultWalltime\s*=\s*(\d+)")
+        self.says("`walltime` %s minutes (%d hours)" % (walltime, int(walltime) // 60), "vocab.DefaultWalltime")
+        out = go_source("vocab/description.go", r'DefaultOutput\s*=\s*"(\w+)"')
+        err = go_source("vocab/description.go", r'DefaultError\s*=\s*"(\w+)"')
+        self.says("`%s` and `%s` in its sandbox" % (out, err), "vocab.DefaultOutput, DefaultError")
+        self.says("up to %s starts" % go_source("coord/service.go", r"DefaultMaxAttempts\s*=\s*(\d+)"),
+                  "coord.DefaultMaxAttempts")
+        days = go_source("coord/store.go", r"DefaultTTL\s*=\s*(\d+) \* 24 \* time.Hour")
+        self.says("%s days after their last change" % days, "coord.DefaultTTL")
+        self.says("kept %s hours after they end" % go_source("core/options.go", r"o.FinishedTTL = (\d+) \* time.Hour"),
+                  "core.Options.FinishedTTL")
+        self.says("stopped for %s s" % go_source("core/options.go", r"o.HeartbeatTimeout = (\d+) \* time.Second"),
+                  "core.Options.HeartbeatTimeout")
+        self.says("after %s s" % go_source("core/options.go", r"o.StoreGrace = (\d+) \* time.Second"),
+                  "core.Options.StoreGrace")
+        idle = go_source("coord/userstore/userstore.go", r"DefaultIdle = (\d+) \* time.Minute")
+        self.says("after %s minutes holding nothing" % idle, "userstore.DefaultIdle")
+        self.says("`%s`" % go_source("plugins/host.go", r'EnvCacheDir = "(\w+)"'), "plugins.EnvCacheDir")
+
+    def test_seed_example_is_examples_example_py(self):
+        blocks = [b for s in parse(self.text) for b in s.blocks if b.file == "example.py"]
+        self.assertEqual(len(blocks), 1, "one example.py block in docs/GUIDE.md")
+        with io.open(os.path.join(env.REPO, "examples", "example.py"), encoding="utf-8") as f:
+            seed = f.read()
+        self.assertEqual(blocks[0].text.split("\n", 1)[1], seed, "the guide's seed example differs from examples/example.py")
+
+    def test_every_block_is_run_or_shows_output(self):
+        """A block the test would neither run, write nor compare is a
+        command the guide shows that nobody checks."""
+        for section in parse(self.text):
+            for b in section.blocks:
+                self.assertTrue(b.runnable or b.file, "docs/GUIDE.md:%d: a ```%s block that the test does not run "
+                                "(use python, sh, a file block, or text right after a runnable block)"
+                                % (b.line, b.lang))
 
 
 def read_guide():
