@@ -46,39 +46,32 @@ func TestPilotUnitsIncludeServiceQueueUnits(t *testing.T) {
 			require.NoError(t, err)
 			require.ElementsMatch(t, []string{"cu-own", "cu-s1", "cu-s2"}, claimAs(t, s, k, "bj-1", "a"))
 
-			ids, err := s.PilotUnitIDs(ctx, k, "bj-1")
-			require.NoError(t, err)
+			ids := unitIDs(t, s, k, "bj-1")
 			require.Equal(t, "cu-own", ids[0], "submitted first, listed first")
 			require.ElementsMatch(t, []string{"cu-own", "cu-s1", "cu-s2"}, ids)
-			ids, err = s.PilotUnitIDs(ctx, k, "bj-2")
-			require.NoError(t, err)
+			ids = unitIDs(t, s, k, "bj-2")
 			require.Empty(t, ids)
 
 			// bj-1 gives cu-s2 back; while it waits it stays under bj-1
 			require.NoError(t, s.Requeue(ctx, k, "bj-1", []string{"cu-s2"}))
-			ids, err = s.PilotUnitIDs(ctx, k, "bj-1")
-			require.NoError(t, err)
+			ids = unitIDs(t, s, k, "bj-1")
 			require.ElementsMatch(t, []string{"cu-own", "cu-s1", "cu-s2"}, ids)
 
 			// bj-2 takes it: it moves there
 			require.NoError(t, s.PilotRunning(ctx, k, "bj-2", nil))
 			require.Equal(t, []string{"cu-s2"}, claimAs(t, s, k, "bj-2", "b"))
-			ids, err = s.PilotUnitIDs(ctx, k, "bj-1")
-			require.NoError(t, err)
+			ids = unitIDs(t, s, k, "bj-1")
 			require.ElementsMatch(t, []string{"cu-own", "cu-s1"}, ids)
-			ids, err = s.PilotUnitIDs(ctx, k, "bj-2")
-			require.NoError(t, err)
+			ids = unitIDs(t, s, k, "bj-2")
 			require.Equal(t, []string{"cu-s2"}, ids)
 
 			// given back again and taken by bj-1 again: listed there once
 			require.NoError(t, s.Requeue(ctx, k, "bj-2", []string{"cu-s2"}))
 			require.Equal(t, []string{"cu-s2"}, claimAs(t, s, k, "bj-1", "c"))
-			ids, err = s.PilotUnitIDs(ctx, k, "bj-1")
-			require.NoError(t, err)
+			ids = unitIDs(t, s, k, "bj-1")
 			require.Equal(t, []string{"cu-own", "cu-s1", "cu-s2"}, sortedAfterFirst(ids))
 			require.Len(t, ids, 3)
-			ids, err = s.PilotUnitIDs(ctx, k, "bj-2")
-			require.NoError(t, err)
+			ids = unitIDs(t, s, k, "bj-2")
 			require.Empty(t, ids)
 
 			ttl, err := s.Client().TTL(ctx, k.PilotUnits("bj-2")).Result()
@@ -150,6 +143,19 @@ func TestServicesAndShortIDs(t *testing.T) {
 			require.ErrorContains(t, err, "hex digits")
 		})
 	}
+}
+
+// unitIDs lists the ids of pilot's units.
+func unitIDs(t *testing.T, s *coord.Store, k coord.Keys, pilot string) []string {
+	t.Helper()
+	units, err := s.PilotUnitIDs(context.Background(), k, pilot)
+	require.NoError(t, err)
+	var ids []string
+	for _, u := range units {
+		require.Equal(t, u.ID != "cu-own", u.Service, u.ID)
+		ids = append(ids, u.ID)
+	}
+	return ids
 }
 
 // sortedAfterFirst is ids with all but the first sorted (units claimed in

@@ -532,6 +532,12 @@ func (s *Store) PilotIDs(ctx context.Context, k Keys) ([]string, error) {
 	return s.rdb.SMembers(ctx, k.Pilots()).Result()
 }
 
+// PilotUnit is a unit of a pilot's listing (PilotUnitIDs).
+type PilotUnit struct {
+	ID      string
+	Service bool // it came from the service queue
+}
+
 // PilotUnitIDs lists the units of a pilot, oldest first, each once: those
 // submitted to it and those its agent took from the service queue. A
 // service-queue unit that the pilot gave back (its agent was lost) and
@@ -540,7 +546,7 @@ func (s *Store) PilotIDs(ctx context.Context, k Keys) ([]string, error) {
 // stays under every pilot that took it. Records that expired are listed (the
 // caller sees them gone). It reads the list, then the records in pipelined
 // batches.
-func (s *Store) PilotUnitIDs(ctx context.Context, k Keys, pilotID string) ([]string, error) {
+func (s *Store) PilotUnitIDs(ctx context.Context, k Keys, pilotID string) ([]PilotUnit, error) {
 	all, err := s.rdb.LRange(ctx, k.PilotUnits(pilotID), 0, -1).Result()
 	if err != nil {
 		return nil, err
@@ -553,7 +559,7 @@ func (s *Store) PilotUnitIDs(ctx context.Context, k Keys, pilotID string) ([]str
 			ids = append(ids, id)
 		}
 	}
-	out := make([]string, 0, len(ids))
+	out := make([]PilotUnit, 0, len(ids))
 	for len(ids) > 0 {
 		n := min(len(ids), batchSize)
 		pipe := s.rdb.Pipeline()
@@ -569,7 +575,7 @@ func (s *Store) PilotUnitIDs(ctx context.Context, k Keys, pilotID string) ([]str
 			via, _ := v[0].(string)
 			owner, _ := v[1].(string)
 			if via != ViaService || owner == "" || owner == pilotID {
-				out = append(out, ids[i])
+				out = append(out, PilotUnit{ID: ids[i], Service: via == ViaService})
 			}
 		}
 		ids = ids[n:]

@@ -217,7 +217,14 @@ func (s *Service) UnitInfos(ctx context.Context) ([]UnitInfo, error) {
 	for i := range out {
 		out[i].State = State(states[i])
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Submitted < out[j].Submitted })
+	// units written in one batch share their submission time: their ids,
+	// version-1 uuids, keep the order they were made in
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Submitted != out[j].Submitted {
+			return out[i].Submitted < out[j].Submitted
+		}
+		return out[i].ID < out[j].ID
+	})
 	return out, nil
 }
 
@@ -284,7 +291,10 @@ func Resolve(ctx context.Context, coordinationURL, ref, kind string, o Options) 
 		return "", err
 	}
 	what := kind
-	if what == "" {
+	switch {
+	case len(searches) == 1:
+		what = searches[0].kind
+	case what == "":
 		what = "service, pilot or unit"
 	}
 	switch len(urls) {

@@ -177,6 +177,19 @@ class PilotComputeService(_ffi.Handle):
         _ffi.call("pilot_service_report", self.handle, _ffi.to_bytes(os.path.abspath(path)))
         return path
 
+    def list_units(self):
+        """Extension: every unit of the service, whichever process submitted
+        it, oldest first, as dicts: "id", "short_id", "url", "state",
+        "queue" ("service", or the name of the pilot it was submitted to),
+        "pilot" (the URL of the pilot that holds or ran it; "" while none has
+        taken it), "submitted", "started", "ended" (epoch seconds, 0 until
+        then) and "exit_code" (None until known). It reads every unit record
+        of the service (pilot-cli units PCS_URL prints it)."""
+        units = _ffi.get_json("pilot_service_units", self.handle)
+        for u in units:
+            u.setdefault("exit_code", None)
+        return units
+
     def __repr__(self):
         s = "{\n"
         for pc in self.pilot_computes:
@@ -245,7 +258,11 @@ class PilotCompute(_ffi.Handle):
                             lambda d, h: ComputeUnit(compute_unit_description=d, _handle=h, _owner=self))
 
     def list_compute_units(self):
-        """The units submitted to this pilot, reconnected from their URLs."""
+        """The units of this pilot, reconnected from their URLs: those
+        submitted to it and those it took from its service's queue (units a
+        ComputeDataService or PilotComputeService.submit_compute_unit
+        queued); a unit given back and taken by another pilot is listed
+        there."""
         return [ComputeUnit(cu_url=url) for url in _ffi.get_json("pilot_job_units", self.handle)]
 
     def wait(self):
