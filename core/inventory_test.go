@@ -75,10 +75,10 @@ func TestInventory(t *testing.T) {
 
 		// short ids, as printed, resolve to the URLs
 		for ref, want := range map[string]string{
-			core.ShortID(queued.ID()): queued.URL(),
-			core.ShortID(own.ID()):    own.URL(),
-			core.ShortID(p.ID()):      p.URL(),
-			core.ShortID(s.ID()):      s.URL(),
+			core.ShortID(queued.ID()):                   queued.URL(),
+			core.ShortID(own.ID()):                      own.URL(),
+			core.ShortID(p.ID()):                        p.URL(),
+			core.ShortID(s.ID()):                        s.URL(),
 			strings.ToUpper(core.ShortID(own.ID())[3:]): own.URL(), // bare uuid prefix
 		} {
 			got, err := core.Resolve(ctx, url, ref, "", o)
