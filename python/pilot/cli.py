@@ -422,6 +422,7 @@ class BigJobCLI(object):
         self.submit_pilot_by_description(coordination_url, pcd)
 
     def submit_pilot_by_description(self, coordination_url, pcd):
+        self.pilot.compute.remind_at_exit = False  # the pilot is meant to outlive this call
         pcs = self.pilot.PilotComputeService(coordination_url=coordination_url)
         pc = pcs.create_pilot(pilot_compute_description=pcd)
         url = pc.get_url()

@@ -7,13 +7,16 @@ the background; every call on a unit waits for that, so scripts see the same
 states as in BigJob."""
 from __future__ import absolute_import
 
+import atexit
 import ctypes
 import logging
 import os
+import sys
 
 from pilot import _ffi, data
 from pilot.errors import PilotError
-from pilot.description import textual
+from pilot.description import DEFAULT_WALLTIME, textual
+from pilot.state import FINAL
 
 logger = logging.getLogger("bigjob")
 
@@ -136,6 +139,7 @@ class PilotComputeService(_ffi.Handle):
         h = _ffi.new_handle("pilot_service_create_pilot", self.handle, _ffi.encode("pilot compute description", pcd))
         pc = PilotCompute(pilot_compute_service=self, pilot_compute_description=pcd, _handle=h)
         self.pilot_computes.append(pc)
+        _started.append((self.url, pc))
         return pc
 
     def list_pilots(self):
@@ -195,6 +199,34 @@ class PilotComputeService(_ffi.Handle):
         for pc in self.pilot_computes:
             s += " PJ: %s, State: %s;" % (pc.get_url(), pc.get_state())
         return s + "\n}"
+
+
+# The pilots this process created, with their service's URL: at exit, those
+# still running are named on stderr (remind_at_exit), so that a script that
+# crashed, or forgot to cancel, leaves a way to find and cancel them.
+_started = []
+remind_at_exit = True
+_pid = os.getpid()
+
+
+@atexit.register
+def _remind_of_running_pilots():
+    if not remind_at_exit or os.getpid() != _pid:
+        return
+    running = {}
+    for url, pc in _started:
+        try:
+            if pc._handle and pc.get_state() not in FINAL:
+                running.setdefault(url, []).append(pc)
+        except Exception:  # interpreter shutdown, store gone: say nothing
+            pass
+    for url, pcs in sorted(running.items()):
+        n = len(pcs)
+        sys.stderr.write("pilot: %d pilot%s of this script %s still running in %s (a pilot ends at its walltime, "
+                         "%d minutes unless its description says otherwise); list them with `pilot-cli pilots %s`, "
+                         "cancel them with `pilot-cli cancel %s`\n"
+                         % (n, "" if n == 1 else "s", "is" if n == 1 else "are", url, DEFAULT_WALLTIME, url, url))
+    sys.stderr.flush()
 
 
 class PilotCompute(_ffi.Handle):
