@@ -12,6 +12,11 @@
     pilot-cli explain CU_URL            (or --explain CU_URL)
     pilot-cli report PCS_URL -o run.html (or --report PCS_URL)
     pilot-cli --list_pilots --json
+    pilot-cli services                  (or --list_services)
+    pilot-cli pilots [PCS_URL]          (or --list_store_pilots [PCS_URL])
+    pilot-cli units PILOT_URL|PCS_URL   (or --list_units URL)
+    pilot-cli cat CU_URL                (or --cat CU_URL)
+    pilot-cli cancel PCS_URL            (or --cancel_service PCS_URL)
 
 Installed as the console script `pilot-cli` (pilot.cli:main); also runs as
 `python -m pilot.cli`. Works on Python 2.7 and 3.
@@ -46,6 +51,23 @@ Added:
   a timeline of every unit on its pilot's slots, slot utilisation over time,
   the distributions of queue wait and run time, the failures by reason and
   per-host figures. PCS_URL is the URL PilotComputeService.get_url() gives.
+- What a store holds, whichever script put it there (one that crashed
+  too): `pilot-cli services` lists the pilot compute services of the store
+  at --coordination (short id, state, pilots, open units, age, URL);
+  `pilot-cli pilots [PCS_URL]` every pilot of the store, or of one service
+  (short id, state, slots, service, age, URL), and how to cancel them;
+  `pilot-cli units PILOT_URL|PCS_URL` the units of a pilot (as --list_cus)
+  or of a service, those of the service queue included, each with the pilot
+  that holds or ran it; `pilot-cli cat CU_URL` prints a unit's stdout and
+  stderr (files on this host: the unit's sandbox, on a remote pilot's host,
+  is not fetched); `pilot-cli cancel PCS_URL` cancels a service and every
+  pilot it started. --list_cus shows the units a pilot took from the
+  service queue (ComputeDataService's path) too.
+- Short ids: wherever an action takes a URL, the short id a listing prints
+  stands for it (sj-1f2e3d4c for a unit, bj-... a pilot, pcs-... a
+  service; any unique prefix of the uuid, or the whole sj-<uuid> that
+  --list_cus prints), resolved in the store at --coordination; an unknown
+  or ambiguous one is an error that says so.
 - `--json` makes any action print one JSON document on stdout instead of its
   lines (errors still go to stderr, with the same exit status). Keys are
   always present, null when they do not apply:
@@ -67,6 +89,17 @@ Added:
                         "slots", "last_heartbeat", "heartbeat_age_s",
                         "can_take", "why"}]}  (see ComputeUnit.explain)
     report URL         {"url", "path"}  (the service and the file written)
+    services           {"store", "services": [{"id", "short_id", "url",
+                        "state", "created", "pilots", "open_units"}]}
+    pilots [URL]       {"url", "pilots": [{"id", "short_id", "url", "state",
+                        "service", "service_url", "created", "slots",
+                        "reason"}]}  (url: the store or the service)
+    units PCS_URL      {"url", "units": [{"id", "short_id", "url", "state",
+                        "queue", "pilot", "submitted", "started", "ended",
+                        "exit_code"}]}  (units PILOT_URL: as --list_cus)
+    cat URL            {"url", "state", "host", "stdout", "stderr",
+                        "stdout_path", "stderr_path"}
+    cancel URL         {"url", "state"}
     --version          {"version"}
     --clean            {"state_file", "removed"}
   The document is printed with sorted keys.
