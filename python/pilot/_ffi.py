@@ -207,6 +207,9 @@ def python_call(skip=1):
         module = f.f_globals.get("__name__") or ""
         if not module.startswith("pilot.") or module == "pilot.cli":
             break
+        if module == __name__:  # this module's helpers are no call of the API
+            f = f.f_back
+            continue
         fn = f.f_code.co_name
         if fn == "__init__" or not fn.startswith("_"):
             owner = f.f_locals.get("self") if f.f_code.co_argcount else None

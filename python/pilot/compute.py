@@ -12,6 +12,7 @@ import ctypes
 import logging
 import os
 import sys
+import weakref
 
 from pilot import _ffi, data
 from pilot.errors import PilotError
@@ -139,7 +140,7 @@ class PilotComputeService(_ffi.Handle):
         h = _ffi.new_handle("pilot_service_create_pilot", self.handle, _ffi.encode("pilot compute description", pcd))
         pc = PilotCompute(pilot_compute_service=self, pilot_compute_description=pcd, _handle=h)
         self.pilot_computes.append(pc)
-        _started.append((self.url, pc))
+        _started.append((self.url, pc.get_url(), weakref.ref(pc)))
         return pc
 
     def list_pilots(self):
@@ -201,9 +202,10 @@ class PilotComputeService(_ffi.Handle):
         return s + "\n}"
 
 
-# The pilots this process created, with their service's URL: at exit, those
-# still running are named on stderr (remind_at_exit), so that a script that
-# crashed, or forgot to cancel, leaves a way to find and cancel them.
+# The pilots this process created (weak references: they do not keep the
+# handles alive), with their service's URL: at exit, those still running are
+# named on stderr (remind_at_exit), so that a script that crashed, or forgot
+# to cancel, leaves a way to find and cancel them.
 _started = []
 remind_at_exit = True
 _pid = os.getpid()
@@ -214,10 +216,13 @@ def _remind_of_running_pilots():
     if not remind_at_exit or os.getpid() != _pid:
         return
     running = {}
-    for url, pc in _started:
+    for url, pilot_url, ref in _started:
         try:
-            if pc._handle and pc.get_state() not in FINAL:
-                running.setdefault(url, []).append(pc)
+            pc = ref()
+            if pc is None or not pc._handle:  # collected: reconnect by URL
+                pc = PilotCompute(pilot_url=pilot_url)
+            if pc.get_state() not in FINAL:
+                running.setdefault(url, []).append(pilot_url)
         except Exception:  # interpreter shutdown, store gone: say nothing
             pass
     for url, pcs in sorted(running.items()):

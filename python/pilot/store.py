@@ -3,7 +3,7 @@ its services and pilots, and short ids for them. pilot-cli's `services`,
 `pilots` and short ids are built on these.
 
 A short id is a kind prefix and the first hex digits of an id's uuid, as
-listings print them: "pcs-1f2e3d4c" (a service), "bj-…" (a pilot), "sj-…" (a
+listings print them: "pcs-1f2e3d4c" (a service), "bj-..." (a pilot), "sj-..." (a
 compute unit). Any unique prefix of the uuid works, as with git's commit
 hashes. Works on Python 2.7 and 3.8+.
 """
@@ -46,7 +46,7 @@ def list_pilots(url=None):
 
 def resolve(ref, coordination_url=None, kind=None):
     """The URL of what ref names in the store at coordination_url: ref is a
-    URL (returned as it is) or a short id ("sj-1f2e3d4c", "bj-…", "pcs-…",
+    URL (returned as it is) or a short id ("sj-1f2e3d4c", "bj-...", "pcs-...",
     or a bare uuid prefix). kind ("service", "pilot" or "unit") restricts
     what it may name. Raises PilotError if nothing or more than one object
     matches (the message names two of them)."""
