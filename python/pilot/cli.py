@@ -814,11 +814,11 @@ class StoreCLI(object):
             self.app._say("No pilot found in %s" % url)
         for p in pilots:
             self.app._say("%-11s  %-8s  %5d  %-13s  %10s  %s" % (p["short_id"], p["state"], p["slots"],
-                                                               _short(p["service"]), _age(p["created"]), p["url"]))
+                                                               short_id(p["service"]), _age(p["created"]), p["url"]))
         live = [p for p in pilots if p["state"] not in ("Done", "Canceled", "Failed")]
         if live:
             self.app._say("Cancel one with: %s --cancel_pilot %s (or every pilot of a service: %s cancel %s)"
-                          % (PROG, live[0]["short_id"], PROG, _short(live[0]["service"])))
+                          % (PROG, live[0]["short_id"], PROG, short_id(live[0]["service"])))
         self.app._emit({"url": url, "pilots": pilots})
 
     def units(self, url):
@@ -830,10 +830,10 @@ class StoreCLI(object):
         if not units:
             self.app._say("No Compute Unit found.")
         for u in units:
-            queue = "service" if u["queue"] == "service" else _short(u["queue"])
+            queue = "service" if u["queue"] == "service" else short_id(u["queue"])
             ran = u["ended"] - u["started"] if u["started"] and u["ended"] else 0.0
             self.app._say("%-11s  %-8s  %-11s  %-11s  %8.1f  %s" % (u["short_id"], u["state"], queue,
-                                                                  _short(u["pilot"]) or "-", ran, u["url"]))
+                                                                  short_id(u["pilot"]) or "-", ran, u["url"]))
         self.app._emit({"url": url, "units": units})
 
     def cat(self, cu_url):
@@ -877,16 +877,11 @@ STORE_ACTIONS = {"services": StoreCLI.services, "pilots": StoreCLI.pilots, "unit
                  "cat": StoreCLI.cat, "cancel": StoreCLI.cancel}
 
 
-def _short(url_or_id):
-    """The short id (pcs-/bj-/sj- and 8 hex digits) of an id or URL."""
-    if not url_or_id:
-        return ""
-    tail = url_or_id.rsplit("/", 1)[-1]
-    for part in reversed(tail.split(":")):
-        for kind in ("pcs-", "bj-", "sj-"):
-            if part.startswith(kind):
-                return part[:len(kind) + 8]
-    return tail
+def short_id(url_or_id):
+    """pilot.progress.short_id, imported when used: this module loads the
+    package (and its library) only once it has parsed the command line."""
+    from pilot.progress import short_id as short
+    return short(url_or_id)
 
 
 def _age(created):
