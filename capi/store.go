@@ -8,10 +8,8 @@ import "C"
 
 import (
 	"context"
-	"strings"
 	"unsafe"
 
-	"github.com/bigjob-go/bigjob/coord"
 	"github.com/bigjob-go/bigjob/core"
 )
 
@@ -61,14 +59,7 @@ func pilot_store_pilots(url, optionsJSON *C.pilot_cchar, out **C.char) (st C.pil
 	defer guard(fn, &st)
 	return storeCall(fn, "url", url, optionsJSON, out,
 		func(ctx context.Context, url string, o core.Options) ([]core.PilotInfo, error) {
-			coordinationURL, service := url, ""
-			if i := strings.LastIndex(url, "/pcs/"); i >= 0 {
-				coordinationURL, service = url[:i], url[i+len("/pcs/"):]
-				if _, _, err := coord.SplitObjectURL("service", url); err != nil {
-					return nil, err
-				}
-			}
-			p, err := core.StorePilots(ctx, coordinationURL, service, o)
+			p, err := core.StorePilotsAt(ctx, url, o)
 			if p == nil {
 				p = []core.PilotInfo{}
 			}

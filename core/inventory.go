@@ -123,6 +123,20 @@ func StoreServices(ctx context.Context, coordinationURL string, o Options) ([]Se
 	return out, err
 }
 
+// StorePilotsAt lists the pilots of the store at url, oldest first: of
+// every service if url is a coordination URL, of one if it is a service's
+// URL (redis://host:port/pcs/pcs-<uuid>).
+func StorePilotsAt(ctx context.Context, url string, o Options) ([]PilotInfo, error) {
+	i := strings.LastIndex(url, "/pcs/")
+	if i < 0 {
+		return StorePilots(ctx, url, "", o)
+	}
+	if _, _, err := coord.SplitObjectURL("service", url); err != nil {
+		return nil, err
+	}
+	return StorePilots(ctx, url[:i], url[i+len("/pcs/"):], o)
+}
+
 // StorePilots lists the pilots of the service serviceID ("pcs-<uuid>"), or
 // of every service of the store if it is "", oldest first.
 func StorePilots(ctx context.Context, coordinationURL, serviceID string, o Options) ([]PilotInfo, error) {
