@@ -52,7 +52,7 @@ func statusOf(err error) C.pilot_status {
 		return C.PILOT_ESTORE
 	case errors.Is(err, core.ErrNoAdaptor), errors.Is(err, core.ErrNotFound):
 		return C.PILOT_ENOTFOUND
-	case errors.As(err, &de):
+	case errors.As(err, &de), errors.Is(err, core.ErrAmbiguous):
 		return C.PILOT_EINVAL
 	case errors.Is(err, context.DeadlineExceeded):
 		return C.PILOT_ETIMEOUT

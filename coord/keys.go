@@ -18,7 +18,7 @@ import (
 //	P bj-<u>           HASH    pilot record (state, start_time, last_contact, ...)
 //	P bj-<u>:q         STREAM  the pilot's own queue, group "agents"
 //	P bj-<u>:ctl       LIST    control commands for the agent ("stop", "cancel cu-<u>")
-//	P bj-<u>:units     LIST    units submitted to this pilot, oldest first
+//	P bj-<u>:units     LIST    units submitted to this pilot and service-queue units it took, oldest first
 //	P bj-<u>:pending   SET     units submitted to this pilot that are not final yet
 //	P bj-<u>:active    SET     units claimed by this pilot's agent that are not final yet
 //	P cu-<u>           HASH    unit record (state, timestamps, exit_code, description, ...)

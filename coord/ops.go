@@ -41,6 +41,7 @@ const (
 	FieldDescription = "description"
 	FieldSlots       = "slots"
 	FieldPilot       = "pilot"
+	FieldVia         = "via" // how a unit was queued: ViaPilot, ViaService or ViaHeld
 	FieldHeartbeat   = "heartbeat"
 	FieldHandle      = "handle"
 	FieldName        = "name"
@@ -48,6 +49,13 @@ const (
 	FieldSig         = "sig"         // signature of the description (Key.Sign)
 	FieldAttempt     = "attempt"     // how often the unit was started
 	FieldEndedUnits  = "ended_units" // units that ended with their pilot (lua/pilot_finish.lua)
+)
+
+// Values of FieldVia (lua/submit.lua writes them).
+const (
+	ViaPilot   = "pilot"   // submitted to a pilot's own queue
+	ViaService = "service" // submitted to the service queue
+	ViaHeld    = "held"    // held for central placement
 )
 
 // NewUnit is a unit to submit: its id (cu-<uuid>), the slots it needs, its
@@ -377,7 +385,7 @@ func (s *Store) Claim(ctx context.Context, k Keys, pilotID, token string, want W
 		}
 		r := replyStrings(v)
 		for i := 0; i+3 < len(r); i += 4 {
-			out = append(out, Claimed{UnitID: r[i], Service: r[i+1] == "service", Description: []byte(r[i+2]), Sig: r[i+3]})
+			out = append(out, Claimed{UnitID: r[i], Service: r[i+1] == ViaService, Description: []byte(r[i+2]), Sig: r[i+3]})
 		}
 		entries = entries[n:]
 		want = Want{}
@@ -524,9 +532,55 @@ func (s *Store) PilotIDs(ctx context.Context, k Keys) ([]string, error) {
 	return s.rdb.SMembers(ctx, k.Pilots()).Result()
 }
 
-// PilotUnitIDs lists the units submitted to a pilot, oldest first.
-func (s *Store) PilotUnitIDs(ctx context.Context, k Keys, pilotID string) ([]string, error) {
-	return s.rdb.LRange(ctx, k.PilotUnits(pilotID), 0, -1).Result()
+// PilotUnit is a unit of a pilot's listing (PilotUnitIDs).
+type PilotUnit struct {
+	ID      string
+	Service bool // it came from the service queue
+}
+
+// PilotUnitIDs lists the units of a pilot, oldest first, each once: those
+// submitted to it and those its agent took from the service queue. A
+// service-queue unit that the pilot gave back (its agent was lost) and
+// another pilot took is listed under that other pilot only, the one its
+// record names; one waiting in the service queue again, or ended there,
+// stays under every pilot that took it. Records that expired are listed (the
+// caller sees them gone). It reads the list, then the records in pipelined
+// batches.
+func (s *Store) PilotUnitIDs(ctx context.Context, k Keys, pilotID string) ([]PilotUnit, error) {
+	all, err := s.rdb.LRange(ctx, k.PilotUnits(pilotID), 0, -1).Result()
+	if err != nil {
+		return nil, err
+	}
+	seen := make(map[string]struct{}, len(all))
+	ids := all[:0]
+	for _, id := range all {
+		if _, dup := seen[id]; !dup {
+			seen[id] = struct{}{}
+			ids = append(ids, id)
+		}
+	}
+	out := make([]PilotUnit, 0, len(ids))
+	for len(ids) > 0 {
+		n := min(len(ids), batchSize)
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.SliceCmd, n)
+		for i, id := range ids[:n] {
+			cmds[i] = pipe.HMGet(ctx, k.Unit(id), FieldVia, FieldPilot)
+		}
+		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+			return nil, fmt.Errorf("read unit owners: %w", err)
+		}
+		for i, c := range cmds {
+			v := c.Val()
+			via, _ := v[0].(string)
+			owner, _ := v[1].(string)
+			if via != ViaService || owner == "" || owner == pilotID {
+				out = append(out, PilotUnit{ID: ids[i], Service: via == ViaService})
+			}
+		}
+		ids = ids[n:]
+	}
+	return out, nil
 }
 
 // PilotProgress is what a wait on a pilot reads of it, in one transaction so

@@ -19,27 +19,10 @@ import (
 // the whole database, so the cost grows with every key the store holds,
 // not only this service's: about one round trip per 1,000 keys.
 func (s *Store) ScanUnits(ctx context.Context, k Keys, fields []string, each func(id string, values []string) error) error {
-	match := k.Unit("cu-") + "*"
 	seen := map[string]struct{}{}
-	var cursor uint64
-	for {
-		keys, next, err := s.rdb.Scan(ctx, cursor, match, batchSize).Result()
-		if err != nil {
-			return fmt.Errorf("scan unit records: %w", err)
-		}
-		// the embedded server may ignore COUNT: read its answer in batches
-		for len(keys) > 0 {
-			n := min(len(keys), batchSize)
-			if err := s.readUnits(ctx, k, keys[:n], fields, seen, each); err != nil {
-				return err
-			}
-			keys = keys[n:]
-		}
-		if next == 0 {
-			return nil
-		}
-		cursor = next
-	}
+	return s.scanKeys(ctx, k.Unit("cu-")+"*", func(keys []string) error {
+		return s.readUnits(ctx, k, keys, fields, seen, each)
+	})
 }
 
 // readUnits reads fields of the unit records keys in one pipeline and hands

@@ -379,8 +379,9 @@ func TestReconnectByURL(t *testing.T) {
 		}
 		units, err := rp.Units(ctxT(t))
 		require.NoError(t, err)
-		require.Len(t, units, 1)
+		require.Len(t, units, 2, "the unit submitted to the pilot and the one it took from the service queue")
 		require.Equal(t, u.URL(), units[0].URL())
+		require.Equal(t, su.URL(), units[1].URL(), "a service-queue unit keeps its URL")
 
 		require.Equal(t, p.URL()+":jobs:sj-"+strings.TrimPrefix(u.ID(), "cu-"), u.URL())
 		for _, x := range []*core.Unit{u, su} {

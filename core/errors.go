@@ -22,6 +22,8 @@ var (
 	// ErrStoreUnreachable: the coordination store could not be reached for
 	// longer than Options.StoreGrace while waiting.
 	ErrStoreUnreachable = errors.New("the coordination store is unreachable")
+	// ErrAmbiguous: a short id names more than one object of the store.
+	ErrAmbiguous = errors.New("the short id is ambiguous")
 )
 
 // Version is the library version.

@@ -174,15 +174,21 @@ func (p *Pilot) SubmitBulk(ctx context.Context, uds []UnitDescription) ([]*Unit,
 	return submitUnits(ctx, p.d, queue{p: p}, uds)
 }
 
-// Units lists the units submitted to this pilot, oldest first.
+// Units lists the units of this pilot, oldest first: those submitted to it
+// and those its agent took from the service queue (a unit given back and
+// taken by another pilot is listed there: coord.Store.PilotUnitIDs). A unit
+// of the service queue keeps its URL (Unit.URL).
 func (p *Pilot) Units(ctx context.Context) ([]*Unit, error) {
-	ids, err := p.d.store.PilotUnitIDs(ctx, p.d.keys, p.id)
+	units, err := p.d.store.PilotUnitIDs(ctx, p.d.keys, p.id)
 	if err != nil {
 		return nil, p.wrap("list units", err)
 	}
-	out := make([]*Unit, len(ids))
-	for i, id := range ids {
-		out[i] = &Unit{d: p.d, id: id, pilotName: p.Name()}
+	out := make([]*Unit, len(units))
+	for i, pu := range units {
+		out[i] = &Unit{d: p.d, id: pu.ID}
+		if !pu.Service {
+			out[i].pilotName = p.Name()
+		}
 	}
 	return out, nil
 }

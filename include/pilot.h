@@ -313,6 +313,15 @@ pilot_status pilot_progress_free(pilot_progress w);
  * fn == NULL stops the callbacks and returns after any call in progress. */
 pilot_status pilot_service_set_callback(pilot_service s, pilot_state_fn fn, void *user_data);
 
+/* Every unit of the service, whichever process submitted it, oldest first, as
+ * a JSON array of objects {"id", "short_id", "url", "state", "queue" ("service"
+ * or the name of the pilot it was submitted to), "pilot" (the URL of the pilot
+ * that holds or ran it, "" while none has taken it), "submitted", "started",
+ * "ended" (epoch seconds, 0 until then), "exit_code" (once known)}; free with
+ * pilot_string_free. It reads every unit record of the service, in batches.
+ * Errors: PILOT_ESTORE. */
+pilot_status pilot_service_units(pilot_service s, char **json_out);
+
 /* ----------------------------------------------------------------------------
  * Pilot (BigJob's PilotCompute)
  */
@@ -435,6 +444,37 @@ pilot_status pilot_unit_cancel(pilot_unit u);
 
 /* Callbacks for this unit (see pilot_service_set_callback). */
 pilot_status pilot_unit_set_callback(pilot_unit u, pilot_state_fn fn, void *user_data);
+
+/* ----------------------------------------------------------------------------
+ * What a coordination store holds, whichever process made it (pilot-cli's
+ * services, pilots and short ids). options_json as for pilot_service_new
+ * (NULL for defaults); these calls never start an empty local store.
+ */
+
+/* The services of the store at coordination_url, oldest first, as a JSON array
+ * of objects {"id", "short_id", "url", "state" ("Active" or "Canceled"),
+ * "created" (epoch seconds), "pilots", "open_units" (units not final yet)};
+ * free with pilot_string_free. Errors: PILOT_EINVAL (bad URL), PILOT_ESTORE. */
+pilot_status pilot_store_services(const char *coordination_url, const char *options_json, char **json_out);
+
+/* The pilots of the store at url, a coordination URL (every service's), or of
+ * one service, url a service URL (redis://host:port/pcs/pcs-<uuid>): oldest
+ * first, a JSON array of objects {"id", "short_id", "url", "state",
+ * "service", "service_url", "created", "slots", "reason" (why it ended, if
+ * it did)}; free with pilot_string_free. Pilots of a process that exited
+ * without canceling them are listed as long as their records live.
+ * Errors: PILOT_EINVAL, PILOT_ESTORE. */
+pilot_status pilot_store_pilots(const char *url, const char *options_json, char **json_out);
+
+/* The URL of the object ref names in the store at coordination_url (free with
+ * pilot_string_free): ref is a URL (returned as it is) or a short id, the kind
+ * prefix pcs-, bj- or sj- and a unique prefix of the uuid (listings print
+ * "sj-1f2e3d4c"), or a bare uuid prefix. kind, "service", "pilot", "unit" or
+ * NULL for any, restricts what ref may name. Errors: PILOT_ENOTFOUND (no such
+ * object), PILOT_EINVAL (a malformed or ambiguous short id; the message names
+ * two of the objects it matches), PILOT_ESTORE. */
+pilot_status pilot_resolve(const char *coordination_url, const char *ref, const char *kind,
+                           const char *options_json, char **url_out);
 
 /* ----------------------------------------------------------------------------
  * WASM plugins (plugins/ABI.md): third-party resource adaptors and unit hooks

@@ -14,6 +14,10 @@
 -- (state New). Canceled units are dropped; a unit larger than this pilot is
 -- handed to a live pilot that is large enough, or failed if there is none.
 -- If the pilot is already final, service units go back to the service queue.
+-- A service-queue unit taken is appended to the pilot's P bj-<u>:units, so
+-- that the pilot's listing shows it; a unit given back and taken again is
+-- on the list of every pilot that took it (readers keep it under the pilot
+-- its record names, coord.Store.PilotUnitIDs).
 local me, token, nown, nsvc, n = ARGV[5], ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local last = P .. me .. ':claim'
 local out = {}
@@ -54,6 +58,7 @@ read('p', P .. me .. ':q', nown)
 read('s', P .. 'q', nsvc)
 local acks = {p = {}, s = {}}
 local taken = {} -- units this call takes: one SADD to the active set for all
+local adopted = {} -- the service-queue units among them: one RPUSH to the pilot's list
 for _, entry in ipairs(entries) do
   local q, eid, uid = entry[1], entry[2], entry[3]
   table.insert(acks[q], eid)
@@ -74,6 +79,7 @@ for _, entry in ipairs(entries) do
       redis.call('HSET', key, 'state', 'New', 'pilot', me, 'claim_time', NOW)
       counted('Unknown', 'New')
       taken[#taken + 1] = uid
+      if r[4] == 'service' then adopted[#adopted + 1] = uid end
       emit('u ' .. uid .. ' New ' .. me)
       hand(uid, r[4], r[2], r[6])
     else
@@ -92,6 +98,10 @@ for _, entry in ipairs(entries) do
   end
 end
 if #taken > 0 then redis.call('SADD', P .. me .. ':active', unpack(taken)) end
+if #adopted > 0 then
+  redis.call('RPUSH', P .. me .. ':units', unpack(adopted))
+  ensure_ttl(P .. me .. ':units')
+end
 if #acks.p > 0 then
   redis.call('XACK', P .. me .. ':q', 'agents', unpack(acks.p))
   redis.call('XDEL', P .. me .. ':q', unpack(acks.p))

@@ -23,49 +23,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pilot.h"
+#define EXAMPLE_NAME "data"
+#include "example.h"
 
 #define INPUT "Hello World!\n"
-
-/* Writes s to out (of the given size) as a JSON string literal, quotes
- * included. Returns 0, or -1 if it does not fit. */
-static int json_quote(char *out, size_t size, const char *s) {
-    size_t n = 0;
-    if (size < 3) return -1;
-    out[n++] = '"';
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        char esc[8];
-        int len;
-        if (c == '"' || c == '\\')
-            len = snprintf(esc, sizeof esc, "\\%c", c);
-        else if (c < 0x20)
-            len = snprintf(esc, sizeof esc, "\\u%04x", c);
-        else
-            len = snprintf(esc, sizeof esc, "%c", c);
-        if (n + (size_t)len + 2 > size) return -1; /* room for the closing quote and NUL */
-        memcpy(out + n, esc, (size_t)len);
-        n += (size_t)len;
-    }
-    out[n++] = '"';
-    out[n] = '\0';
-    return 0;
-}
-
-/* Reports a failed call with the library's description of the error. */
-static void report(const char *what, pilot_status status) {
-    fprintf(stderr, "data: %s failed (status %d): %s\n", what, (int)status, pilot_last_error());
-}
-
-/* Evaluates a pilot_* call; on failure reports it and jumps to cleanup. */
-#define CHECK(call, what)                 \
-    do {                                  \
-        pilot_status st_ = (call);        \
-        if (st_ != PILOT_OK) {            \
-            report((what), st_);          \
-            goto cleanup;                 \
-        }                                 \
-    } while (0)
 
 /* Fails the program, with a message, unless cond holds. */
 #define EXPECT(cond, ...)                     \
@@ -76,18 +37,6 @@ static void report(const char *what, pilot_status status) {
             fprintf(stderr, "\n");            \
             goto cleanup;                     \
         }                                     \
-    } while (0)
-
-/* Frees a handle in cleanup; a failure makes the program fail. */
-#define FREE(fn, handle)                       \
-    do {                                       \
-        if ((handle) != 0) {                   \
-            pilot_status st_ = fn(handle);     \
-            if (st_ != PILOT_OK) {             \
-                report(#fn, st_);              \
-                ok = 0;                        \
-            }                                  \
-        }                                      \
     } while (0)
 
 /* Joins prefix, dir and name into out (of the given size) as

@@ -16,6 +16,7 @@ from pilot.compute import (PilotComputeService, PilotCompute, ComputeUnit, Compu
                            DataUnitService)
 from pilot.data import PilotDataService, PilotData, DataUnit
 from pilot.plugins import load_plugin, plugins, call_plugin
+from pilot.store import list_services, list_pilots, resolve
 
 application_id = "bigjob"
 version = _ffi.to_str(_ffi.lib.pilot_version())
@@ -28,4 +29,5 @@ __all__ = [
     "ComputeDataServiceCentral", "ComputeUnitService", "DataUnitService", "PilotDataService", "PilotData",
     "DataUnit", "PilotError", "State", "PilotComputeDescription", "ComputeUnitDescription",
     "DataUnitDescription", "application_id", "version", "load_plugin", "plugins", "call_plugin",
+    "list_services", "list_pilots", "resolve",
 ]

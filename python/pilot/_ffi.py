@@ -3,7 +3,10 @@
 Loads libpilot.so from the package's _lib directory (or $PILOT_LIBRARY),
 declares every function, and turns a negative status into PilotError
 carrying the library's message (read on the calling thread, as pilot.h
-requires). Works on Python 2.7 and 3.8+.
+requires), told in Python's terms: the C function that the library's message
+starts with becomes the call of this package that the user made
+("PilotComputeService.create_pilot: ..."), and the C names in it the Python
+ones. Works on Python 2.7 and 3.8+.
 """
 from __future__ import absolute_import
 
@@ -11,6 +14,7 @@ import atexit
 import ctypes
 import json
 import os
+import re
 import sys
 import time
 
@@ -114,6 +118,10 @@ _SIGNATURES = {
     "pilot_progress_next": ([c_handle, ctypes.c_int64, ctypes.c_int64, _str_out], True),
     "pilot_progress_free": ([c_handle], True),
     "pilot_service_set_callback": ([c_handle, STATE_FN, ctypes.c_void_p], True),
+    "pilot_service_units": ([c_handle, _str_out], True),
+    "pilot_store_services": ([ctypes.c_char_p, ctypes.c_char_p, _str_out], True),
+    "pilot_store_pilots": ([ctypes.c_char_p, ctypes.c_char_p, _str_out], True),
+    "pilot_resolve": ([ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, _str_out], True),
     "pilot_job_open": ([ctypes.c_char_p, ctypes.c_char_p, _P(c_handle)], True),
     "pilot_job_free": ([c_handle], True),
     "pilot_job_id": ([c_handle, _str_out], True),
@@ -179,10 +187,59 @@ _SIGNATURES = {
 }
 
 
+# C names the library's messages may hold, and what a Python user calls them.
+_PYTHON_NAMES = {
+    "pilot_service": "PilotComputeService", "pilot_job": "PilotCompute", "pilot_unit": "ComputeUnit",
+    "pilot_dataservice": "ComputeDataService", "pilot_pds": "PilotDataService", "pilot_pd": "PilotData",
+    "pilot_du": "DataUnit", "pilot_plugin_load": "pilot.load_plugin", "pilot_plugin_call": "pilot.call_plugin",
+    "pilot_plugins": "pilot.plugins", "descriptions_json": "the descriptions", "description_json": "the description",
+    "options_json": "the options", "paths_json": "the paths", "request_json": "the request",
+}
+_C_NAME = re.compile(r"\b(pilot_[a-z_]+|[a-z]+_json)\b")
+_C_PREFIX = re.compile(r"^pilot_[a-z_]+: ")
+
+
+def python_call(skip=1):
+    """The call of this package that the user's code made, as its docs name
+    it ("PilotComputeService.create_pilot", "ComputeUnit()", "pilot.resolve"):
+    the outermost public function of the package on the stack above the
+    caller, or None. pilot.cli counts as a user."""
+    try:
+        f = sys._getframe(skip + 1)
+    except ValueError:
+        return None
+    name = None
+    while f is not None:
+        module = f.f_globals.get("__name__") or ""
+        if not module.startswith("pilot.") or module == "pilot.cli":
+            break
+        if module == __name__:  # this module's helpers are no call of the API
+            f = f.f_back
+            continue
+        fn = f.f_code.co_name
+        if fn == "__init__" or not fn.startswith("_"):
+            owner = f.f_locals.get("self") if f.f_code.co_argcount else None
+            if owner is not None:
+                cls = type(owner).__name__
+                name = cls + "()" if fn == "__init__" else "%s.%s" % (cls, fn)
+            elif not fn.startswith("<"):
+                name = "pilot." + fn
+        f = f.f_back
+    return name
+
+
+def python_message(msg, call=None):
+    """msg, a message of the library, in Python's terms: without the C
+    function it starts with, C names replaced, prefixed with call."""
+    msg = _C_PREFIX.sub("", msg, count=1)
+    msg = _C_NAME.sub(lambda m: _PYTHON_NAMES.get(m.group(1), m.group(1)), msg)
+    return "%s: %s" % (call, msg) if call else msg
+
+
 def _check(status, func, args):
     if status < 0:
         msg = to_str(lib.pilot_last_error())
-        raise PilotError(msg, status=status)
+        raise PilotError(python_message(msg, python_call(1)), status=status)
     return status
 
 
@@ -219,7 +276,7 @@ def call(name, *args):
     try:
         return getattr(lib, name)(*args)
     except ctypes.ArgumentError as e:
-        raise PilotError("%s: bad argument: %s" % (name, e))
+        raise PilotError(python_message("bad argument: %s" % e, python_call(1)))
 
 
 def new_handle(name, *args):

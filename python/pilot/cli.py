@@ -13,6 +13,11 @@
     pilot-cli report PCS_URL -o run.html (or --report PCS_URL)
     pilot-cli watch PCS_URL|PILOT_URL    (or --watch URL; --json for JSON lines)
     pilot-cli --list_pilots --json
+    pilot-cli services                  (or --list_services)
+    pilot-cli pilots [PCS_URL]          (or --list_store_pilots [PCS_URL])
+    pilot-cli units PILOT_URL|PCS_URL   (or --list_units URL)
+    pilot-cli cat CU_URL                (or --cat CU_URL)
+    pilot-cli cancel PCS_URL            (or --cancel_service PCS_URL)
 
 Installed as the console script `pilot-cli` (pilot.cli:main); also runs as
 `python -m pilot.cli`. Works on Python 2.7 and 3.
@@ -60,6 +65,23 @@ Added:
   redraws at the latest; with --json it prints one JSON object per line (as
   PilotComputeService.get_progress, with units_per_s, eta_s and failures
   [{"unit", "reason"}]), the last one with "final": true.
+- What a store holds, whichever script put it there (one that crashed
+  too): `pilot-cli services` lists the pilot compute services of the store
+  at --coordination (short id, state, pilots, open units, age, URL);
+  `pilot-cli pilots [PCS_URL]` every pilot of the store, or of one service
+  (short id, state, slots, service, age, URL), and how to cancel them;
+  `pilot-cli units PILOT_URL|PCS_URL` the units of a pilot (as --list_cus)
+  or of a service, those of the service queue included, each with the pilot
+  that holds or ran it; `pilot-cli cat CU_URL` prints a unit's stdout and
+  stderr (files on this host: the unit's sandbox, on a remote pilot's host,
+  is not fetched); `pilot-cli cancel PCS_URL` cancels a service and every
+  pilot it started. --list_cus shows the units a pilot took from the
+  service queue (ComputeDataService's path) too.
+- Short ids: wherever an action takes a URL, the short id a listing prints
+  stands for it (sj-1f2e3d4c for a unit, bj-... a pilot, pcs-... a
+  service; any unique prefix of the uuid, or the whole sj-<uuid> that
+  --list_cus prints), resolved in the store at --coordination; an unknown
+  or ambiguous one is an error that says so.
 - `--json` makes any action print one JSON document on stdout instead of its
   lines (errors still go to stderr, with the same exit status). Keys are
   always present, null when they do not apply:
@@ -81,6 +103,17 @@ Added:
                         "slots", "last_heartbeat", "heartbeat_age_s",
                         "can_take", "why"}]}  (see ComputeUnit.explain)
     report URL         {"url", "path"}  (the service and the file written)
+    services           {"store", "services": [{"id", "short_id", "url",
+                        "state", "created", "pilots", "open_units"}]}
+    pilots [URL]       {"url", "pilots": [{"id", "short_id", "url", "state",
+                        "service", "service_url", "created", "slots",
+                        "reason"}]}  (url: the store or the service)
+    units PCS_URL      {"url", "units": [{"id", "short_id", "url", "state",
+                        "queue", "pilot", "submitted", "started", "ended",
+                        "exit_code"}]}  (units PILOT_URL: as --list_cus)
+    cat URL            {"url", "state", "host", "stdout", "stderr",
+                        "stdout_path", "stderr_path"}
+    cancel URL         {"url", "state"}
     --version          {"version"}
     --clean            {"state_file", "removed"}
   The document is printed with sorted keys.
@@ -101,6 +134,7 @@ import os
 import pickle
 import sys
 import tempfile
+import time
 
 PROG = "pilot-cli"
 STATE_DIR = os.path.join("~", ".bigjob")
@@ -127,6 +161,11 @@ ACTIONS = [
     ("submit_cu", "--submit_cu"), ("run_cu", "--run_cu"), ("get_cu_state", "--get_cu_state"),
     ("wait_cus", "--wait_cus"), ("list_cus", "--list_cus"), ("cancel_cu", "--cancel_cu"),
     ("explain", "--explain"), ("report", "--report"), ("clean", "--clean"), ("version", "--version"),
+    ("services", "--list_services"),
+    ("pilots", "--list_store_pilots"),
+    ("units", "--list_units"),
+    ("cat", "--cat"),
+    ("cancel", "--cancel_service"),
 ]
 
 # The positional forms of --explain and --report: pilot-cli explain CU_URL,
@@ -136,6 +175,26 @@ REPORT_COMMAND = "report"
 COMMANDS = {EXPLAIN_COMMAND: "CU_URL of one compute unit", REPORT_COMMAND: "PCS_URL of one pilot compute service"}
 COMMANDS["watch"] = "PCS_URL of one pilot compute service, or a PILOT_URL"
 WATCH_FAILED = 3  # the exit status of a watch whose run did not end all Done
+# What a store holds: pilot-cli services, pilots [PCS_URL], units
+# PILOT_URL|PCS_URL, cat CU_URL, cancel PCS_URL.
+COMMANDS["services"] = "no argument"
+COMMANDS["pilots"] = "PCS_URL of one pilot compute service, or nothing for every pilot of the store"
+COMMANDS["units"] = "PILOT_URL of one pilot or PCS_URL of one pilot compute service"
+COMMANDS["cat"] = "CU_URL of one compute unit"
+COMMANDS["cancel"] = "PCS_URL of one pilot compute service"
+# (least, most) words a command takes; (1, 1) when not listed.
+COMMAND_WORDS = {"services": (0, 0), "pilots": (0, 1)}
+# The kind of object each action's URL argument names, so that a short id
+# (sj-1f2e3d4c, bj-..., pcs-...) can stand for it (pilot.resolve).
+URL_KINDS = {
+    "cancel_pilot": "pilot", "list_cus": "pilot", "wait_cus": "pilot", "submit_cu": "pilot", "run_cu": "pilot",
+    "get_cu_state": "unit", "cancel_cu": "unit", "explain": "unit", "report": "service",
+}
+URL_KINDS["pilots"] = "service"
+URL_KINDS["units"] = None  # a pilot or a service
+URL_KINDS["cat"] = "unit"
+URL_KINDS["cancel"] = "service"
+URL_KINDS["watch"] = None  # a service or a pilot
 DEFAULT_REPORT = "report.html"
 
 # What ast.literal_eval raises on bad input (RecursionError is a RuntimeError).
@@ -246,6 +305,20 @@ def build_parser():
                    help="say why a compute unit is not running yet, or what became of it "
                         "(also: %(prog)s explain CU_URL)")
 
+    g = p.add_argument_group("What a store holds (short ids such as sj-1f2e3d4c stand for URLs everywhere)")
+    g.add_argument("--list_services", dest="services", action="store_true", default=False,
+                   help="list the pilot compute services of the store at --coordination (also: %(prog)s services)")
+    g.add_argument("--list_store_pilots", dest="pilots", nargs="?", const=True, default=None, metavar="PCS_URL",
+                   help="list every pilot of the store at --coordination, or of one service, whichever script "
+                        "started it (also: %(prog)s pilots [PCS_URL])")
+    g.add_argument("--list_units", dest="units", metavar="PILOT_URL|PCS_URL", default=None,
+                   help="list the compute units of a pilot or of a service, the service queue's included "
+                        "(also: %(prog)s units URL)")
+    g.add_argument("--cat", dest="cat", metavar="CU_URL", default=None,
+                   help="print a compute unit's stdout and stderr (also: %(prog)s cat CU_URL)")
+    g.add_argument("--cancel_service", dest="cancel", metavar="PCS_URL", default=None,
+                   help="cancel a pilot compute service: every pilot it started (also: %(prog)s cancel PCS_URL)")
+
     g = p.add_argument_group("Report")
     g.add_argument("--report", metavar="PCS_URL", default=None,
                    help="write the report of a pilot compute service's run as one HTML page "
@@ -278,9 +351,10 @@ def check_args(args):
         name, words, args.rest = args.rest[0], args.rest[1:], []
         if given:
             raise UsageError("one action at a time: %s and %s" % (" and ".join(o for _, o in given), name))
-        if len(words) != 1:
+        least, most = COMMAND_WORDS.get(name, (1, 1))
+        if not least <= len(words) <= most:
             raise UsageError("%s: give the %s (got %s)" % (name, COMMANDS[name], " ".join(words) if words else "none"))
-        setattr(args, name, words[0])
+        setattr(args, name, words[0] if words else True)
         given = [(name, name)]
     if not given:
         raise UsageError("no action given: use one of %s (see --help)" % ", ".join(o for _, o in ACTIONS))
@@ -409,6 +483,7 @@ class BigJobCLI(object):
         self.submit_pilot_by_description(coordination_url, pcd)
 
     def submit_pilot_by_description(self, coordination_url, pcd):
+        self.pilot.compute.remind_at_exit = False  # the pilot is meant to outlive this call
         pcs = self.pilot.PilotComputeService(coordination_url=coordination_url)
         pc = pcs.create_pilot(pilot_compute_description=pcd)
         url = pc.get_url()
@@ -668,8 +743,26 @@ def _elapsed(details, start, end):
         return 0.0
 
 
+def resolve_short_ids(args, action, pilot_module):
+    """Replaces a short id given for the action's URL (sj-1f2e3d4c, bj-...,
+    pcs-..., as listings print them) by the URL it names in the store at
+    --coordination."""
+    if action not in URL_KINDS:
+        return
+    value = getattr(args, action)
+    words = value if isinstance(value, list) else [value]
+    if not words or not isinstance(words[0], str) or "://" in words[0]:
+        return
+    words[0] = pilot_module.resolve(words[0], args.coordination, URL_KINDS[action])
+    if not isinstance(value, list):
+        setattr(args, action, words[0])
+
+
 def run(args, action, pilot_module):
+    resolve_short_ids(args, action, pilot_module)
     app = BigJobCLI(pilot_module, as_json=args.json)
+    if action in STORE_ACTIONS:
+        return STORE_ACTIONS[action](StoreCLI(app, args.coordination), getattr(args, action))
     if action == "submit_pilot":
         if args.pilot_description is not None:
             pcd = args.pilot_description
@@ -694,6 +787,112 @@ def run(args, action, pilot_module):
         getattr(app, action)()
     else:
         getattr(app, action)(getattr(args, action))
+
+
+class StoreCLI(object):
+    """The actions on what a store holds: services, pilots, units, cat and
+    cancel. Text goes through app's _say, JSON through its _emit."""
+
+    def __init__(self, app, coordination_url):
+        self.app, self.pilot, self.coordination = app, app.pilot, coordination_url
+
+    def services(self, _):
+        svcs = self.pilot.list_services(self.coordination)
+        self.app._say("%-13s  %-8s  %6s  %6s  %10s  %s" % ("Service", "State", "Pilots", "Open", "Age", "URL"))
+        if not svcs:
+            self.app._say("No pilot compute service found in %s" % self.coordination)
+        for s in svcs:
+            self.app._say("%-13s  %-8s  %6d  %6d  %10s  %s" % (s["short_id"], s["state"], s["pilots"],
+                                                             s["open_units"], _age(s["created"]), s["url"]))
+        self.app._emit({"store": self.coordination, "services": svcs})
+
+    def pilots(self, pcs_url):
+        url = pcs_url if isinstance(pcs_url, str) else self.coordination
+        pilots = self.pilot.list_pilots(url)
+        self.app._say("%-11s  %-8s  %5s  %-13s  %10s  %s" % ("Pilot", "State", "Slots", "Service", "Age", "URL"))
+        if not pilots:
+            self.app._say("No pilot found in %s" % url)
+        for p in pilots:
+            self.app._say("%-11s  %-8s  %5d  %-13s  %10s  %s" % (p["short_id"], p["state"], p["slots"],
+                                                               short_id(p["service"]), _age(p["created"]), p["url"]))
+        live = [p for p in pilots if p["state"] not in ("Done", "Canceled", "Failed")]
+        if live:
+            self.app._say("Cancel one with: %s --cancel_pilot %s (or every pilot of a service: %s cancel %s)"
+                          % (PROG, live[0]["short_id"], PROG, short_id(live[0]["service"])))
+        self.app._emit({"url": url, "pilots": pilots})
+
+    def units(self, url):
+        if "/pcs/" not in url:
+            return self.app.list_cus(url)
+        pcs = self.pilot.PilotComputeService(pcs_url=url)
+        units = pcs.list_units()
+        self.app._say("%-11s  %-8s  %-11s  %-11s  %8s  %s" % ("Unit", "State", "Queue", "Pilot", "Runtime", "URL"))
+        if not units:
+            self.app._say("No Compute Unit found.")
+        for u in units:
+            queue = "service" if u["queue"] == "service" else short_id(u["queue"])
+            ran = u["ended"] - u["started"] if u["started"] and u["ended"] else 0.0
+            self.app._say("%-11s  %-8s  %-11s  %-11s  %8.1f  %s" % (u["short_id"], u["state"], queue,
+                                                                  short_id(u["pilot"]) or "-", ran, u["url"]))
+        self.app._emit({"url": url, "units": units})
+
+    def cat(self, cu_url):
+        cu = self.pilot.ComputeUnit(cu_url=cu_url)
+        details = cu.get_details() or {}
+        sandbox = cu.get_local_working_directory()
+        if not sandbox:
+            raise CLIError("%s has not started yet (state %s): it has no output" % (cu_url, cu.get_state()))
+        try:
+            description = json.loads(details.get("description") or "{}")
+        except ValueError:
+            description = {}
+        doc = {"url": cu_url, "state": cu.get_state(), "host": details.get("run_host")}
+        for stream, default in (("stdout", "stdout"), ("stderr", "stderr")):
+            key = "output" if stream == "stdout" else "error"
+            path = os.path.join(sandbox, description.get(key) or default)
+            try:
+                with open(path, "rb") as f:
+                    text = f.read().decode("utf-8", "replace")
+            except (IOError, OSError) as e:
+                where = " on %s" % doc["host"] if doc["host"] else ""
+                raise CLIError("cannot read the %s of %s: %s (%s%s)" % (stream, cu_url, e.strerror or e, path, where))
+            doc[stream], doc[stream + "_path"] = text, path
+        if not self.app.as_json:
+            for stream in ("stdout", "stderr"):
+                _out("==> %s: %s <==" % (stream, doc[stream + "_path"]))
+                sys.stdout.write(_native(doc[stream]) if sys.version_info[0] == 2 else doc[stream])
+                if doc[stream] and not doc[stream].endswith("\n"):
+                    _out()
+            sys.stdout.flush()
+        self.app._emit(doc)
+
+    def cancel(self, pcs_url):
+        pcs = self.pilot.PilotComputeService(pcs_url=pcs_url)
+        pcs.cancel()
+        self.app._say("Canceled Pilot Compute Service: %s" % pcs_url)
+        self.app._emit({"url": pcs_url, "state": "Canceled"})
+
+
+STORE_ACTIONS = {"services": StoreCLI.services, "pilots": StoreCLI.pilots, "units": StoreCLI.units,
+                 "cat": StoreCLI.cat, "cancel": StoreCLI.cancel}
+
+
+def short_id(url_or_id):
+    """pilot.progress.short_id, imported when used: this module loads the
+    package (and its library) only once it has parsed the command line."""
+    from pilot.progress import short_id as short
+    return short(url_or_id)
+
+
+def _age(created):
+    """How long ago epoch seconds created were, as 42s, 5m, 3h or 2d."""
+    if not created:
+        return "?"
+    seconds = max(0, time.time() - created)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return "%d%s" % (seconds // size, unit)
+    return "%ds" % seconds
 
 
 def _silence_stdout():

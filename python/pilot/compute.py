@@ -7,13 +7,17 @@ the background; every call on a unit waits for that, so scripts see the same
 states as in BigJob."""
 from __future__ import absolute_import
 
+import atexit
 import ctypes
 import logging
 import os
+import sys
+import weakref
 
 from pilot import _ffi, data
 from pilot.errors import PilotError
-from pilot.description import textual
+from pilot.description import DEFAULT_WALLTIME, textual
+from pilot.state import FINAL
 
 logger = logging.getLogger("bigjob")
 
@@ -136,6 +140,7 @@ class PilotComputeService(_ffi.Handle):
         h = _ffi.new_handle("pilot_service_create_pilot", self.handle, _ffi.encode("pilot compute description", pcd))
         pc = PilotCompute(pilot_compute_service=self, pilot_compute_description=pcd, _handle=h)
         self.pilot_computes.append(pc)
+        _started.append((self.url, pc.get_url(), weakref.ref(pc)))
         return pc
 
     def list_pilots(self):
@@ -193,11 +198,56 @@ class PilotComputeService(_ffi.Handle):
         _ffi.call("pilot_service_report", self.handle, _ffi.to_bytes(os.path.abspath(path)))
         return path
 
+    def list_units(self):
+        """Extension: every unit of the service, whichever process submitted
+        it, oldest first, as dicts: "id", "short_id", "url", "state",
+        "queue" ("service", or the name of the pilot it was submitted to),
+        "pilot" (the URL of the pilot that holds or ran it; "" while none has
+        taken it), "submitted", "started", "ended" (epoch seconds, 0 until
+        then) and "exit_code" (None until known). It reads every unit record
+        of the service (pilot-cli units PCS_URL prints it)."""
+        units = _ffi.get_json("pilot_service_units", self.handle)
+        for u in units:
+            u.setdefault("exit_code", None)
+        return units
+
     def __repr__(self):
         s = "{\n"
         for pc in self.pilot_computes:
             s += " PJ: %s, State: %s;" % (pc.get_url(), pc.get_state())
         return s + "\n}"
+
+
+# The pilots this process created (weak references: they do not keep the
+# handles alive), with their service's URL: at exit, those still running are
+# named on stderr (remind_at_exit), so that a script that crashed, or forgot
+# to cancel, leaves a way to find and cancel them.
+_started = []
+remind_at_exit = True
+_pid = os.getpid()
+
+
+@atexit.register
+def _remind_of_running_pilots():
+    if not remind_at_exit or os.getpid() != _pid:
+        return
+    running = {}
+    for url, pilot_url, ref in _started:
+        try:
+            pc = ref()
+            if pc is None or not pc._handle:  # collected: reconnect by URL
+                pc = PilotCompute(pilot_url=pilot_url)
+            if pc.get_state() not in FINAL:
+                running.setdefault(url, []).append(pilot_url)
+        except Exception:  # interpreter shutdown, store gone: say nothing
+            pass
+    for url, pcs in sorted(running.items()):
+        n = len(pcs)
+        sys.stderr.write("pilot: %d pilot%s of this script %s still running in %s (a pilot ends at its walltime, "
+                         "%d minutes unless its description says otherwise); list them with `pilot-cli pilots %s`, "
+                         "cancel them with `pilot-cli cancel %s`\n"
+                         % (n, "" if n == 1 else "s", "is" if n == 1 else "are", url, DEFAULT_WALLTIME, url, url))
+    sys.stderr.flush()
 
 
 class PilotCompute(_ffi.Handle):
@@ -266,7 +316,11 @@ class PilotCompute(_ffi.Handle):
                             lambda d, h: ComputeUnit(compute_unit_description=d, _handle=h, _owner=self))
 
     def list_compute_units(self):
-        """The units submitted to this pilot, reconnected from their URLs."""
+        """The units of this pilot, reconnected from their URLs: those
+        submitted to it and those it took from its service's queue (units a
+        ComputeDataService or PilotComputeService.submit_compute_unit
+        queued); a unit given back and taken by another pilot is listed
+        there."""
         return [ComputeUnit(cu_url=url) for url in _ffi.get_json("pilot_job_units", self.handle)]
 
     def wait(self):

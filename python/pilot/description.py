@@ -1,7 +1,32 @@
-"""Description dictionaries: plain dicts that also allow attribute access."""
+"""Description dictionaries: plain dicts that also allow attribute access.
+
+Defaults: where files go and how long a pilot lives, when a description
+does not say (README.md, "Defaults", says the same):
+
+- walltime: DEFAULT_WALLTIME minutes (3600, 60 hours, as in BigJob). A pilot
+  outlives the script that created it until then, unless canceled: a script
+  that crashes leaves it running. At exit, the package names the script's
+  pilots still running on stderr; `pilot-cli pilots` lists every pilot of a
+  store and `pilot-cli cancel PCS_URL` (or `--cancel_pilot`) ends them.
+- working_directory of a pilot: $HOME. The pilot's sandbox is
+  <working_directory>/bj-<uuid> on the pilot's host, and each unit runs in
+  <pilot sandbox>/sj-<uuid> unless its own working_directory says otherwise.
+- output and error of a unit: the files "stdout" and "stderr", relative to
+  the unit's working directory (`pilot-cli cat CU_URL` prints them).
+- the records of a service, its pilots and units live in the coordination
+  store 7 days after their last change; finished units and pilots 1 day
+  (PilotComputeService(finished_ttl=...)).
+- with no Redis server at a loopback coordination URL, the store is your
+  lasting local store in ~/.bigjob/store ($BIGJOB_HOME/store); pilot-cli
+  keeps the pilots it started in ~/.bigjob/pilot-cli.p.
+"""
 from __future__ import absolute_import
 
 import sys
+
+# The walltime, in minutes, of a pilot whose description gives none (the
+# library applies the same: vocab.DefaultWalltime).
+DEFAULT_WALLTIME = 3600
 
 _TEXT = (str, bytes) if sys.version_info[0] >= 3 else (str, unicode)  # noqa: F821 (Python 2)
 

@@ -31,6 +31,21 @@ def enabled(stream=None):
         return False
 
 
+def short_id(url_or_id):
+    """The short id (pcs-/bj-/sj- and 8 hex digits) of an id or URL, as
+    pilot-cli prints and takes them; a unit's cu-<uuid> is its sj- id."""
+    if not url_or_id:
+        return ""
+    tail = url_or_id.rsplit("/", 1)[-1]
+    for part in reversed(tail.split(":")):
+        if part.startswith("cu-"):
+            part = "sj-" + part[3:]
+        for kind in ("pcs-", "bj-", "sj-"):
+            if part.startswith(kind):
+                return part[:len(kind) + 8]
+    return tail
+
+
 def _duration(seconds):
     seconds = int(round(seconds))
     if seconds < 60:
@@ -88,7 +103,7 @@ def lines(p):
     if failures:
         out.append("latest failures:")
         for f in failures:
-            out.append("  %s: %s" % (f.get("unit"), _one_line(f.get("reason") or "no reason recorded")))
+            out.append("  %s: %s" % (short_id(f.get("unit")), _one_line(f.get("reason") or "no reason recorded")))
     return out
 
 

@@ -45,7 +45,7 @@ class TestBadInput(BackendCase):
                               "not a service")
         # raw invalid JSON straight through ctypes
         out = _ffi.c_handle(0)
-        e = self.assertPilotError("description_json is not valid JSON", _ffi.call, "pilot_job_submit_unit", pc.handle, b"{not json",
+        e = self.assertPilotError("the description is not valid JSON", _ffi.call, "pilot_job_submit_unit", pc.handle, b"{not json",
                                   ctypes.byref(out))
         self.assertEqual(e.status, -2)
         self.assertPilotError("bad argument", _ffi.call, "pilot_unit_free", "not a handle")
@@ -58,7 +58,7 @@ class TestBadInput(BackendCase):
         self.assertEqual(e.status, -3)  # PILOT_EBADHANDLE
         self.assertPilotError("unknown or was freed", _ffi.call, "pilot_unit_state", (3 << 56) | 999999999,
                               ctypes.byref(st))
-        self.assertPilotError("is a pilot_job, not a pilot_unit", _ffi.call, "pilot_unit_state", pc.handle,
+        self.assertPilotError("is a PilotCompute, not a ComputeUnit", _ffi.call, "pilot_unit_state", pc.handle,
                               ctypes.byref(st))
         cu = pc.submit_compute_unit({"executable": "/bin/true"})
         cu.wait()
@@ -71,7 +71,7 @@ class TestBadInput(BackendCase):
         name, url = self.backends[-1]
         pcs, pc, _ = self.pilot(url, 1)
         self.assertPilotError("out is NULL", _ffi.call, "pilot_job_state", pc.handle, None)
-        self.assertPilotError("description_json is NULL", _ffi.call, "pilot_job_submit_unit", pc.handle, None,
+        self.assertPilotError("the description is NULL", _ffi.call, "pilot_job_submit_unit", pc.handle, None,
                               ctypes.byref(_ffi.c_handle(0)))
         self.assertPilotError("pilot_url is NULL", _ffi.call, "pilot_job_open", None, None,
                               ctypes.byref(_ffi.c_handle(0)))

@@ -23,6 +23,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/bigjob-go/bigjob/internal/shell"
 	"github.com/bigjob-go/bigjob/storage"
@@ -311,7 +312,15 @@ func (l *location) GetAll(ctx context.Context, files []storage.File, dst func(st
 	}
 	err = receiveAll(ctx, out, files, dst)
 	if err != nil {
-		cancel() // the host may be blocked writing what is no longer read
+		// Let the host end by itself for a moment, so that its stderr
+		// (why the stream was short: a file missing) is read; then stop it.
+		drained := make(chan struct{})
+		go func() { io.Copy(io.Discard, out); close(drained) }()
+		select {
+		case <-drained:
+		case <-time.After(drainGrace):
+			cancel()
+		}
 	}
 	werr := cmd.Wait()
 	switch {
@@ -325,6 +334,10 @@ func (l *location) GetAll(ctx context.Context, files []storage.File, dst func(st
 	}
 	return nil
 }
+
+// drainGrace is how long a batch fetch that went wrong waits for the host's
+// command to end by itself before it stops it.
+const drainGrace = 2 * time.Second
 
 // receiveAll cuts r into files at their recorded sizes, each received to
 // dst(f) and checked, and then expects the end of r.
