@@ -12,7 +12,8 @@ How the guide's blocks are read (the guide's own conventions, kept here):
   ``bash -e``; both in the reader's directory (its HOME).
 - A ```text block right after a runnable block is what that block prints
   (stdout and stderr): each of its lines must be found, in order, in a line
-  of the output; "..." (the ellipsis character) stands for any text.
+  of the output; "..." (the ellipsis character) stands for any text, a
+  blank for any run of blanks.
 - ``<!-- test: ... -->`` under a heading says how that section runs:
   ``needs=slurm,sge,pbs,mpi,sshd`` (a missing one fails the section saying
   how to start it, unless BIGJOB_TEST_SKIP names it), ``store=local``
@@ -144,8 +145,17 @@ def expected_lines(block):
 
 
 def line_pattern(want):
-    parts = [re.escape(p) for p in want.split(ELLIPSIS)]
-    return re.compile(".*?".join(parts))
+    """A pattern for an expected line: "..." (the ellipsis) is any text,
+    blanks are any run of blanks (listings align their columns)."""
+    out = []
+    for part in re.split(u"(\\s+|%s)" % ELLIPSIS, want):
+        if part == ELLIPSIS:
+            out.append(".*?")
+        elif part.isspace():
+            out.append(r"\s+")
+        elif part:
+            out.append(re.escape(part))
+    return re.compile("".join(out))
 
 
 def missing_output(want, output):
