@@ -357,8 +357,9 @@ class GuideCase(unittest.TestCase):
             env.stop_local_store(home)
         for s in cls.servers:
             s.stop()
-        for d in (cls.home, cls.shims):
-            shutil.rmtree(d, ignore_errors=True)
+        for d in (cls.home, cls.shims, cls.condor):
+            if d:
+                shutil.rmtree(d, ignore_errors=True)
 
     def environment(self, section):
         e = dict(os.environ)
