@@ -28,8 +28,10 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 # queue the example adaptor plugin drives.
 # chromium: the run report's tests open its page headless (console errors,
 # screenshot of the timeline).
+# openssl: the guide's test (python/tests/test_guide.py) makes the CA and
+# certificate of its TLS redis-server with it.
 pkgs=(openssh-server slurm-wlm munge gridengine-master gridengine-exec gridengine-client openmpi-bin libopenmpi-dev
-  clang lld wasi-libc libclang-rt-dev-wasm32 wabt task-spooler chromium)
+  clang lld wasi-libc libclang-rt-dev-wasm32 wabt task-spooler chromium openssl)
 installed=" $(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${pkgs[@]}" 2>/dev/null | awk '$1 == "ii" { printf "%s ", $2 }' || true)"
 for p in "${pkgs[@]}"; do
   [[ $installed == *" $p "* ]] || need+=("$p")

@@ -319,8 +319,6 @@ def go_env():
 class GuideCase(unittest.TestCase):
     """One reader following the guide; each section a test method."""
 
-    sections = []
-
     @classmethod
     def setUpClass(cls):
         cls.home = tempfile.mkdtemp(prefix="pytest-guide-home-")
@@ -334,14 +332,14 @@ class GuideCase(unittest.TestCase):
         cls.sshd = None
         write_executable(os.path.join(cls.shims, "pilot-cli"),
                          '#!/bin/sh\nexec "%s" -m pilot.cli "$@"\n' % sys.executable)
-        python2 = env.which("python2")  # found before the shims are on PATH
-        if not PY3:
-            write_executable(os.path.join(cls.shims, "python2"), '#!/bin/sh\nexec "%s" "$@"\n' % sys.executable)
-        elif python2 is not None:  # a pyenv shim, as in the Makefile's PYTHON2
-            write_executable(os.path.join(cls.shims, "python2"),
-                             '#!/bin/sh\nPYENV_VERSION=2.7.18 exec "%s" "$@"\n' % python2)
-        if not PY3:
-            write_executable(os.path.join(cls.shims, "python3"), '#!/bin/sh\nexec "%s" "$@"\n' % sys.executable)
+        if PY3:
+            python2 = env.which("python2")  # a pyenv shim, as in the Makefile's PYTHON2
+            if python2 is not None:
+                write_executable(os.path.join(cls.shims, "python2"),
+                                 '#!/bin/sh\nPYENV_VERSION=2.7.18 exec "%s" "$@"\n' % python2)
+        else:  # python2 and python3 in the blocks are this interpreter
+            for name in ("python2", "python3"):
+                write_executable(os.path.join(cls.shims, name), '#!/bin/sh\nexec "%s" "$@"\n' % sys.executable)
         cls.base_path = os.environ["PATH"]
         # every file the guide names, written before any section runs
         for section in parse(read_guide()):
@@ -375,6 +373,9 @@ class GuideCase(unittest.TestCase):
             e.pop("PYTHONPATH")
             e["PATH"] = os.path.join(self.home, ".local", "bin") + os.pathsep + e["PATH"]
         if d.get("tls"):
+            if env.which("openssl") is None:
+                self.fail("the guide's section %r needs openssl to make its TLS redis-server's certificate: "
+                          "install it (scripts/install-deps.sh does)" % section.title)
             if GuideCase.tls is None:
                 GuideCase.tls = TLSRedis()
                 GuideCase.servers.append(GuideCase.tls)
