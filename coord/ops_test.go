@@ -166,3 +166,15 @@ func TestEveryKeyHasATTL(t *testing.T) {
 		require.Greater(t, ttl, time.Duration(0), "key %s has no TTL", key)
 	}
 }
+
+// A command that its context's deadline cuts while it waits for the reply
+// fails with the context's error, not as a store that does not answer.
+func TestDeadlineCutCommandReportsTheContext(t *testing.T) {
+	s := dial(t, testenv.RedisServer(t))
+	k := coord.ServiceKeys("pcs-deadline")
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, _, err := s.PopControl(ctx, k, "bj-1", 5*time.Second) // blocks past ctx's deadline
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.False(t, coord.IsTransient(err), "not taken for an unreachable store: %v", err)
+}

@@ -88,6 +88,7 @@ func Dial(ctx context.Context, a Address, cfg Config) (*Store, error) {
 		opt.TLSConfig = tc
 	}
 	s := &Store{rdb: redis.NewClient(opt), addr: a, ttl: cfg.TTL, maxEvents: cfg.MaxEvents}
+	s.rdb.AddHook(ctxDeadlines{})
 	switch {
 	case s.ttl == 0:
 		s.ttl = DefaultTTL
@@ -102,6 +103,49 @@ func Dial(ctx context.Context, a Address, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("connect to Redis at %s: %w", a.Redacted(), err)
 	}
 	return s, nil
+}
+
+// ctxDeadlines makes a command that its context's deadline cut fail with
+// the context's error. The client gives the connection ctx's deadline
+// (ContextTimeoutEnabled) and reports the network's "i/o timeout" when it
+// passes mid-read, which callers would take for a store that does not
+// answer rather than for the end of their own wait.
+type ctxDeadlines struct{}
+
+func (ctxDeadlines) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (ctxDeadlines) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		return ctxError(ctx, next(ctx, cmd))
+	}
+}
+
+func (ctxDeadlines) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		for _, c := range cmds {
+			if e := c.Err(); e != nil {
+				c.SetErr(ctxError(ctx, e))
+			}
+		}
+		return ctxError(ctx, err)
+	}
+}
+
+// ctxError is err, or, if err is the connection's deadline and ctx's has
+// passed, ctx's error (with err). The deadline is compared, not ctx.Err():
+// the connection's timer may fire before ctx's.
+func ctxError(ctx context.Context, err error) error {
+	if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+		return err
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		return fmt.Errorf("%w (%v)", cerr, err)
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
+	}
+	return err
 }
 
 // probe connects to a's address and hangs up: whether anything listens.
