@@ -280,19 +280,19 @@ func TestSlowStagingDelaysNoOtherUnit(t *testing.T) {
 
 	require.NoError(t, h.store.PushControl(context.Background(), h.keys, h.id, "cancel cu-canceled"))
 	require.Equal(t, "Canceled", h.waitFinal("cu-canceled"), "at once, while its staging is stuck")
-	feed := func(path, text string) {
+	feed := func(path, text string) error {
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
 		require.NoError(t, err)
 		_, err = f.WriteString(text)
-		require.NoError(t, err)
-		require.NoError(t, f.Close())
+		f.Close()
+		return err
 	}
-	feed(canceled, "x") // its staging returns; the unit must not start
+	feed(canceled, "x") // its staging returns (it may have stopped reading: EPIPE); the unit must not start
 	h.submit("cu-after", core.UnitDescription{Executable: "/bin/true"})
 	require.Equal(t, "Done", h.waitFinal("cu-after"))
 	require.Empty(t, h.field("cu-canceled", "pid"), "it never started")
 	require.Equal(t, "Canceled", h.field("cu-canceled", "state"))
-	feed(slow, "staged late\n")
+	require.NoError(t, feed(slow, "staged late\n"))
 	require.Equal(t, "Done", h.waitFinal("cu-slow"))
 	out, err := os.ReadFile(filepath.Join(h.field("cu-slow", "sandbox"), "stdout"))
 	require.NoError(t, err)

@@ -77,8 +77,9 @@ func (w *unitsWait) filter(d *domain) func(coord.Event) bool {
 			set := w.open[d]
 			_, mine := set[e.ID]
 			delete(set, e.ID)
+			emptied := mine && len(set) == 0
 			w.mu.Unlock()
-			if mine && len(set) == 0 {
+			if emptied {
 				w.poke()
 			}
 		}
