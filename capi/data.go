@@ -23,6 +23,18 @@ func openData[T any](fn, urlName string, k kind, rawURL, optionsJSON *C.pilot_cc
 	if out == nil {
 		return fail(nullArg(fn, "out"))
 	}
+	return withURL(fn, urlName, rawURL, optionsJSON, func(ctx context.Context, url string, o core.Options) error {
+		obj, err := open(ctx, url, o)
+		if err == nil {
+			*out = C.uint64_t(add(k, obj, nil, func() { closeObj(obj) }))
+		}
+		return err
+	})
+}
+
+// withURL reads an export's URL argument (named urlName) and its options,
+// and runs f with them and an operation context.
+func withURL(fn, urlName string, rawURL, optionsJSON *C.pilot_cchar, f func(context.Context, string, core.Options) error) C.pilot_status {
 	url, err := goString(fn, urlName, rawURL)
 	if err != nil {
 		return fail(err)
@@ -33,11 +45,9 @@ func openData[T any](fn, urlName string, k kind, rawURL, optionsJSON *C.pilot_cc
 	}
 	ctx, cancel := opCtx()
 	defer cancel()
-	obj, err := open(ctx, url, o)
-	if err != nil {
+	if err := f(ctx, url, o); err != nil {
 		return fail(err)
 	}
-	*out = C.uint64_t(add(k, obj, nil, func() { closeObj(obj) }))
 	return ok()
 }
 

@@ -22,19 +22,12 @@ func storeCall[V any](fn, arg string, url, optionsJSON *C.pilot_cchar, out **C.c
 	if out == nil {
 		return fail(nullArg(fn, "json_out"))
 	}
-	u, err := goString(fn, arg, url)
-	if err != nil {
-		return fail(err)
-	}
-	o, err := options(fn, optionsJSON)
-	if err != nil {
-		return fail(err)
-	}
-	ctx, cancel := opCtx()
-	defer cancel()
-	v, err := f(ctx, u, o)
-	if err != nil {
-		return fail(err)
+	var v V
+	if st := withURL(fn, arg, url, optionsJSON, func(ctx context.Context, u string, o core.Options) (err error) {
+		v, err = f(ctx, u, o)
+		return err
+	}); st != C.PILOT_OK {
+		return st
 	}
 	return setJSON(fn, out, v)
 }
@@ -43,28 +36,14 @@ func storeCall[V any](fn, arg string, url, optionsJSON *C.pilot_cchar, out **C.c
 func pilot_store_services(coordinationURL, optionsJSON *C.pilot_cchar, out **C.char) (st C.pilot_status) {
 	const fn = "pilot_store_services"
 	defer guard(fn, &st)
-	return storeCall(fn, "coordination_url", coordinationURL, optionsJSON, out,
-		func(ctx context.Context, url string, o core.Options) ([]core.ServiceInfo, error) {
-			s, err := core.StoreServices(ctx, url, o)
-			if s == nil {
-				s = []core.ServiceInfo{}
-			}
-			return s, err
-		})
+	return storeCall(fn, "coordination_url", coordinationURL, optionsJSON, out, core.StoreServices)
 }
 
 //export pilot_store_pilots
 func pilot_store_pilots(url, optionsJSON *C.pilot_cchar, out **C.char) (st C.pilot_status) {
 	const fn = "pilot_store_pilots"
 	defer guard(fn, &st)
-	return storeCall(fn, "url", url, optionsJSON, out,
-		func(ctx context.Context, url string, o core.Options) ([]core.PilotInfo, error) {
-			p, err := core.StorePilotsAt(ctx, url, o)
-			if p == nil {
-				p = []core.PilotInfo{}
-			}
-			return p, err
-		})
+	return storeCall(fn, "url", url, optionsJSON, out, core.StorePilotsAt)
 }
 
 //export pilot_resolve
@@ -87,19 +66,12 @@ func pilot_resolve(coordinationURL, ref, kind, optionsJSON *C.pilot_cchar, out *
 	default:
 		return fail(invalid("%s: kind %q: expected \"service\", \"pilot\", \"unit\" or NULL", fn, k))
 	}
-	u, err := goString(fn, "coordination_url", coordinationURL)
-	if err != nil {
-		return fail(err)
-	}
-	o, err := options(fn, optionsJSON)
-	if err != nil {
-		return fail(err)
-	}
-	ctx, cancel := opCtx()
-	defer cancel()
-	url, err := core.Resolve(ctx, u, r, k, o)
-	if err != nil {
-		return fail(err)
+	var url string
+	if st := withURL(fn, "coordination_url", coordinationURL, optionsJSON, func(ctx context.Context, u string, o core.Options) (err error) {
+		url, err = core.Resolve(ctx, u, r, k, o)
+		return err
+	}); st != C.PILOT_OK {
+		return st
 	}
 	return setString(fn, out, url)
 }
@@ -108,11 +80,5 @@ func pilot_resolve(coordinationURL, ref, kind, optionsJSON *C.pilot_cchar, out *
 func pilot_service_units(h C.pilot_service, out **C.char) (st C.pilot_status) {
 	const fn = "pilot_service_units"
 	defer guard(fn, &st)
-	return jsonOf(fn, uint64(h), kindService, out, func(s *core.Service, ctx context.Context) ([]core.UnitInfo, error) {
-		us, err := s.UnitInfos(ctx)
-		if us == nil {
-			us = []core.UnitInfo{}
-		}
-		return us, err
-	})
+	return jsonOf(fn, uint64(h), kindService, out, (*core.Service).UnitInfos)
 }

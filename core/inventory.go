@@ -103,7 +103,7 @@ func seconds(v string) float64 {
 // coordinationURL, oldest first, whichever process created them (one that
 // crashed too, as long as the records live).
 func StoreServices(ctx context.Context, coordinationURL string, o Options) ([]ServiceInfo, error) {
-	var out []ServiceInfo
+	out := []ServiceInfo{} // empty, not nil: a JSON list
 	err := inStore(ctx, coordinationURL, o, func(store *coord.Store, addr coord.Address) error {
 		svcs, err := store.Services(ctx)
 		if err != nil {
@@ -140,7 +140,7 @@ func StorePilotsAt(ctx context.Context, url string, o Options) ([]PilotInfo, err
 // StorePilots lists the pilots of the service serviceID ("pcs-<uuid>"), or
 // of every service of the store if it is "", oldest first.
 func StorePilots(ctx context.Context, coordinationURL, serviceID string, o Options) ([]PilotInfo, error) {
-	var out []PilotInfo
+	out := []PilotInfo{}
 	err := inStore(ctx, coordinationURL, o, func(store *coord.Store, addr coord.Address) error {
 		ids := []string{serviceID}
 		if serviceID == "" {
@@ -199,7 +199,7 @@ func (s *Service) UnitInfos(ctx context.Context) ([]UnitInfo, error) {
 		}
 		return pid
 	}
-	var out []UnitInfo
+	out := []UnitInfo{}
 	fields := []string{coord.FieldVia, coord.FieldPilot, "start_time", "end_queue_time", "end_time", "exit_code"}
 	err = d.store.ScanUnits(ctx, d.keys, fields, func(id string, v []string) error {
 		u := UnitInfo{ID: id, ShortID: ShortID(id), Queue: "service", Submitted: seconds(v[2]),
