@@ -43,20 +43,29 @@ def which(name):
 
 class RedisServer(object):
     """A private redis-server on a free loopback port (with password, one
-    that clients must give: its URL carries it)."""
+    that clients must give: its URL carries it; with tls, a (cert, key, ca)
+    triple of PEM files, it speaks only TLS, and its URL is rediss:// with
+    ?ca=)."""
 
-    def __init__(self, password=None):
+    def __init__(self, password=None, tls=None):
         binary = which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed: run scripts/install-deps.sh "
                                "(or set BIGJOB_TEST_NO_REDIS=1 to skip real-Redis tests on purpose)")
         self.dir = tempfile.mkdtemp(prefix="pytest-redis-")
         self.port = free_port()
+        listen = ["--port", str(self.port)]
+        if tls:
+            cert, key, ca = tls
+            listen = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", cert, "--tls-key-file", key,
+                      "--tls-ca-cert-file", ca, "--tls-auth-clients", "no"]
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.dir, "--logfile", os.path.join(self.dir, "redis.log")] +
+            [binary] + listen + ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                 "--dir", self.dir, "--logfile", os.path.join(self.dir, "redis.log")] +
             (["--requirepass", password] if password else []))
         self.url = "redis://%s127.0.0.1:%d" % (":%s@" % password if password else "", self.port)
+        if tls:
+            self.url = "rediss://localhost:%d?ca=%s" % (self.port, tls[2])
         deadline = time.time() + 10
         while time.time() < deadline:
             try:

@@ -251,28 +251,11 @@ class TLSRedis(object):
                      "-out", cert, "-days", "1", "-extfile", ext]):
             subprocess.check_call(cmd, stdout=quiet, stderr=quiet)
         quiet.close()
-        self.port = env.free_port()
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", "0", "--tls-port", str(self.port), "--bind", "127.0.0.1",
-             "--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", ca, "--tls-auth-clients", "no",
-             "--save", "", "--appendonly", "no", "--dir", d, "--logfile", os.path.join(d, "redis.log")])
-        self.url = "rediss://localhost:%d?ca=%s" % (self.port, ca)
-        import socket
-        import time
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return
-            except (OSError, socket.error):
-                time.sleep(0.02)
-        self.stop()
-        raise RuntimeError("the TLS redis-server did not start on port %d" % self.port)
+        self.server = env.RedisServer(tls=(cert, key, ca))
+        self.url = self.server.url
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        self.server.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
