@@ -200,11 +200,12 @@ func (w *countWait) counted(n int) (again bool) {
 
 // begin subscribes the wait to d's events through filter (see held.subscribe)
 // and has it read everything again when it was not subscribed; a released
-// wait reads everything again too.
-func (w *countWait) begin(ctx context.Context, d *domain, filter func(coord.Event) bool) error {
+// wait reads everything again too, and so does a call that only looks (its
+// context ended before it began: events may not have reached the filter).
+func (w *countWait) begin(ctx context.Context, d *domain, filter func(coord.Event) bool, onlyLooks bool) error {
 	w.reset = func() { w.changed(true) }
 	fresh, err := w.subscribe(ctx, d, filter)
-	if fresh {
+	if fresh || onlyLooks {
 		w.changed(true)
 	}
 	return err

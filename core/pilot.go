@@ -226,7 +226,7 @@ func (p *Pilot) wait(ctx context.Context, w *countWait) error {
 			w.ended()
 		}
 		return false
-	})
+	}, ctx.Err() != nil)
 	if err != nil {
 		return p.wrap("wait", err)
 	}

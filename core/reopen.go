@@ -97,7 +97,7 @@ func (s *Service) wait(ctx context.Context, w *countWait) error {
 			w.ended()
 		}
 		return false
-	})
+	}, ctx.Err() != nil)
 	if err != nil {
 		return fmt.Errorf("wait for service %s: %w", s.id, err)
 	}

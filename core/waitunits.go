@@ -108,7 +108,7 @@ func (w *unitsWait) run(ctx, lctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if fresh {
+		if fresh || ctx.Err() != nil { // a call that only looks reads too: events may lag
 			w.reread(d)
 		}
 	}
