@@ -104,9 +104,11 @@ func (u *Unit) placementSummary(ctx context.Context, desc string, slots int) str
 		return "the unit waits to be placed, but its description is unreadable: " + err.Error()
 	}
 	need := needOf(ud)
+	seen := map[string]*dataState{} // read once, for the waits and the labels
 	var waits []string
 	for _, url := range need.inputs {
 		ds := readDataState(ctx, u.d.store, url)
+		seen[url] = ds
 		switch {
 		case ds.err != nil:
 			waits = append(waits, url+" (unreadable: "+ds.err.Error()+")")
@@ -117,7 +119,7 @@ func (u *Unit) placementSummary(ctx context.Context, desc string, slots int) str
 	if len(waits) > 0 {
 		return "the unit waits for its input data before it is placed: data unit " + strings.Join(waits, ", ") + placer
 	}
-	_, want, _ := inputsReady(ctx, u.d.store, &need, map[string]*dataState{})
+	_, want, _ := inputsReady(ctx, u.d.store, &need, seen)
 	loads, err := u.d.store.PilotLoads(ctx, u.d.keys)
 	if err != nil {
 		return "the unit waits to be placed; its pilots are unreadable: " + err.Error()
@@ -169,18 +171,13 @@ func (u *Unit) outlook(ctx context.Context, slots int, bound string) ([]PilotOut
 	out := make([]PilotOutlook, 0, len(ids))
 	now := time.Now()
 	for _, id := range ids {
-		f, err := u.d.store.Fields(ctx, u.d.keys.Pilot(id), coord.FieldState, coord.FieldSlots, coord.FieldName, "last_contact")
+		l, err := u.d.lookPilot(ctx, id, now)
 		if err != nil {
 			continue // pruned
 		}
-		p := PilotOutlook{Name: f[2], State: State(f[0]), HeartbeatAge: -1}
-		if p.Name == "" {
-			p.Name = id
-		}
-		p.Slots, _ = strconv.Atoi(f[1])
-		if t, err := coord.ParseTimestamp(f[3]); err == nil && !t.IsZero() {
-			p.LastHeartbeat = t.UTC().Format(time.RFC3339)
-			p.HeartbeatAge = now.Sub(t).Round(100 * time.Millisecond).Seconds()
+		p := PilotOutlook{Name: l.Name, State: l.State, Slots: l.Slots, HeartbeatAge: l.HeartbeatAge}
+		if !l.LastHeartbeat.IsZero() {
+			p.LastHeartbeat = l.LastHeartbeat.UTC().Format(time.RFC3339)
 		}
 		switch {
 		case p.State.Final():

@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 
@@ -247,24 +246,18 @@ func readProgress(ctx context.Context, d *domain, id string, w *ProgressWatch) (
 	sort.Strings(ids)
 	live := 0
 	for _, pid := range ids {
-		f, err := d.store.Fields(ctx, d.keys.Pilot(pid), coord.FieldState, coord.FieldSlots, coord.FieldName, "last_contact", coord.FieldReason)
+		l, err := d.lookPilot(ctx, pid, now)
 		if err != nil {
 			continue // pruned
 		}
-		g := PilotGauge{Name: f[2], State: State(f[0]), HeartbeatAge: -1}
-		if g.Name == "" {
-			g.Name = pid
-		}
-		g.Slots, _ = strconv.Atoi(f[1])
+		g := PilotGauge{Name: l.Name, State: l.State, Slots: l.Slots, HeartbeatAge: -1}
 		if g.State.Final() {
-			g.Reason = f[4]
+			g.Reason = l.Reason
 		} else {
 			live++
+			g.HeartbeatAge = l.HeartbeatAge
 			if g.Busy, err = d.store.BusySlots(ctx, d.keys, pid); err != nil {
 				return p, err
-			}
-			if t, err := coord.ParseTimestamp(f[3]); err == nil && !t.IsZero() {
-				g.HeartbeatAge = now.Sub(t).Round(100 * time.Millisecond).Seconds()
 			}
 			if w != nil && w.watched[pid] == nil {
 				w.watched[pid] = d.monitor.watch(pid)
