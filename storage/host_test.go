@@ -5,10 +5,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 
+	"github.com/bigjob-go/bigjob/internal/testenv"
 	"github.com/bigjob-go/bigjob/storage"
 	"github.com/stretchr/testify/require"
 )
@@ -86,29 +85,11 @@ func TestLocalGlobAndFetch(t *testing.T) {
 // sends) leaves nothing: neither the final name nor its temporary file.
 func TestLocalFetchCutHalfWayLeavesNothing(t *testing.T) {
 	dir, out := t.TempDir(), t.TempDir()
-	fifo := filepath.Join(dir, "fifo")
-	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	fifo := testenv.CutHalfWay(t, dir, out, cancel) // the copy's context ends while the writer still holds the pipe open
 	h, p, err := storage.OpenSource(ctx, fifo)
 	require.NoError(t, err)
-	go func() { // send a part, then end the copy's context while the writer still holds the pipe open
-		w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-		if err != nil {
-			return
-		}
-		defer w.Close()
-		w.Write(make([]byte, 64<<10))
-		for ctx.Err() == nil {
-			if parts, _ := filepath.Glob(filepath.Join(out, ".f.part-*")); len(parts) > 0 {
-				if st, err := os.Stat(parts[0]); err == nil && st.Size() > 0 {
-					cancel()
-				}
-			}
-			time.Sleep(time.Millisecond)
-		}
-		w.Write([]byte("unblocks the reader"))
-	}()
 	err = h.Fetch(ctx, p, filepath.Join(out, "f"))
 	require.ErrorIs(t, err, context.Canceled)
 	entries, err := os.ReadDir(out)

@@ -5,9 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/bigjob-go/bigjob/internal/testenv"
 	"github.com/bigjob-go/bigjob/storage"
@@ -77,27 +75,9 @@ func TestHostFetchCutHalfWayLeavesNothing(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir, out := t.TempDir(), t.TempDir()
-	fifo := filepath.Join(dir, "fifo")
-	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	fifo := testenv.CutHalfWay(t, dir, out, s.Stop) // the remote cat reads a part, then the server goes
 	h, p, err := storage.OpenSource(ctx, s.URL("ssh")+fifo)
 	require.NoError(t, err)
-	go func() { // the remote cat reads a part, then the server goes
-		w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-		if err != nil {
-			return
-		}
-		defer w.Close()
-		w.Write(make([]byte, 64<<10))
-		for ctx.Err() == nil {
-			if parts, _ := filepath.Glob(filepath.Join(out, ".f.part-*")); len(parts) > 0 {
-				if st, err := os.Stat(parts[0]); err == nil && st.Size() > 0 {
-					s.Stop()
-					return
-				}
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}()
 	err = h.Fetch(ctx, p, filepath.Join(out, "f"))
 	require.Error(t, err)
 	entries, rerr := os.ReadDir(out)
