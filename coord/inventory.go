@@ -10,19 +10,19 @@ import (
 )
 
 // scanKeys calls each with the keys matching the glob pattern match, in
-// batches of at most batchSize keys (a key SCAN returns twice may come
+// batches of at most BatchSize keys (a key SCAN returns twice may come
 // twice). SCAN walks the whole database: about one round trip per 1,000
 // keys the store holds.
 func (s *Store) scanKeys(ctx context.Context, match string, each func(keys []string) error) error {
 	var cursor uint64
 	for {
-		keys, next, err := s.rdb.Scan(ctx, cursor, match, batchSize).Result()
+		keys, next, err := s.rdb.Scan(ctx, cursor, match, BatchSize).Result()
 		if err != nil {
 			return fmt.Errorf("scan %s: %w", match, err)
 		}
 		// the embedded server may ignore COUNT: hand its answer on in batches
 		for len(keys) > 0 {
-			n := min(len(keys), batchSize)
+			n := min(len(keys), BatchSize)
 			if err := each(keys[:n]); err != nil {
 				return err
 			}

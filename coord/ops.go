@@ -31,9 +31,11 @@ type PilotEndedError struct{ State string }
 
 func (e *PilotEndedError) Error() string { return "the pilot is " + e.State }
 
-// batchSize bounds the units per script call, so that no call blocks Redis
-// for long and no argument list grows without bound.
-const batchSize = 1000
+// BatchSize bounds the units (or keys) per script call or pipeline, so that
+// no call blocks Redis for long and no argument list grows without bound.
+// Submitters that encode units in batches use it too: each of their batches
+// is then one script call.
+const BatchSize = 1000
 
 // Record field names that both sides read.
 const (
@@ -83,7 +85,7 @@ type Refused struct {
 // handled, queued or refused.
 func (s *Store) Submit(ctx context.Context, k Keys, target string, units []NewUnit) (refused []Refused, n int, err error) {
 	for len(units) > 0 {
-		b := min(len(units), batchSize)
+		b := min(len(units), BatchSize)
 		args := make([]any, 0, 2+4*b)
 		args = append(args, target, b)
 		for _, u := range units[:b] {
@@ -369,7 +371,7 @@ type Want struct{ Own, Service int }
 func (s *Store) Claim(ctx context.Context, k Keys, pilotID, token string, want Want, entries []QueueEntry) ([]Claimed, error) {
 	var out []Claimed
 	for first, part := true, 0; first || len(entries) > 0; first, part = false, part+1 {
-		n := min(len(entries), batchSize)
+		n := min(len(entries), BatchSize)
 		args := make([]any, 0, 5+3*n)
 		args = append(args, pilotID, token+"."+strconv.Itoa(part), max(want.Own, 0), max(want.Service, 0), n)
 		for _, e := range entries[:n] {
@@ -419,7 +421,7 @@ func (u Update) Field(name string) string {
 // final state is never overwritten and a unit is never finished twice.
 func (s *Store) Update(ctx context.Context, k Keys, pilotID string, updates []Update) error {
 	for len(updates) > 0 {
-		n := min(len(updates), batchSize)
+		n := min(len(updates), BatchSize)
 		args := make([]any, 0, 2+6*n)
 		args = append(args, pilotID, n)
 		for _, u := range updates[:n] {
@@ -440,7 +442,7 @@ func (s *Store) Update(ctx context.Context, k Keys, pilotID string, updates []Up
 // back to the service queue.
 func (s *Store) Requeue(ctx context.Context, k Keys, pilotID string, unitIDs []string) error {
 	for len(unitIDs) > 0 {
-		n := min(len(unitIDs), batchSize)
+		n := min(len(unitIDs), BatchSize)
 		args := make([]any, 0, 1+n)
 		args = append(args, pilotID)
 		for _, id := range unitIDs[:n] {
@@ -510,7 +512,7 @@ func (s *Store) Fields(ctx context.Context, key string, fields ...string) ([]str
 func (s *Store) States(ctx context.Context, k Keys, ids []string) ([]string, error) {
 	out := make([]string, 0, len(ids))
 	for len(ids) > 0 {
-		n := min(len(ids), batchSize)
+		n := min(len(ids), BatchSize)
 		pipe := s.rdb.Pipeline()
 		cmds := make([]*redis.StringCmd, n)
 		for i, id := range ids[:n] {
@@ -561,7 +563,7 @@ func (s *Store) PilotUnitIDs(ctx context.Context, k Keys, pilotID string) ([]Pil
 	}
 	out := make([]PilotUnit, 0, len(ids))
 	for len(ids) > 0 {
-		n := min(len(ids), batchSize)
+		n := min(len(ids), BatchSize)
 		pipe := s.rdb.Pipeline()
 		cmds := make([]*redis.SliceCmd, n)
 		for i, id := range ids[:n] {

@@ -11,8 +11,8 @@ import (
 // ScanUnits calls each with the id and the values of fields ("" where a
 // field is missing) of every unit record of the service, in no particular
 // order, each unit once. It reads in bounded batches: a SCAN of the
-// service's unit keys (COUNT batchSize), then one pipelined HMGET per key of
-// at most batchSize keys, so that no command touches all keys and memory
+// service's unit keys (COUNT BatchSize), then one pipelined HMGET per key of
+// at most BatchSize keys, so that no command touches all keys and memory
 // holds one batch (plus the ids seen, to drop the keys SCAN returns twice).
 // A record that expires meanwhile is skipped. each must not keep values
 // (it is reused); an error from it ends the scan and is returned. SCAN walks

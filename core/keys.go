@@ -112,13 +112,14 @@ func (d *domain) signingKey() (coord.Key, error) {
 	return d.signKey, nil
 }
 
-// newUnit encodes and signs a unit description for submission.
+// newUnit encodes and signs a unit description for submission; ud has
+// passed Validate (each submission path checks its descriptions first).
 func (d *domain) newUnit(ud UnitDescription) (coord.NewUnit, error) {
 	k, err := d.signingKey()
 	if err != nil {
 		return coord.NewUnit{}, err
 	}
-	ud, b, err := vocab.EncodeUnit(ud)
+	ud, b, err := vocab.EncodeValidUnit(ud)
 	if err != nil {
 		return coord.NewUnit{}, err
 	}

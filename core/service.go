@@ -360,8 +360,9 @@ func submitUnits(ctx context.Context, d *domain, q queue, uds []UnitDescription)
 	return units, encErr
 }
 
-// submitBatch is the number of units encoded and sent at a time.
-const submitBatch = 1000
+// submitBatch is the number of units encoded and sent at a time: one script
+// call of the store's.
+const submitBatch = coord.BatchSize
 
 // queue is where submitted units go: pilot p's own queue, the service
 // queue (p nil), or held for the central placement of a DataService.

@@ -19,6 +19,13 @@ func EncodeUnit(d UnitDescription) (UnitDescription, []byte, error) {
 	if err := d.Validate(); err != nil {
 		return UnitDescription{}, nil, err
 	}
+	return EncodeValidUnit(d)
+}
+
+// EncodeValidUnit is EncodeUnit for a description that has passed Validate
+// already: a door that checks every description of a call before it sends
+// any uses it, so that each is checked once.
+func EncodeValidUnit(d UnitDescription) (UnitDescription, []byte, error) {
 	d = d.WithDefaults()
 	b, err := d.MarshalJSON()
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/bigjob-go/bigjob/adaptors"
 	"github.com/bigjob-go/bigjob/runner"
+	"github.com/bigjob-go/bigjob/vocab"
 )
 
 // Helpers shared by the System implementations in the subpackages.
@@ -20,8 +21,8 @@ const (
 	KeyQueue            = "queue"
 	KeyProject          = "project"
 	KeySPMDVariation    = "spmd_variation"
-	KeyCandidateHosts   = "candidate_hosts"
-	KeyAgentPath        = "agent_path"
+	KeyCandidateHosts   = vocab.KeyCandidateHosts
+	KeyAgentPath        = vocab.KeyAgentPath
 )
 
 // ValueError is a pilot description value that a batch system's job script
