@@ -105,16 +105,24 @@ func (u Unit) Create(ctx context.Context, desc []byte, created string) error {
 
 // Place copies the local files srcs into Pilot-Data pd (at loc) under the
 // unit's name and records them, and that pd holds the unit: the unit is
-// then Running. A file of a name the unit has is replaced. A failed copy
-// leaves the unit Failed with the reason.
+// then Running. A file of a name the unit has is replaced (of two sources
+// of one name, the later). A failed copy leaves the unit Failed with the
+// reason.
 func (u Unit) Place(ctx context.Context, pd string, loc storage.Location, srcs []string) error {
-	var placed []storage.File
+	var puts []storage.Put
+	at := map[string]int{} // of two sources of one name, the later is placed
 	for _, src := range srcs {
-		f, err := loc.Put(ctx, src, u.ID+"/"+filepath.Base(src))
-		if err != nil {
-			return u.Fail(ctx, fmt.Errorf("data unit %s: %w", u.ID, err))
+		p := storage.Put{Src: src, Name: u.ID + "/" + filepath.Base(src)}
+		if i, ok := at[p.Name]; ok {
+			puts[i] = p
+			continue
 		}
-		placed = append(placed, f)
+		at[p.Name] = len(puts)
+		puts = append(puts, p)
+	}
+	placed, err := storage.PutAll(ctx, loc, puts)
+	if err != nil {
+		return u.Fail(ctx, fmt.Errorf("data unit %s: %w", u.ID, err))
 	}
 	return u.record(ctx, pd, placed)
 }
@@ -223,16 +231,16 @@ func (u Unit) Replicate(ctx context.Context, pd string, loc storage.Location) er
 	if err != nil {
 		return fmt.Errorf("replicate data unit %s into %s: %w", u.ID, pd, err)
 	}
-	var placed []storage.File
-	for _, f := range r.Files {
-		got, err := loc.Put(ctx, filepath.Join(tmp, path.Base(f.Name)), f.Name)
-		if err == nil && got != f {
-			err = storage.ErrChecksum
-		}
-		if err != nil {
-			return u.Fail(ctx, fmt.Errorf("replicate data unit %s into %s: %w", u.ID, pd, err))
-		}
-		placed = append(placed, got)
+	puts := make([]storage.Put, len(r.Files))
+	for i, f := range r.Files {
+		puts[i] = storage.Put{Src: filepath.Join(tmp, path.Base(f.Name)), Name: f.Name}
+	}
+	placed, err := storage.PutAll(ctx, loc, puts)
+	if err == nil && !slices.Equal(placed, r.Files) {
+		err = storage.ErrChecksum
+	}
+	if err != nil {
+		return u.Fail(ctx, fmt.Errorf("replicate data unit %s into %s: %w", u.ID, pd, err))
 	}
 	return u.record(ctx, pd, placed)
 }

@@ -60,6 +60,39 @@ type BatchGetter interface {
 	GetAll(ctx context.Context, files []File, dst func(File) string) error
 }
 
+// Put is a local file Src to place under the name Name in a location.
+type Put struct {
+	Src, Name string
+}
+
+// BatchPutter is a Location that places many files in one go (for a host
+// reached over SSH, one session for them all rather than one each).
+type BatchPutter interface {
+	// PutAll copies each local file puts[i].Src to puts[i].Name under the
+	// location, each through a temporary name, and returns their records
+	// in order. On a failure no file takes its name.
+	PutAll(ctx context.Context, puts []Put) ([]File, error)
+}
+
+// PutAll places the local files of puts in loc and returns their records
+// in order: in one go where loc is a BatchPutter, else with up to getters
+// Puts at once. It stops at the first failure and returns it; files placed
+// until then may be in place, unrecorded.
+func PutAll(ctx context.Context, loc Location, puts []Put) ([]File, error) {
+	if b, ok := loc.(BatchPutter); ok {
+		return b.PutAll(ctx, puts)
+	}
+	files := make([]File, len(puts))
+	err := each(ctx, len(puts), func(ctx context.Context, i int) (err error) {
+		files[i], err = loc.Put(ctx, puts[i].Src, puts[i].Name)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return files, nil
+}
+
 // GetAll copies files from loc, each to the local path dst(f) and checked
 // against its size and sha256: in one go where loc is a BatchGetter, else
 // with up to getters Gets at once (dst must be safe for concurrent calls).
@@ -69,16 +102,22 @@ func GetAll(ctx context.Context, loc Location, files []File, dst func(File) stri
 	if b, ok := loc.(BatchGetter); ok {
 		return b.GetAll(ctx, files, dst)
 	}
+	return each(ctx, len(files), func(ctx context.Context, i int) error { return loc.Get(ctx, files[i], dst(files[i])) })
+}
+
+// each runs do(ctx, i) for i in [0, n), up to getters at once, and returns
+// the first error (after which it starts no more), or ctx's.
+func each(ctx context.Context, n int, do func(ctx context.Context, i int) error) error {
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(getters(), len(files)) {
+	for range min(getters(), n) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := int(next.Add(1)) - 1; i < len(files) && ctx.Err() == nil; i = int(next.Add(1)) - 1 {
-				if err := loc.Get(ctx, files[i], dst(files[i])); err != nil {
+			for i := int(next.Add(1)) - 1; i < n && ctx.Err() == nil; i = int(next.Add(1)) - 1 {
+				if err := do(ctx, i); err != nil {
 					stop(err)
 					return
 				}
@@ -89,7 +128,7 @@ func GetAll(ctx context.Context, loc Location, files []File, dst func(File) stri
 	return context.Cause(ctx)
 }
 
-// getters is how many files GetAll copies at once: a small file costs
+// getters is how many files GetAll and PutAll copy at once: a small file costs
 // mostly system calls and waits on the file system, which parallel copies
 // spread over the cores.
 func getters() int { return min(4, max(2, runtime.GOMAXPROCS(0))) }

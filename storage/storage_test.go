@@ -85,3 +85,33 @@ func TestGetAllLocalCanceled(t *testing.T) {
 	cancel()
 	require.ErrorIs(t, storage.GetAll(ctx, loc, files, inDirOf(t.TempDir())), context.Canceled)
 }
+
+// PutAll into a directory places every file (several at once) with its
+// record, in order; a source that cannot be read fails it, naming the
+// source.
+func TestPutAllLocal(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	loc, err := storage.Open(ctx, "file://"+root)
+	require.NoError(t, err)
+	src := t.TempDir()
+	var puts []storage.Put
+	for i := range 40 {
+		p := filepath.Join(src, fmt.Sprintf("p%02d", i))
+		write(t, p, strings.Repeat(fmt.Sprintf("put %d\n", i), i+1), 0o600)
+		puts = append(puts, storage.Put{Src: p, Name: "du-1/" + filepath.Base(p)})
+	}
+	files, err := storage.PutAll(ctx, loc, puts)
+	require.NoError(t, err)
+	require.Len(t, files, len(puts))
+	for i, f := range files {
+		require.Equal(t, puts[i].Name, f.Name, "records in order")
+		require.Equal(t, int64(len(strings.Repeat(fmt.Sprintf("put %d\n", i), i+1))), f.Size)
+	}
+	out := t.TempDir()
+	require.NoError(t, storage.GetAll(ctx, loc, files, inDirOf(out)), "each file matches its record")
+
+	require.NoError(t, os.Remove(puts[17].Src))
+	_, err = storage.PutAll(ctx, loc, puts)
+	require.ErrorContains(t, err, puts[17].Src)
+}

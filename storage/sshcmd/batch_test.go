@@ -2,6 +2,8 @@ package sshcmd_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -126,4 +128,82 @@ func TestGetAllLastFileLonger(t *testing.T) {
 	err = storage.GetAll(context.Background(), loc, files, inDir(t.TempDir()))
 	require.ErrorIs(t, err, storage.ErrChecksum)
 	require.ErrorContains(t, err, "longer than recorded")
+}
+
+// sha is the hex sha256 of b.
+func sha(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// sources writes n local files of different sizes (the first of them large
+// enough to span many reads) and returns them to be put under du/.
+func sources(t *testing.T, du string, n int) ([]storage.Put, []string) {
+	t.Helper()
+	src := t.TempDir()
+	var puts []storage.Put
+	var contents []string
+	for i := range n {
+		c := strings.Repeat(fmt.Sprintf("put %d\n", i), i+1)
+		if i == 0 {
+			c = strings.Repeat("a large file\n", 100_000)
+		}
+		p := filepath.Join(src, fmt.Sprintf("p%02d", i))
+		require.NoError(t, os.WriteFile(p, []byte(c), 0o600))
+		puts = append(puts, storage.Put{Src: p, Name: du + "/" + filepath.Base(p)})
+		contents = append(contents, c)
+	}
+	return puts, contents
+}
+
+// Many files go in one session, each under its name with its record, and
+// no temporary file or list of renames is left; a name already there is
+// replaced.
+func TestPutAll(t *testing.T) {
+	loc, dir, old := remote(t, 2)
+	require.Implements(t, (*storage.BatchPutter)(nil), loc)
+	puts, contents := sources(t, "du-2", 30)
+	puts = append(puts, storage.Put{Src: puts[1].Src, Name: old[0].Name}) // du-1/f00, replaced
+	files, err := storage.PutAll(context.Background(), loc, puts)
+	require.NoError(t, err)
+	require.Len(t, files, len(puts))
+	for i, f := range files[:30] {
+		require.Equal(t, puts[i].Name, f.Name)
+		b, err := os.ReadFile(filepath.Join(dir, f.Name))
+		require.NoError(t, err)
+		require.Equal(t, contents[i], string(b))
+		require.Equal(t, int64(len(b)), f.Size)
+		require.Equal(t, sha(b), f.SHA256)
+		st, err := os.Stat(filepath.Join(dir, f.Name))
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	}
+	b, err := os.ReadFile(filepath.Join(dir, old[0].Name))
+	require.NoError(t, err)
+	require.Equal(t, contents[1], string(b), "a name already there is replaced")
+	require.Len(t, names(t, filepath.Join(dir, "du-2")), 30, "no temporary file left")
+	require.Equal(t, []string{"du-1", "du-2"}, names(t, dir), "no list of renames left")
+	got, err := storage.PutAll(context.Background(), loc, nil)
+	require.NoError(t, err)
+	require.Empty(t, got, "no files: nothing to do")
+}
+
+// A source that cannot be read, or a host that cannot unpack, fails
+// PutAll naming the problem; no file takes its name and nothing is left.
+func TestPutAllFailureLeavesNothing(t *testing.T) {
+	loc, dir, _ := remote(t, 1)
+	puts, _ := sources(t, "du-2", 6)
+	require.NoError(t, os.Remove(puts[3].Src))
+	_, err := storage.PutAll(context.Background(), loc, puts)
+	require.ErrorContains(t, err, puts[3].Src)
+	require.Empty(t, names(t, filepath.Join(dir, "du-2")), "files sent before the failure are removed")
+	require.Equal(t, []string{"du-1", "du-2"}, names(t, dir), "no list of renames left")
+
+	puts, _ = sources(t, "du-3", 3)
+	puts = append([]storage.Put{{Src: puts[0].Src, Name: "du-4/p00"}}, puts...)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "du-3"), nil, 0o600)) // the host cannot unpack under a file
+	_, err = storage.PutAll(context.Background(), loc, puts)
+	require.ErrorContains(t, err, "add files")
+	require.Empty(t, names(t, filepath.Join(dir, "du-4")), "what the host unpacked before the failure is removed")
+	require.Equal(t, []string{"du-1", "du-2", "du-3", "du-4"}, names(t, dir), "no list of renames left")
 }

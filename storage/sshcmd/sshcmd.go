@@ -10,6 +10,7 @@
 package sshcmd
 
 import (
+	"archive/tar"
 	"bufio"
 	"bytes"
 	"context"
@@ -262,6 +263,102 @@ func (l *location) Put(ctx context.Context, src, name string) (storage.File, err
 		return storage.File{}, fmt.Errorf("Pilot-Data %s: add %s: %w", l.url, src, err)
 	}
 	return h.File(name), nil
+}
+
+// PutAll sends every file through one ssh session, as a tar stream that
+// the host unpacks in the Pilot-Data's directory: each file under a
+// temporary name beside its destination (mode 0600), preceded by a list of
+// (temporary name, name) pairs with which the host then renames them all.
+// A failure on either side (a source that cannot be read or changed size,
+// tar refusing, a rename failing) makes the host remove the temporary
+// files; a file renamed before a failing rename keeps its new bytes.
+// Files are hashed here as they are read.
+func (l *location) PutAll(ctx context.Context, puts []storage.Put) ([]storage.File, error) {
+	if len(puts) == 0 {
+		return nil, nil
+	}
+	var pairs bytes.Buffer // temporary name, name: NUL-separated, relative to the root
+	tmps := make([]string, len(puts))
+	for i, p := range puts {
+		if _, err := l.path(p.Name); err != nil { // a clean name under the root
+			return nil, err
+		}
+		tmps[i] = storage.TempName(p.Name)
+		pairs.WriteString(tmps[i] + "\x00" + p.Name + "\x00")
+	}
+	list := storage.TempName(".bigjob-put")
+	line := "cd -- " + shell.Quote(l.root) + " && L=" + shell.Quote(list) +
+		` && if tar -xf - && xargs -0 -n 2 mv -f -- < "$L"; then rm -f -- "$L"; else ` +
+		`[ -f "$L" ] && xargs -0 -n 2 sh -c 'rm -f -- "$0"' < "$L"; rm -f -- "$L"; exit 1; fi`
+	cmd, errb := l.command(ctx, line)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, fmt.Errorf("Pilot-Data %s: %w", l.url, err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("Pilot-Data %s: %w", l.url, err)
+	}
+	files, sendErr := sendTar(stdin, list, pairs.Bytes(), puts, tmps)
+	stdin.Close() // a stream cut short makes the host's tar fail, and clean up
+	werr := cmd.Wait()
+	switch {
+	case sendErr != nil:
+		return nil, fmt.Errorf("Pilot-Data %s: add files: %w", l.url, sendErr)
+	case werr != nil:
+		return nil, fmt.Errorf("Pilot-Data %s: add files: %w", l.url, l.failed(werr, errb))
+	}
+	return files, nil
+}
+
+// sendTar writes the list of renames and then each file of puts under its
+// temporary name as a tar stream to w, and returns the files' records. On
+// an error it stops without ending the stream.
+func sendTar(w io.Writer, list string, pairs []byte, puts []storage.Put, tmps []string) ([]storage.File, error) {
+	tw := tar.NewWriter(w)
+	now := time.Now()
+	if err := tw.WriteHeader(&tar.Header{Name: list, Mode: 0o600, Size: int64(len(pairs)), ModTime: now, Typeflag: tar.TypeReg}); err != nil {
+		return nil, err
+	}
+	if _, err := tw.Write(pairs); err != nil {
+		return nil, err
+	}
+	files := make([]storage.File, len(puts))
+	for i, p := range puts {
+		f, err := sendFile(tw, p, tmps[i], now)
+		if err != nil {
+			return nil, fmt.Errorf("add %s: %w", p.Src, err)
+		}
+		files[i] = f
+	}
+	return files, tw.Close()
+}
+
+// sendFile writes the local file p.Src into tw as tmp, hashing it.
+func sendFile(tw *tar.Writer, p storage.Put, tmp string, now time.Time) (storage.File, error) {
+	in, err := os.Open(p.Src)
+	if err != nil {
+		return storage.File{}, err
+	}
+	defer in.Close()
+	st, err := in.Stat()
+	if err != nil {
+		return storage.File{}, err
+	}
+	if !st.Mode().IsRegular() {
+		return storage.File{}, fmt.Errorf("%s is not a regular file", p.Src)
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: tmp, Mode: 0o600, Size: st.Size(), ModTime: now, Typeflag: tar.TypeReg}); err != nil {
+		return storage.File{}, err
+	}
+	h := storage.NewHashing()
+	n, err := io.Copy(tw, io.TeeReader(in, h))
+	if err == nil && n != st.Size() {
+		err = fmt.Errorf("it changed size while it was sent (%d bytes, then %d)", st.Size(), n)
+	}
+	if err != nil {
+		return storage.File{}, err
+	}
+	return h.File(p.Name), nil
 }
 
 func (l *location) Get(ctx context.Context, f storage.File, dst string) error {
