@@ -24,7 +24,9 @@ import (
 // against scp -r over the same sshd: -data-files files of 4 KiB, and one
 // file of -data-mib MiB; the median of three rounds each. Each baseline
 // copies the data unit's directory in the Pilot-Data, the bytes the staging
-// reads.
+// reads. It also times placing the files (submit_data_unit: each file
+// hashed and put through a temporary name) against cp -r / scp -r of their
+// local directory into the Pilot-Data's.
 func dataStaging(ctx context.Context, o core.Options) ([]result, error) {
 	root, err := os.MkdirTemp("", "bench-data-")
 	if err != nil {
@@ -52,13 +54,12 @@ func dataStaging(ctx context.Context, o core.Options) ([]result, error) {
 	defer pds.Close()
 
 	local := filepath.Join(root, "pd-file")
-	file, err := staging(ctx, pds, "file://"+local, local, data, func(ctx context.Context, src, dst string) error {
-		return command(ctx, "cp", "-r", src, dst)
-	})
+	cp := func(ctx context.Context, src, dst string) error { return command(ctx, "cp", "-r", src, dst) }
+	file, err := staging(ctx, pds, "file://"+local, local, data, cp, cp)
 	if err != nil {
 		return nil, fmt.Errorf("file://: %w", err)
 	}
-	file["baseline"] = "cp -r of the data unit's directory into a fresh directory"
+	file["baseline"] = "cp -r of the data unit's directory into a fresh directory; placing: cp -r of the files' directory into the Pilot-Data"
 	file["goal"] = "file:// staging at most 1.1 x cp -r's time"
 
 	srv, err := startSSHD(filepath.Join(root, "sshd"))
@@ -67,15 +68,18 @@ func dataStaging(ctx context.Context, o core.Options) ([]result, error) {
 	}
 	defer srv.Stop()
 	remote := filepath.Join(root, "pd-ssh")
-	ssh, err := staging(ctx, pds, srv.URL("ssh")+remote, remote, data, func(ctx context.Context, src, dst string) error {
+	scp := func(ctx context.Context, from, to string) error {
 		return command(ctx, "scp", "-r", "-q", "-P", strconv.Itoa(srv.Port), "-i", srv.UserKey,
-			"-o", "UserKnownHostsFile="+srv.KnownHosts, "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
-			srv.User+"@"+srv.Host+":"+src, dst)
-	})
+			"-o", "UserKnownHostsFile="+srv.KnownHosts, "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", from, to)
+	}
+	host := srv.User + "@" + srv.Host + ":"
+	ssh, err := staging(ctx, pds, srv.URL("ssh")+remote, remote, data,
+		func(ctx context.Context, src, dst string) error { return scp(ctx, host+src, dst) },
+		func(ctx context.Context, src, dst string) error { return scp(ctx, src, host+dst) })
 	if err != nil {
 		return nil, fmt.Errorf("ssh://: %w", err)
 	}
-	ssh["baseline"] = "scp -r of the data unit's directory over the same sshd (a new connection, as the staging's)"
+	ssh["baseline"] = "scp -r of the data unit's directory over the same sshd (a new connection, as the staging's); placing: scp -r of the files' directory to the Pilot-Data"
 	ssh["goal"] = "ssh:// staging at most 1.2 x scp -r's time"
 	return []result{file, ssh}, nil
 }
@@ -92,7 +96,7 @@ type stagedData struct {
 // baseline copying the unit's directory in the Pilot-Data to a fresh
 // directory.
 func staging(ctx context.Context, pds *core.PilotDataService, url, dir string, data []stagedData,
-	baseline func(ctx context.Context, src, dst string) error) (result, error) {
+	baseline, upload func(ctx context.Context, src, dst string) error) (result, error) {
 	scheme, _, _ := strings.Cut(url, "://")
 	r := result{"pilot_data": scheme + "://", "files": *flagDataFiles, "file_kib": 4, "big_file_mib": *flagDataMiB}
 	pd, err := pds.CreatePilotData(ctx, core.PilotDataDescription{ServiceURL: url})
@@ -100,11 +104,30 @@ func staging(ctx context.Context, pds *core.PilotDataService, url, dir string, d
 		return nil, err
 	}
 	for _, d := range data {
-		du, err := pd.SubmitDataUnit(ctx, core.DataUnitDescription{FileURLs: d.files})
-		if err != nil {
-			return nil, err
-		}
+		var du *core.DataUnit
 		var ours, base []float64
+		for round := range 3 { // placing: submit_data_unit against uploading the files' directory
+			start := time.Now()
+			placed, err := pd.SubmitDataUnit(ctx, core.DataUnitDescription{FileURLs: d.files})
+			if err != nil {
+				return nil, err
+			}
+			ours = append(ours, time.Since(start).Seconds())
+			if du == nil {
+				du = placed
+			}
+			up := filepath.Join(dir, fmt.Sprintf("upload-%s-%d", d.name, round))
+			start = time.Now()
+			if err := upload(ctx, filepath.Dir(d.files[0]), up); err != nil {
+				return nil, err
+			}
+			base = append(base, time.Since(start).Seconds())
+			os.RemoveAll(up)
+		}
+		r[d.name+"_place_s"] = round2(median(ours))
+		r[d.name+"_place_baseline_s"] = round2(median(base))
+		r[d.name+"_place_ratio"] = round2(median(ours) / median(base))
+		ours, base = nil, nil
 		for round := range 3 {
 			dst := filepath.Join(filepath.Dir(dir), fmt.Sprintf("sandbox-%s-%s-%d", scheme, d.name, round))
 			start := time.Now()

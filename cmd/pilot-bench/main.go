@@ -43,7 +43,8 @@
 //	               input_data) from a file:// Pilot-Data against cp -r, and
 //	               from an ssh:// one (a private sshd, the system's ssh as
 //	               the agent uses it) against scp -r: 1,000 files of 4 KiB
-//	               (-data-files), and one of 1 GiB (-data-mib)
+//	               (-data-files), and one of 1 GiB (-data-mib); and placing
+//	               them (submit_data_unit) against cp -r / scp -r into it
 //	report         the run report (Service.Report to a file) of 100,000
 //	               finished units on 4 pilots, against reading the same
 //	               records only

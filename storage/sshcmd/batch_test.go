@@ -157,53 +157,64 @@ func sources(t *testing.T, du string, n int) ([]storage.Put, []string) {
 }
 
 // Many files go in one session, each under its name with its record, and
-// no temporary file or list of renames is left; a name already there is
-// replaced.
+// no temporary file or directory is left: into a new directory, into one
+// that exists (a name already there replaced), and into several.
 func TestPutAll(t *testing.T) {
 	loc, dir, old := remote(t, 2)
 	require.Implements(t, (*storage.BatchPutter)(nil), loc)
+	check := func(puts []storage.Put, contents []string, files []storage.File) {
+		t.Helper()
+		require.Len(t, files, len(puts))
+		for i, f := range files {
+			require.Equal(t, puts[i].Name, f.Name)
+			b, err := os.ReadFile(filepath.Join(dir, f.Name))
+			require.NoError(t, err)
+			require.Equal(t, contents[i], string(b))
+			require.Equal(t, int64(len(b)), f.Size)
+			require.Equal(t, sha(b), f.SHA256)
+			st, err := os.Stat(filepath.Join(dir, f.Name))
+			require.NoError(t, err)
+			require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+		}
+	}
 	puts, contents := sources(t, "du-2", 30)
-	puts = append(puts, storage.Put{Src: puts[1].Src, Name: old[0].Name}) // du-1/f00, replaced
 	files, err := storage.PutAll(context.Background(), loc, puts)
 	require.NoError(t, err)
-	require.Len(t, files, len(puts))
-	for i, f := range files[:30] {
-		require.Equal(t, puts[i].Name, f.Name)
-		b, err := os.ReadFile(filepath.Join(dir, f.Name))
-		require.NoError(t, err)
-		require.Equal(t, contents[i], string(b))
-		require.Equal(t, int64(len(b)), f.Size)
-		require.Equal(t, sha(b), f.SHA256)
-		st, err := os.Stat(filepath.Join(dir, f.Name))
-		require.NoError(t, err)
-		require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
-	}
-	b, err := os.ReadFile(filepath.Join(dir, old[0].Name))
+	check(puts, contents, files)
+	require.Len(t, names(t, filepath.Join(dir, "du-2")), 30, "a new directory holds the files only")
+
+	puts, contents = sources(t, "du-1", 3)
+	puts[1].Name = old[0].Name // du-1/f00, replaced
+	files, err = storage.PutAll(context.Background(), loc, puts)
 	require.NoError(t, err)
-	require.Equal(t, contents[1], string(b), "a name already there is replaced")
-	require.Len(t, names(t, filepath.Join(dir, "du-2")), 30, "no temporary file left")
-	require.Equal(t, []string{"du-1", "du-2"}, names(t, dir), "no list of renames left")
+	check(puts, contents, files)
+	require.Equal(t, []string{"f00", "f01", "p00", "p02"}, names(t, filepath.Join(dir, "du-1")))
+
+	puts, contents = sources(t, "du-3", 2)
+	puts[1].Name = "du-4/p01" // several directories: a Put each
+	files, err = storage.PutAll(context.Background(), loc, puts)
+	require.NoError(t, err)
+	check(puts, contents, files)
+	require.Equal(t, []string{"du-1", "du-2", "du-3", "du-4"}, names(t, dir), "no temporary directory left")
+
 	got, err := storage.PutAll(context.Background(), loc, nil)
 	require.NoError(t, err)
 	require.Empty(t, got, "no files: nothing to do")
 }
 
-// A source that cannot be read, or a host that cannot unpack, fails
-// PutAll naming the problem; no file takes its name and nothing is left.
+// A source that cannot be read, or a host that cannot move the files into
+// place, fails PutAll naming the problem; nothing is left.
 func TestPutAllFailureLeavesNothing(t *testing.T) {
 	loc, dir, _ := remote(t, 1)
 	puts, _ := sources(t, "du-2", 6)
 	require.NoError(t, os.Remove(puts[3].Src))
 	_, err := storage.PutAll(context.Background(), loc, puts)
 	require.ErrorContains(t, err, puts[3].Src)
-	require.Empty(t, names(t, filepath.Join(dir, "du-2")), "files sent before the failure are removed")
-	require.Equal(t, []string{"du-1", "du-2"}, names(t, dir), "no list of renames left")
+	require.Equal(t, []string{"du-1"}, names(t, dir), "files sent before the failure are removed")
 
 	puts, _ = sources(t, "du-3", 3)
-	puts = append([]storage.Put{{Src: puts[0].Src, Name: "du-4/p00"}}, puts...)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "du-3"), nil, 0o600)) // the host cannot unpack under a file
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "du-3"), nil, 0o600)) // the host cannot move files into a file
 	_, err = storage.PutAll(context.Background(), loc, puts)
 	require.ErrorContains(t, err, "add files")
-	require.Empty(t, names(t, filepath.Join(dir, "du-4")), "what the host unpacked before the failure is removed")
-	require.Equal(t, []string{"du-1", "du-2", "du-3", "du-4"}, names(t, dir), "no list of renames left")
+	require.Equal(t, []string{"du-1", "du-3"}, names(t, dir), "no temporary directory left")
 }

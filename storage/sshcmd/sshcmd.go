@@ -265,31 +265,38 @@ func (l *location) Put(ctx context.Context, src, name string) (storage.File, err
 	return h.File(name), nil
 }
 
-// PutAll sends every file through one ssh session, as a tar stream that
-// the host unpacks in the Pilot-Data's directory: each file under a
-// temporary name beside its destination (mode 0600), preceded by a list of
-// (temporary name, name) pairs with which the host then renames them all.
-// A failure on either side (a source that cannot be read or changed size,
-// tar refusing, a rename failing) makes the host remove the temporary
-// files; a file renamed before a failing rename keeps its new bytes.
-// Files are hashed here as they are read.
+// PutAll sends files that go into one directory (a data unit's) through
+// one ssh session, as a tar stream that the host unpacks into a temporary
+// directory beside it, files 0600. Then, if the directory does not exist
+// yet, the temporary one takes its name (one rename); else one mv moves
+// every file into it, each replacing its name at once. On a failure on
+// either side (a source that cannot be read or changed size, tar
+// refusing) the host removes the temporary directory: no file takes its
+// name (a failing mv leaves those it moved). Files are hashed here as they
+// are read. Files for several directories go one Put each.
 func (l *location) PutAll(ctx context.Context, puts []storage.Put) ([]storage.File, error) {
 	if len(puts) == 0 {
 		return nil, nil
 	}
-	var pairs bytes.Buffer // temporary name, name: NUL-separated, relative to the root
-	tmps := make([]string, len(puts))
-	for i, p := range puts {
+	dir := path.Dir(puts[0].Name)
+	for _, p := range puts {
 		if _, err := l.path(p.Name); err != nil { // a clean name under the root
 			return nil, err
 		}
-		tmps[i] = storage.TempName(p.Name)
-		pairs.WriteString(tmps[i] + "\x00" + p.Name + "\x00")
+		if path.Dir(p.Name) != dir {
+			return l.putEach(ctx, puts)
+		}
 	}
-	list := storage.TempName(".bigjob-put")
-	line := "cd -- " + shell.Quote(l.root) + " && L=" + shell.Quote(list) +
-		` && if tar -xf - && xargs -0 -n 2 mv -f -- < "$L"; then rm -f -- "$L"; else ` +
-		`[ -f "$L" ] && xargs -0 -n 2 sh -c 'rm -f -- "$0"' < "$L"; rm -f -- "$L"; exit 1; fi`
+	d := path.Clean(l.root)
+	if dir != "." {
+		d, _ = l.path(dir)
+	}
+	tmp := storage.TempName(d)
+	line := "mkdir -p -- " + shell.Quote(path.Dir(d)) + " && T=" + shell.Quote(tmp) + " && D=" + shell.Quote(d) +
+		` && mkdir -- "$T" && if (cd -- "$T" && tar -xf -); then ` +
+		`if [ ! -e "$D" ] && mv -- "$T" "$D"; then exit 0; fi; ` +
+		`(cd -- "$T" && find . ! -name . -prune -exec sh -c 'mv -f -- "$@" "$0"' "$D" {} +) && rmdir -- "$T" && exit 0; fi; ` +
+		`s=$?; rm -rf -- "$T"; exit $s`
 	cmd, errb := l.command(ctx, line)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -298,7 +305,7 @@ func (l *location) PutAll(ctx context.Context, puts []storage.Put) ([]storage.Fi
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("Pilot-Data %s: %w", l.url, err)
 	}
-	files, sendErr := sendTar(stdin, list, pairs.Bytes(), puts, tmps)
+	files, sendErr := sendTar(stdin, puts)
 	stdin.Close() // a stream cut short makes the host's tar fail, and clean up
 	werr := cmd.Wait()
 	switch {
@@ -310,21 +317,28 @@ func (l *location) PutAll(ctx context.Context, puts []storage.Put) ([]storage.Fi
 	return files, nil
 }
 
-// sendTar writes the list of renames and then each file of puts under its
-// temporary name as a tar stream to w, and returns the files' records. On
-// an error it stops without ending the stream.
-func sendTar(w io.Writer, list string, pairs []byte, puts []storage.Put, tmps []string) ([]storage.File, error) {
-	tw := tar.NewWriter(w)
-	now := time.Now()
-	if err := tw.WriteHeader(&tar.Header{Name: list, Mode: 0o600, Size: int64(len(pairs)), ModTime: now, Typeflag: tar.TypeReg}); err != nil {
-		return nil, err
-	}
-	if _, err := tw.Write(pairs); err != nil {
-		return nil, err
-	}
+// putEach places files one Put each.
+func (l *location) putEach(ctx context.Context, puts []storage.Put) ([]storage.File, error) {
 	files := make([]storage.File, len(puts))
 	for i, p := range puts {
-		f, err := sendFile(tw, p, tmps[i], now)
+		f, err := l.Put(ctx, p.Src, p.Name)
+		if err != nil {
+			return nil, err
+		}
+		files[i] = f
+	}
+	return files, nil
+}
+
+// sendTar writes each file of puts under its base name as a tar stream to
+// w, and returns the files' records. On an error it stops without ending
+// the stream.
+func sendTar(w io.Writer, puts []storage.Put) ([]storage.File, error) {
+	tw := tar.NewWriter(w)
+	now := time.Now()
+	files := make([]storage.File, len(puts))
+	for i, p := range puts {
+		f, err := sendFile(tw, p, path.Base(p.Name), now)
 		if err != nil {
 			return nil, fmt.Errorf("add %s: %w", p.Src, err)
 		}
@@ -333,8 +347,8 @@ func sendTar(w io.Writer, list string, pairs []byte, puts []storage.Put, tmps []
 	return files, tw.Close()
 }
 
-// sendFile writes the local file p.Src into tw as tmp, hashing it.
-func sendFile(tw *tar.Writer, p storage.Put, tmp string, now time.Time) (storage.File, error) {
+// sendFile writes the local file p.Src into tw as name, hashing it.
+func sendFile(tw *tar.Writer, p storage.Put, name string, now time.Time) (storage.File, error) {
 	in, err := os.Open(p.Src)
 	if err != nil {
 		return storage.File{}, err
@@ -347,7 +361,7 @@ func sendFile(tw *tar.Writer, p storage.Put, tmp string, now time.Time) (storage
 	if !st.Mode().IsRegular() {
 		return storage.File{}, fmt.Errorf("%s is not a regular file", p.Src)
 	}
-	if err := tw.WriteHeader(&tar.Header{Name: tmp, Mode: 0o600, Size: st.Size(), ModTime: now, Typeflag: tar.TypeReg}); err != nil {
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o600, Size: st.Size(), ModTime: now, Typeflag: tar.TypeReg}); err != nil {
 		return storage.File{}, err
 	}
 	h := storage.NewHashing()
