@@ -217,4 +217,10 @@ func TestPutAllFailureLeavesNothing(t *testing.T) {
 	_, err = storage.PutAll(context.Background(), loc, puts)
 	require.ErrorContains(t, err, "add files")
 	require.Equal(t, []string{"du-1", "du-3"}, names(t, dir), "no temporary directory left")
+
+	puts, _ = sources(t, "du-5", 3)
+	puts[2].Name = "du-5/" + strings.Repeat("n", 300) // longer than a file name may be: the host's tar fails
+	_, err = storage.PutAll(context.Background(), loc, puts)
+	require.ErrorContains(t, err, "add files")
+	require.Equal(t, []string{"du-1", "du-3"}, names(t, dir), "no file and no temporary directory left")
 }

@@ -296,7 +296,7 @@ func (l *location) PutAll(ctx context.Context, puts []storage.Put) ([]storage.Fi
 		` && mkdir -- "$T" && if (cd -- "$T" && tar -xf -); then ` +
 		`if [ ! -e "$D" ] && mv -- "$T" "$D"; then exit 0; fi; ` +
 		`(cd -- "$T" && find . ! -name . -prune -exec sh -c 'mv -f -- "$@" "$0"' "$D" {} +) && rmdir -- "$T" && exit 0; fi; ` +
-		`s=$?; rm -rf -- "$T"; exit $s`
+		`rm -rf -- "$T"; exit 1`
 	cmd, errb := l.command(ctx, line)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
