@@ -105,49 +105,56 @@ func staging(ctx context.Context, pds *core.PilotDataService, url, dir string, d
 	}
 	for _, d := range data {
 		var du *core.DataUnit
-		var ours, base []float64
-		for round := range 3 { // placing: submit_data_unit against uploading the files' directory
-			start := time.Now()
+		up := func(round int) string { return filepath.Join(dir, fmt.Sprintf("upload-%s-%d", d.name, round)) }
+		err := against(r, d.name+"_place", func(int) error { // submit_data_unit against uploading the files' directory
 			placed, err := pd.SubmitDataUnit(ctx, core.DataUnitDescription{FileURLs: d.files})
-			if err != nil {
-				return nil, err
-			}
-			ours = append(ours, time.Since(start).Seconds())
 			if du == nil {
 				du = placed
 			}
-			up := filepath.Join(dir, fmt.Sprintf("upload-%s-%d", d.name, round))
-			start = time.Now()
-			if err := upload(ctx, filepath.Dir(d.files[0]), up); err != nil {
-				return nil, err
-			}
-			base = append(base, time.Since(start).Seconds())
-			os.RemoveAll(up)
+			return err
+		}, func(round int) error {
+			return upload(ctx, filepath.Dir(d.files[0]), up(round))
+		}, func(round int) { os.RemoveAll(up(round)) })
+		if err != nil {
+			return nil, err
 		}
-		r[d.name+"_place_s"] = round2(median(ours))
-		r[d.name+"_place_baseline_s"] = round2(median(base))
-		r[d.name+"_place_ratio"] = round2(median(ours) / median(base))
-		ours, base = nil, nil
-		for round := range 3 {
-			dst := filepath.Join(filepath.Dir(dir), fmt.Sprintf("sandbox-%s-%s-%d", scheme, d.name, round))
-			start := time.Now()
-			if err := du.Export(ctx, dst); err != nil {
-				return nil, err
-			}
-			ours = append(ours, time.Since(start).Seconds())
-			os.RemoveAll(dst)
-			start = time.Now()
-			if err := baseline(ctx, filepath.Join(dir, du.ID()), dst); err != nil {
-				return nil, err
-			}
-			base = append(base, time.Since(start).Seconds())
-			os.RemoveAll(dst)
+		dst := func(round int) string {
+			return filepath.Join(filepath.Dir(dir), fmt.Sprintf("sandbox-%s-%s-%d", scheme, d.name, round))
 		}
-		r[d.name+"_s"] = round2(median(ours))
-		r[d.name+"_baseline_s"] = round2(median(base))
-		r[d.name+"_ratio"] = round2(median(ours) / median(base))
+		err = against(r, d.name, func(round int) error {
+			return du.Export(ctx, dst(round))
+		}, func(round int) error {
+			return baseline(ctx, filepath.Join(dir, du.ID()), dst(round))
+		}, func(round int) { os.RemoveAll(dst(round)) })
+		if err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
+}
+
+// against times ours and then base, three rounds, tidy (untimed) after
+// each, and records in r the medians (prefix_s, prefix_baseline_s) and
+// their ratio (prefix_ratio).
+func against(r result, prefix string, ours, base func(round int) error, tidy func(round int)) error {
+	var o, b []float64
+	for round := range 3 {
+		for _, c := range []struct {
+			run  func(int) error
+			into *[]float64
+		}{{ours, &o}, {base, &b}} {
+			start := time.Now()
+			if err := c.run(round); err != nil {
+				return err
+			}
+			*c.into = append(*c.into, time.Since(start).Seconds())
+			tidy(round)
+		}
+	}
+	r[prefix+"_s"] = round2(median(o))
+	r[prefix+"_baseline_s"] = round2(median(b))
+	r[prefix+"_ratio"] = round2(median(o) / median(b))
+	return nil
 }
 
 // startSSHD starts a private sshd in dir (created) and points this
