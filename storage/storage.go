@@ -75,15 +75,15 @@ type BatchPutter interface {
 }
 
 // PutAll places the local files of puts in loc and returns their records
-// in order: in one go where loc is a BatchPutter, else with up to getters
-// Puts at once. It stops at the first failure and returns it; files placed
-// until then may be in place, unrecorded.
+// in order: in one go where loc is a BatchPutter, else with up to four
+// Puts at once (Parallel). It stops at the first failure and returns it;
+// files placed until then may be in place, unrecorded.
 func PutAll(ctx context.Context, loc Location, puts []Put) ([]File, error) {
 	if b, ok := loc.(BatchPutter); ok {
 		return b.PutAll(ctx, puts)
 	}
 	files := make([]File, len(puts))
-	err := each(ctx, len(puts), func(ctx context.Context, i int) (err error) {
+	err := Parallel(ctx, len(puts), func(ctx context.Context, i int) (err error) {
 		files[i], err = loc.Put(ctx, puts[i].Src, puts[i].Name)
 		return err
 	})
@@ -95,24 +95,26 @@ func PutAll(ctx context.Context, loc Location, puts []Put) ([]File, error) {
 
 // GetAll copies files from loc, each to the local path dst(f) and checked
 // against its size and sha256: in one go where loc is a BatchGetter, else
-// with up to getters Gets at once (dst must be safe for concurrent calls).
+// with up to four Gets at once (Parallel; dst must be safe for concurrent
+// calls).
 // It stops at the first failure and returns it; the files copied until
 // then are in place.
 func GetAll(ctx context.Context, loc Location, files []File, dst func(File) string) error {
 	if b, ok := loc.(BatchGetter); ok {
 		return b.GetAll(ctx, files, dst)
 	}
-	return each(ctx, len(files), func(ctx context.Context, i int) error { return loc.Get(ctx, files[i], dst(files[i])) })
+	return Parallel(ctx, len(files), func(ctx context.Context, i int) error { return loc.Get(ctx, files[i], dst(files[i])) })
 }
 
-// each runs do(ctx, i) for i in [0, n), up to getters at once, and returns
-// the first error (after which it starts no more), or ctx's.
-func each(ctx context.Context, n int, do func(ctx context.Context, i int) error) error {
+// Parallel runs do(ctx, i) for i in [0, n), up to four at once (as many as
+// the cores, at least two), and returns the first error (after which it
+// starts no more), or ctx's: how many files are copied at once.
+func Parallel(ctx context.Context, n int, do func(ctx context.Context, i int) error) error {
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(getters(), n) {
+	for range min(parallel(), n) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -128,10 +130,10 @@ func each(ctx context.Context, n int, do func(ctx context.Context, i int) error)
 	return context.Cause(ctx)
 }
 
-// getters is how many files GetAll and PutAll copy at once: a small file costs
-// mostly system calls and waits on the file system, which parallel copies
-// spread over the cores.
-func getters() int { return min(4, max(2, runtime.GOMAXPROCS(0))) }
+// parallel is how many files Parallel copies at once: a small file costs
+// mostly system calls and waits on the file system or the network, which
+// parallel copies spread over the cores and overlap.
+func parallel() int { return min(4, max(2, runtime.GOMAXPROCS(0))) }
 
 // unsupported names the original's backends that this version has not,
 // with what to use instead.

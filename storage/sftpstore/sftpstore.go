@@ -66,6 +66,34 @@ func (l *location) with(ctx context.Context, f func(*sftp.Client) error) error {
 func (l *location) path(name string) (string, error) { return storage.Below(l.url, l.root, name) }
 
 func (l *location) Put(ctx context.Context, src, name string) (storage.File, error) {
+	var f storage.File
+	err := l.with(ctx, func(c *sftp.Client) (err error) {
+		f, err = l.put(c, src, name)
+		return err
+	})
+	return f, err
+}
+
+// PutAll places every file over one SFTP client, several at once.
+func (l *location) PutAll(ctx context.Context, puts []storage.Put) ([]storage.File, error) {
+	if len(puts) == 0 {
+		return nil, nil
+	}
+	files := make([]storage.File, len(puts))
+	err := l.with(ctx, func(c *sftp.Client) error {
+		return storage.Parallel(ctx, len(puts), func(ctx context.Context, i int) (err error) {
+			files[i], err = l.put(c, puts[i].Src, puts[i].Name)
+			return err
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return files, nil
+}
+
+// put copies the local file src to name over c, through a temporary name.
+func (l *location) put(c *sftp.Client, src, name string) (storage.File, error) {
 	dst, err := l.path(name)
 	if err != nil {
 		return storage.File{}, err
@@ -75,15 +103,14 @@ func (l *location) Put(ctx context.Context, src, name string) (storage.File, err
 		return storage.File{}, fmt.Errorf("Pilot-Data %s: add %s: %w", l.url, src, err)
 	}
 	defer in.Close()
-	var f storage.File
-	err = l.with(ctx, func(c *sftp.Client) error {
+	f, err := func() (storage.File, error) {
 		if err := c.MkdirAll(path.Dir(dst)); err != nil {
-			return err
+			return storage.File{}, err
 		}
 		tmp := storage.TempName(dst)
 		out, err := c.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 		if err != nil {
-			return err
+			return storage.File{}, err
 		}
 		h := storage.NewHashing()
 		_, err = io.Copy(out, io.TeeReader(in, h))
@@ -98,11 +125,10 @@ func (l *location) Put(ctx context.Context, src, name string) (storage.File, err
 		}
 		if err != nil {
 			c.Remove(tmp) // best effort: the connection may be gone
-			return err
+			return storage.File{}, err
 		}
-		f = h.File(name)
-		return nil
-	})
+		return h.File(name), nil
+	}()
 	if err != nil {
 		return storage.File{}, fmt.Errorf("Pilot-Data %s: add %s: %w", l.url, src, err)
 	}
@@ -110,11 +136,28 @@ func (l *location) Put(ctx context.Context, src, name string) (storage.File, err
 }
 
 func (l *location) Get(ctx context.Context, f storage.File, dst string) error {
+	return l.with(ctx, func(c *sftp.Client) error { return l.get(ctx, c, f, dst) })
+}
+
+// GetAll copies every file over one SFTP client, several at once.
+func (l *location) GetAll(ctx context.Context, files []storage.File, dst func(storage.File) string) error {
+	if len(files) == 0 {
+		return nil
+	}
+	return l.with(ctx, func(c *sftp.Client) error {
+		return storage.Parallel(ctx, len(files), func(ctx context.Context, i int) error {
+			return l.get(ctx, c, files[i], dst(files[i]))
+		})
+	})
+}
+
+// get copies f over c to the local path dst, checked.
+func (l *location) get(ctx context.Context, c *sftp.Client, f storage.File, dst string) error {
 	src, err := l.path(f.Name)
 	if err != nil {
 		return err
 	}
-	err = l.with(ctx, func(c *sftp.Client) error {
+	err = func() error {
 		in, err := c.Open(src)
 		if err != nil {
 			return err
@@ -122,7 +165,7 @@ func (l *location) Get(ctx context.Context, f storage.File, dst string) error {
 		defer in.Close()
 		_, _, err = storage.Receive(ctx, in, dst, &f)
 		return err
-	})
+	}()
 	if err != nil {
 		return fmt.Errorf("Pilot-Data %s: copy %s to %s: %w", l.url, f.Name, dst, err)
 	}
