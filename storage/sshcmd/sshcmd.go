@@ -309,6 +309,8 @@ func (l *location) PutAll(ctx context.Context, puts []storage.Put) ([]storage.Fi
 	stdin.Close() // a stream cut short makes the host's tar fail, and clean up
 	werr := cmd.Wait()
 	switch {
+	case sendErr != nil && werr != nil: // the host's side says why, if it ended first
+		return nil, fmt.Errorf("Pilot-Data %s: add files: %w (%v)", l.url, sendErr, l.failed(werr, errb))
 	case sendErr != nil:
 		return nil, fmt.Errorf("Pilot-Data %s: add files: %w", l.url, sendErr)
 	case werr != nil:
