@@ -77,16 +77,16 @@ func transferEntry(ctx context.Context, entry, dir string) error {
 			return fmt.Errorf("make the target's directory: %w", err)
 		}
 	}
-	for _, f := range files {
-		d := dst
-		if d == "" {
-			d = filepath.Join(into, path.Base(f))
+	err = storage.FetchAll(ctx, h, files, func(f string) string {
+		if dst != "" {
+			return dst
 		}
-		if err := h.Fetch(ctx, f, d); err != nil {
-			return withFix(err, h, f)
-		}
+		return filepath.Join(into, path.Base(f))
+	})
+	if fe := (*storage.FetchError)(nil); errors.As(err, &fe) {
+		return withFix(err, h, fe.Path)
 	}
-	return nil
+	return err
 }
 
 // withFix adds to a failed copy of the file f of host h what would fix it.

@@ -33,6 +33,39 @@ type Host interface {
 	Fetch(ctx context.Context, p, dst string) error
 }
 
+// BatchFetcher is a Host that copies many files in one go (for a host
+// reached over SSH, one session for them all rather than one each).
+type BatchFetcher interface {
+	// FetchAll copies the regular files at paths on the host, in order,
+	// each to the local path dst(p) as Fetch does. It stops at the first
+	// failure, a *FetchError; the files copied before it are in place.
+	FetchAll(ctx context.Context, paths []string, dst func(string) string) error
+}
+
+// FetchError is the failed copy of one file of FetchAll.
+type FetchError struct {
+	Path string // the file on the host
+	Err  error
+}
+
+func (e *FetchError) Error() string { return e.Err.Error() }
+func (e *FetchError) Unwrap() error { return e.Err }
+
+// FetchAll copies the files at paths on h, each to the local path dst(p):
+// in one go where h is a BatchFetcher and there are several, else a Fetch
+// each. It stops at the first failure, a *FetchError naming the file.
+func FetchAll(ctx context.Context, h Host, paths []string, dst func(string) string) error {
+	if b, ok := h.(BatchFetcher); ok && len(paths) > 1 {
+		return b.FetchAll(ctx, paths, dst)
+	}
+	for _, p := range paths {
+		if err := h.Fetch(ctx, p, dst(p)); err != nil {
+			return &FetchError{Path: p, Err: err}
+		}
+	}
+	return nil
+}
+
 // ErrIsDir: a source is a directory where a file was wanted.
 var ErrIsDir = errors.New("is a directory")
 

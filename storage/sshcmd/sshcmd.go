@@ -184,6 +184,122 @@ func (h *host) Fetch(ctx context.Context, p, dst string) error {
 	return nil
 }
 
+// FetchAll copies files of one directory (a glob's matches) through as few
+// sessions as their names allow (a command line of at most fetchLine
+// bytes each): the host tests each file as Fetch does, sending a byte per
+// file that says whether it is executable, then tar (following links)
+// sends them all, each received through a temporary name. Files of
+// several directories go one Fetch each.
+func (h *host) FetchAll(ctx context.Context, paths []string, dst func(string) string) error {
+	dir := path.Dir(paths[0])
+	for _, p := range paths {
+		if path.Dir(p) != dir {
+			return h.fetchEach(ctx, paths, dst)
+		}
+	}
+	for len(paths) > 0 {
+		n, size := 0, 0
+		for n < len(paths) && (n == 0 || size+len(shell.Quote(path.Base(paths[n])))+1 <= fetchLine) {
+			size += len(shell.Quote(path.Base(paths[n]))) + 1
+			n++
+		}
+		if err := h.fetchBatch(ctx, dir, paths[:n], dst); err != nil {
+			return err
+		}
+		paths = paths[n:]
+	}
+	return nil
+}
+
+// fetchLine bounds the quoted names of one FetchAll session (each appears
+// twice in its command line, which a host takes up to 128 KiB long).
+const fetchLine = 48 << 10
+
+// fetchEach copies files one Fetch each.
+func (h *host) fetchEach(ctx context.Context, paths []string, dst func(string) string) error {
+	for _, p := range paths {
+		if err := h.Fetch(ctx, p, dst(p)); err != nil {
+			return &storage.FetchError{Path: p, Err: err}
+		}
+	}
+	return nil
+}
+
+// fetchBatch copies the files of dir at paths in one session.
+func (h *host) fetchBatch(ctx context.Context, dir string, paths []string, dst func(string) string) error {
+	names := make([]string, len(paths))
+	for i, p := range paths {
+		names[i] = shell.Quote(path.Base(p))
+	}
+	list := strings.Join(names, " ")
+	line := fmt.Sprintf(`cd -- %[1]s 2>/dev/null || exit %[3]d; for f in %[2]s; do `+
+		`if [ -d "$f" ]; then echo "$f is a directory" >&2; exit %[4]d; `+
+		`elif [ ! -e "$f" ]; then echo "$f: no such file" >&2; exit %[3]d; `+
+		`elif [ -x "$f" ]; then printf x; else printf n; fi; done; exec tar -chf - -- %[2]s`,
+		shell.Quote(dir), list, exitNotExist, exitIsDir)
+	at := 0 // the file being copied
+	err := h.receive(ctx, line, func(r io.Reader) error {
+		br := bufio.NewReaderSize(r, 256<<10)
+		marks := make([]byte, len(paths))
+		for ; at < len(paths); at++ {
+			b, err := br.ReadByte()
+			if err != nil {
+				return err // the host's command says why
+			}
+			marks[at] = b
+		}
+		got := map[string]string{} // name in the stream: where it was received
+		tr := tar.NewReader(br)
+		for at = 0; at < len(paths); at++ {
+			if err := receiveEntry(ctx, tr, path.Base(paths[at]), dst(paths[at]), marks[at] == 'x', got); err != nil {
+				return err
+			}
+		}
+		_, err := io.Copy(io.Discard, br) // the end of the archive
+		return err
+	})
+	if err != nil {
+		p := paths[min(at, len(paths)-1)]
+		return &storage.FetchError{Path: p, Err: fmt.Errorf("copy %s from host %s to %s: %w", p, h.name, dst(p), err)}
+	}
+	return nil
+}
+
+// receiveEntry reads the next entry of tr, which must be the file name,
+// into the local path dst (a second name of a file already received is
+// copied from that); got records what was received where.
+func receiveEntry(ctx context.Context, tr *tar.Reader, name, dst string, exec bool, got map[string]string) error {
+	hdr, err := tr.Next()
+	if err != nil {
+		return fmt.Errorf("read the files' stream: %w", err)
+	}
+	if hdr.Name != name {
+		return fmt.Errorf("the host sent %q where %q was due", hdr.Name, name)
+	}
+	var r io.Reader = tr
+	switch hdr.Typeflag {
+	case tar.TypeReg:
+	case tar.TypeLink: // another name of a file sent before it
+		first, ok := got[hdr.Linkname]
+		if !ok {
+			return fmt.Errorf("the host sent %q as a link to %q, which it had not sent", name, hdr.Linkname)
+		}
+		f, err := os.Open(first)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r = f
+	default:
+		return fmt.Errorf("%s is not a regular file", name)
+	}
+	if err := storage.ReceiveFile(ctx, r, dst, storage.FetchedMode(exec)); err != nil {
+		return err
+	}
+	got[name] = dst
+	return nil
+}
+
 // receive runs the line on the host and hands its standard output to take;
 // the error is take's, else the command's.
 func (h *host) receive(ctx context.Context, line string, take func(io.Reader) error) error {

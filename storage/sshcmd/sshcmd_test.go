@@ -2,9 +2,11 @@ package sshcmd_test
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/bigjob-go/bigjob/internal/testenv"
@@ -83,4 +85,77 @@ func TestHostFetchCutHalfWayLeavesNothing(t *testing.T) {
 	entries, rerr := os.ReadDir(out)
 	require.NoError(t, rerr)
 	require.Empty(t, entries, "no final name, no temporary file: %v", err)
+}
+
+// Many files of a directory come in one session, each whole, executables
+// executable, a link followed, a second hard link copied; a directory or a
+// missing file among them fails at that file (a *storage.FetchError naming
+// it) with the files before it in place.
+func TestHostFetchAll(t *testing.T) {
+	s := testenv.StartSSHD(t)
+	s.Env(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	var paths []string
+	for i := range 40 {
+		p := filepath.Join(dir, fmt.Sprintf("f%02d -x.txt", i))
+		write(t, p, strings.Repeat(fmt.Sprintf("file %d\n", i), i+1), 0o644)
+		paths = append(paths, p)
+	}
+	write(t, filepath.Join(dir, "run.sh"), "#!/bin/sh\n", 0o755)
+	require.NoError(t, os.Symlink(paths[3], filepath.Join(dir, "soft")))
+	require.NoError(t, os.Link(paths[5], filepath.Join(dir, "hard")))
+	paths = append(paths, filepath.Join(dir, "run.sh"), filepath.Join(dir, "soft"), filepath.Join(dir, "hard"))
+
+	h, _, err := storage.OpenSource(ctx, s.URL("ssh")+dir+"/*")
+	require.NoError(t, err)
+	require.Implements(t, (*storage.BatchFetcher)(nil), h)
+	out := t.TempDir()
+	into := func(p string) string { return filepath.Join(out, filepath.Base(p)) }
+	require.NoError(t, storage.FetchAll(ctx, h, paths, into))
+	for i, p := range paths[:40] {
+		b, err := os.ReadFile(into(p))
+		require.NoError(t, err)
+		require.Equal(t, strings.Repeat(fmt.Sprintf("file %d\n", i), i+1), string(b))
+		st, err := os.Stat(into(p))
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	}
+	st, err := os.Stat(filepath.Join(out, "run.sh"))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o700), st.Mode().Perm(), "an executable stays executable")
+	for name, from := range map[string]int{"soft": 3, "hard": 5} {
+		b, err := os.ReadFile(filepath.Join(out, name))
+		require.NoError(t, err)
+		require.Equal(t, strings.Repeat(fmt.Sprintf("file %d\n", from), from+1), string(b), name)
+		st, err := os.Lstat(filepath.Join(out, name))
+		require.NoError(t, err)
+		require.True(t, st.Mode().IsRegular(), name)
+	}
+	entries, err := os.ReadDir(out)
+	require.NoError(t, err)
+	require.Len(t, entries, len(paths), "no temporary file left")
+
+	for _, c := range []struct {
+		bad  string
+		is   error
+		make func(string) error
+	}{
+		{"missing.txt", fs.ErrNotExist, func(string) error { return nil }},
+		{"sub", storage.ErrIsDir, func(p string) error { return os.Mkdir(p, 0o700) }},
+	} {
+		bad := filepath.Join(dir, c.bad)
+		require.NoError(t, c.make(bad))
+		out := t.TempDir()
+		into := func(p string) string { return filepath.Join(out, filepath.Base(p)) }
+		err := storage.FetchAll(ctx, h, []string{paths[0], paths[1], bad, paths[2]}, into)
+		require.ErrorIs(t, err, c.is)
+		var fe *storage.FetchError
+		require.ErrorAs(t, err, &fe)
+		require.Equal(t, bad, fe.Path)
+		require.ErrorContains(t, err, c.bad)
+		entries, err := os.ReadDir(out)
+		require.NoError(t, err)
+		require.Len(t, entries, 0, "the host tests every file before it sends any")
+	}
 }
