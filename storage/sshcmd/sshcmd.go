@@ -191,6 +191,9 @@ func (h *host) Fetch(ctx context.Context, p, dst string) error {
 // sends them all, each received through a temporary name. Files of
 // several directories go one Fetch each.
 func (h *host) FetchAll(ctx context.Context, paths []string, dst func(string) string) error {
+	if len(paths) == 0 {
+		return nil
+	}
 	dir := path.Dir(paths[0])
 	for _, p := range paths {
 		if path.Dir(p) != dir {
