@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bigjob-go/bigjob/internal/testenv"
 	"github.com/bigjob-go/bigjob/storage"
 	"github.com/stretchr/testify/require"
 )
@@ -94,19 +95,13 @@ func TestPutAllLocal(t *testing.T) {
 	root := t.TempDir()
 	loc, err := storage.Open(ctx, "file://"+root)
 	require.NoError(t, err)
-	src := t.TempDir()
-	var puts []storage.Put
-	for i := range 40 {
-		p := filepath.Join(src, fmt.Sprintf("p%02d", i))
-		write(t, p, strings.Repeat(fmt.Sprintf("put %d\n", i), i+1), 0o600)
-		puts = append(puts, storage.Put{Src: p, Name: "du-1/" + filepath.Base(p)})
-	}
+	puts := testenv.Puts(t, "du-1", 40)
 	files, err := storage.PutAll(ctx, loc, puts)
 	require.NoError(t, err)
 	require.Len(t, files, len(puts))
 	for i, f := range files {
 		require.Equal(t, puts[i].Name, f.Name, "records in order")
-		require.Equal(t, int64(len(strings.Repeat(fmt.Sprintf("put %d\n", i), i+1))), f.Size)
+		require.Equal(t, int64(len(testenv.Content(i))), f.Size)
 	}
 	out := t.TempDir()
 	require.NoError(t, storage.GetAll(ctx, loc, files, inDirOf(out)), "each file matches its record")

@@ -2,10 +2,8 @@ package sftpstore_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,9 +13,6 @@ import (
 	"github.com/bigjob-go/bigjob/storage"
 	_ "github.com/bigjob-go/bigjob/storage/sftpstore"
 )
-
-// content is what the i-th test file holds.
-func content(i int) string { return strings.Repeat(fmt.Sprintf("file %d\n", i), i+1) }
 
 // Many files go out and come back over one SFTP client (several at once),
 // each under its name with its record, checked; a file changed on the host
@@ -33,13 +28,7 @@ func TestPutAllAndGetAll(t *testing.T) {
 	require.Implements(t, (*storage.BatchPutter)(nil), loc)
 	require.Implements(t, (*storage.BatchGetter)(nil), loc)
 
-	src := t.TempDir()
-	var puts []storage.Put
-	for i := range 40 {
-		p := filepath.Join(src, fmt.Sprintf("f%02d", i))
-		require.NoError(t, os.WriteFile(p, []byte(content(i)), 0o600))
-		puts = append(puts, storage.Put{Src: p, Name: "du-1/" + filepath.Base(p)})
-	}
+	puts := testenv.Puts(t, "du-1", 40)
 	files, err := storage.PutAll(ctx, loc, puts)
 	require.NoError(t, err)
 	require.Len(t, files, len(puts))
@@ -47,7 +36,7 @@ func TestPutAllAndGetAll(t *testing.T) {
 		require.Equal(t, puts[i].Name, f.Name, "records in order")
 		b, err := os.ReadFile(filepath.Join(dir, f.Name))
 		require.NoError(t, err)
-		require.Equal(t, content(i), string(b))
+		require.Equal(t, testenv.Content(i), string(b))
 	}
 	entries, err := os.ReadDir(filepath.Join(dir, "du-1"))
 	require.NoError(t, err)
@@ -58,7 +47,7 @@ func TestPutAllAndGetAll(t *testing.T) {
 	for i, f := range files {
 		b, err := os.ReadFile(filepath.Join(out, filepath.Base(f.Name)))
 		require.NoError(t, err)
-		require.Equal(t, content(i), string(b))
+		require.Equal(t, testenv.Content(i), string(b))
 	}
 
 	require.NoError(t, os.WriteFile(filepath.Join(dir, files[7].Name), []byte("changed\n"), 0o600))

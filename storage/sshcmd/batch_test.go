@@ -136,23 +136,17 @@ func sha(b []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-// sources writes n local files of different sizes (the first of them large
-// enough to span many reads) and returns them to be put under du/.
+// sources is testenv.Puts with the first file large enough to span many
+// reads, and the files' contents.
 func sources(t *testing.T, du string, n int) ([]storage.Put, []string) {
 	t.Helper()
-	src := t.TempDir()
-	var puts []storage.Put
-	var contents []string
+	puts := testenv.Puts(t, du, n)
+	contents := make([]string, n)
 	for i := range n {
-		c := strings.Repeat(fmt.Sprintf("put %d\n", i), i+1)
-		if i == 0 {
-			c = strings.Repeat("a large file\n", 100_000)
-		}
-		p := filepath.Join(src, fmt.Sprintf("p%02d", i))
-		require.NoError(t, os.WriteFile(p, []byte(c), 0o600))
-		puts = append(puts, storage.Put{Src: p, Name: du + "/" + filepath.Base(p)})
-		contents = append(contents, c)
+		contents[i] = testenv.Content(i)
 	}
+	contents[0] = strings.Repeat("a large file\n", 100_000)
+	require.NoError(t, os.WriteFile(puts[0].Src, []byte(contents[0]), 0o600))
 	return puts, contents
 }
 
