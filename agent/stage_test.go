@@ -4,9 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/bigjob-go/bigjob/core"
 	"github.com/bigjob-go/bigjob/internal/testenv"
@@ -87,33 +85,8 @@ func TestUnitFileTransferCutHalfWay(t *testing.T) {
 	s := testenv.StartSSHD(t)
 	s.Env(t)
 	h := newHarness(t, 1, Config{})
-	fifo := filepath.Join(t.TempDir(), "fifo")
-	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
 	wd := filepath.Join(t.TempDir(), "wd")
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-		if err != nil {
-			return
-		}
-		defer w.Close()
-		w.Write(make([]byte, 64<<10))
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if parts, _ := filepath.Glob(filepath.Join(wd, ".fifo.part-*")); len(parts) > 0 {
-				if st, err := os.Stat(parts[0]); err == nil && st.Size() > 0 {
-					s.Stop()
-					return
-				}
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}()
+	fifo := testenv.CutHalfWay(t, t.TempDir(), wd, s.Stop) // the sshd stops once part of the file has arrived
 	h.submit("cu-cut", core.UnitDescription{Executable: "/bin/true", WorkingDirectory: wd,
 		FileTransfer: []string{s.URL("ssh") + fifo}})
 	require.Equal(t, "Failed", h.waitFinal("cu-cut"))
