@@ -1,12 +1,13 @@
 /*
- * example.h: what the C examples share: quoting a string as JSON, and
- * checking libpilot calls. Each example defines EXAMPLE_NAME (its name, for
+ * example.h: what the C examples share: quoting a string as JSON, the
+ * service options, and checking libpilot calls. Each example defines EXAMPLE_NAME (its name, for
  * messages) before including this file.
  */
 #ifndef PILOT_EXAMPLE_H
 #define PILOT_EXAMPLE_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pilot.h"
@@ -37,6 +38,22 @@ static int json_quote(char *out, size_t size, const char *s) {
     }
     out[n++] = '"';
     out[n] = '\0';
+    return 0;
+}
+
+/* Writes the service options, {"coordination_url": ...}, with
+ * $PILOT_COORDINATION_URL (default redis://localhost:6379) to out (of the
+ * given size). Returns 0, or -1, said on stderr, if it does not fit. */
+static int coordination_options(char *out, size_t size) {
+    char quoted[8500];
+    const char *url = getenv("PILOT_COORDINATION_URL");
+    if (url == NULL || *url == '\0') url = "redis://localhost:6379";
+    int len = -1;
+    if (json_quote(quoted, sizeof quoted, url) == 0) len = snprintf(out, size, "{\"coordination_url\": %s}", quoted);
+    if (len < 0 || (size_t)len >= size) {
+        fprintf(stderr, EXAMPLE_NAME ": PILOT_COORDINATION_URL is too long\n");
+        return -1;
+    }
     return 0;
 }
 

@@ -32,13 +32,7 @@ int main(void) {
     /* Progress lines appear as they are printed, even through a pipe. */
     setvbuf(stdout, NULL, _IOLBF, 0);
 
-    const char *url = getenv("PILOT_COORDINATION_URL");
-    if (url == NULL || *url == '\0') url = "redis://localhost:6379";
-    if (json_quote(quoted, sizeof quoted, url) != 0) {
-        fprintf(stderr, "hello: PILOT_COORDINATION_URL is too long\n");
-        return EXIT_FAILURE;
-    }
-    snprintf(options, sizeof options, "{\"coordination_url\": %s}", quoted);
+    if (coordination_options(options, sizeof options) != 0) return EXIT_FAILURE;
 
     const char *home = getenv("HOME");
     if (home == NULL || *home == '\0') {
