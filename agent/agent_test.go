@@ -43,11 +43,7 @@ func newHarnessFor(t *testing.T, pd core.PilotDescription, cfg Config) *harness 
 // forger's key if it is not nil; start runs the agent.
 func prepareHarness(t *testing.T, pd core.PilotDescription, forger coord.Key) *harness {
 	slots := pd.NumberOfProcesses
-	a, err := coord.ParseURL(testenv.Embedded(t))
-	require.NoError(t, err)
-	s, err := coord.Dial(context.Background(), a, coord.Config{})
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
+	s := testenv.Dial(t, testenv.Embedded(t))
 	key, err := coord.NewKey()
 	require.NoError(t, err)
 	h := &harness{t: t, store: s, keys: coord.ServiceKeys("pcs-test"), key: key, id: "bj-test", dir: t.TempDir(), done: make(chan error, 1)}

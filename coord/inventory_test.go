@@ -31,7 +31,7 @@ func TestPilotUnitsIncludeServiceQueueUnits(t *testing.T) {
 	for _, b := range testenv.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			ctx := context.Background()
-			s := dial(t, b.URL)
+			s := testenv.Dial(t, b.URL)
 			k := coord.ServiceKeys("pcs-units")
 			for _, p := range []string{"bj-1", "bj-2"} {
 				require.NoError(t, s.CreatePilot(ctx, k, p, coord.PilotName(p, "h"), 4, nil))
@@ -87,7 +87,7 @@ func TestServicesAndShortIDs(t *testing.T) {
 	for _, b := range testenv.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			ctx := context.Background()
-			s := dial(t, b.URL)
+			s := testenv.Dial(t, b.URL)
 			none, err := s.Services(ctx)
 			require.NoError(t, err)
 			require.Empty(t, none)

@@ -44,7 +44,7 @@ func TestLostPilotGivesUnitsBack(t *testing.T) {
 	for _, b := range testenv.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			ctx := context.Background()
-			s := dial(t, b.URL)
+			s := testenv.Dial(t, b.URL)
 			k := coord.ServiceKeys("pcs-lost")
 			require.NoError(t, s.CreateService(ctx, k, coord.ServiceConfig{MaxAttempts: 2}))
 			_, _, err := s.Submit(ctx, k, "", []coord.NewUnit{{ID: "cu-1", Slots: 1, Description: []byte("{}"), Sig: "s1"}})
@@ -91,7 +91,7 @@ func TestLostPilotGivesUnitsBack(t *testing.T) {
 // units back: they are Canceled.
 func TestCanceledPilotDoesNotRetry(t *testing.T) {
 	ctx := context.Background()
-	s := dial(t, testenv.RedisServer(t))
+	s := testenv.Dial(t, testenv.RedisServer(t))
 	k := coord.ServiceKeys("pcs-cancel")
 	require.NoError(t, s.CreateService(ctx, k, coord.ServiceConfig{MaxAttempts: 3}))
 	_, _, err := s.Submit(ctx, k, "", []coord.NewUnit{{ID: "cu-1", Slots: 1, Description: []byte("{}")}})
@@ -108,7 +108,7 @@ func TestCanceledPilotDoesNotRetry(t *testing.T) {
 // keys get it too, so that a finished service is pruned.
 func TestFinishedRecordsArePruned(t *testing.T) {
 	ctx := context.Background()
-	s := dial(t, testenv.RedisServer(t))
+	s := testenv.Dial(t, testenv.RedisServer(t))
 	k := coord.ServiceKeys("pcs-prune")
 	require.NoError(t, s.CreateService(ctx, k, coord.ServiceConfig{MaxAttempts: 1, FinishedTTL: 30 * time.Second}))
 	_, _, err := s.Submit(ctx, k, "", []coord.NewUnit{{ID: "cu-1", Slots: 1, Description: []byte("{}")}, {ID: "cu-2", Slots: 1, Description: []byte("{}")}})
@@ -141,7 +141,7 @@ func TestFinishedRecordsArePruned(t *testing.T) {
 // nothing more, so a claim whose reply was lost never hands a unit twice.
 func TestRetriedClaimReturnsTheSameUnits(t *testing.T) {
 	ctx := context.Background()
-	s := dial(t, testenv.RedisServer(t))
+	s := testenv.Dial(t, testenv.RedisServer(t))
 	k := coord.ServiceKeys("pcs-claim")
 	_, _, err := s.Submit(ctx, k, "", []coord.NewUnit{{ID: "cu-1", Slots: 1}, {ID: "cu-2", Slots: 1}})
 	require.NoError(t, err)

@@ -11,23 +11,13 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func dial(t *testing.T, url string) *coord.Store {
-	t.Helper()
-	a, err := coord.ParseURL(url)
-	require.NoError(t, err)
-	s, err := coord.Dial(context.Background(), a, coord.Config{})
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
 // TestProtocolRoundTrip drives a unit through the whole protocol as manager
 // and agent would, on both backends.
 func TestProtocolRoundTrip(t *testing.T) {
 	for _, b := range testenv.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			ctx := context.Background()
-			s := dial(t, b.URL)
+			s := testenv.Dial(t, b.URL)
 			k := coord.ServiceKeys("pcs-test")
 			lastID, seq, err := s.LastEvent(ctx, k)
 			require.NoError(t, err)
@@ -150,7 +140,7 @@ func TestProtocolRoundTrip(t *testing.T) {
 func TestEveryKeyHasATTL(t *testing.T) {
 	url := testenv.RedisServer(t)
 	ctx := context.Background()
-	s := dial(t, url)
+	s := testenv.Dial(t, url)
 	k := coord.ServiceKeys("pcs-ttl")
 	_, _, err := s.Submit(ctx, k, "", []coord.NewUnit{{ID: "cu-1", Slots: 1, Description: []byte("{}")}})
 	require.NoError(t, err)
@@ -170,7 +160,7 @@ func TestEveryKeyHasATTL(t *testing.T) {
 // A command that its context's deadline cuts while it waits for the reply
 // fails with the context's error, not as a store that does not answer.
 func TestDeadlineCutCommandReportsTheContext(t *testing.T) {
-	s := dial(t, testenv.RedisServer(t))
+	s := testenv.Dial(t, testenv.RedisServer(t))
 	k := coord.ServiceKeys("pcs-deadline")
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()

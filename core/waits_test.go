@@ -88,9 +88,7 @@ func TestWaitsReturnAfterTheEventStreamWasTrimmedPastThem(t *testing.T) {
 		}
 
 		resume := core.PauseWatcher(s)
-		st, err := coord.Dial(ctxT(t), mustParse(t, url), coord.Config{})
-		require.NoError(t, err)
-		defer st.Close()
+		st := testenv.Dial(t, url)
 		k := coord.ServiceKeys(s.ID())
 		_, before, err := st.LastEvent(ctxT(t), k)
 		require.NoError(t, err)
@@ -116,12 +114,6 @@ func TestWaitsReturnAfterTheEventStreamWasTrimmedPastThem(t *testing.T) {
 			assert.NoError(t, err, name)
 		}
 	})
-}
-
-func mustParse(t *testing.T, url string) coord.Address {
-	a, err := coord.ParseURL(url)
-	require.NoError(t, err)
-	return a
 }
 
 // A wait in many short calls completes, for each kind of wait.

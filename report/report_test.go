@@ -13,22 +13,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func dial(t *testing.T, url string) *coord.Store {
-	t.Helper()
-	a, err := coord.ParseURL(url)
-	require.NoError(t, err)
-	s, err := coord.Dial(context.Background(), a, coord.Config{})
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
 // writeRun writes a made-up run and returns its report's HTML and what the
 // report must say.
 func writeRun(t *testing.T, url string, r reporttest.Run) ([]byte, reporttest.Expected) {
 	t.Helper()
 	ctx := context.Background()
-	s := dial(t, url)
+	s := testenv.Dial(t, url)
 	k := coord.ServiceKeys("pcs-00000000-0000-4000-8000-000000000001")
 	want, err := reporttest.Write(ctx, s, k, r)
 	require.NoError(t, err)
