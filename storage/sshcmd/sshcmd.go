@@ -200,16 +200,20 @@ func (h *host) FetchAll(ctx context.Context, paths []string, dst func(string) st
 			return h.fetchEach(ctx, paths, dst)
 		}
 	}
+	names := make([]string, len(paths)) // quoted for the host's shell
+	for i, p := range paths {
+		names[i] = shell.Quote(path.Base(p))
+	}
 	for len(paths) > 0 {
 		n, size := 0, 0
-		for n < len(paths) && (n == 0 || size+len(shell.Quote(path.Base(paths[n])))+1 <= fetchLine) {
-			size += len(shell.Quote(path.Base(paths[n]))) + 1
+		for n < len(paths) && (n == 0 || size+len(names[n])+1 <= fetchLine) {
+			size += len(names[n]) + 1
 			n++
 		}
-		if err := h.fetchBatch(ctx, dir, paths[:n], dst); err != nil {
+		if err := h.fetchBatch(ctx, dir, paths[:n], names[:n], dst); err != nil {
 			return err
 		}
-		paths = paths[n:]
+		paths, names = paths[n:], names[n:]
 	}
 	return nil
 }
@@ -228,12 +232,9 @@ func (h *host) fetchEach(ctx context.Context, paths []string, dst func(string) s
 	return nil
 }
 
-// fetchBatch copies the files of dir at paths in one session.
-func (h *host) fetchBatch(ctx context.Context, dir string, paths []string, dst func(string) string) error {
-	names := make([]string, len(paths))
-	for i, p := range paths {
-		names[i] = shell.Quote(path.Base(p))
-	}
+// fetchBatch copies the files of dir at paths (their names quoted for the
+// host's shell) in one session.
+func (h *host) fetchBatch(ctx context.Context, dir string, paths, names []string, dst func(string) string) error {
 	list := strings.Join(names, " ")
 	line := fmt.Sprintf(`cd -- %[1]s 2>/dev/null || exit %[3]d; for f in %[2]s; do `+
 		`if [ -d "$f" ]; then echo "$f is a directory" >&2; exit %[4]d; `+
